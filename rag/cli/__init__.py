@@ -1,0 +1,76 @@
+"""`rag` command line: a thin layer over the Python API. Each subcommand lives in its own module."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from ..errors import RagError
+from ..settings import DEFAULT_EMBEDDING_MODEL, DEFAULT_INDEX
+
+# name -> module; each module has add_parser(subparsers) and run(args) -> int
+COMMANDS = {
+    "index": "rag.cli.indexing",
+    "docs": "rag.cli.indexing",
+    "remove": "rag.cli.indexing",
+    "search": "rag.cli.searching",
+    "ask": "rag.cli.asking",
+    "eval": "rag.cli.evaluating",
+    "serve": "rag.cli.serving",
+    "bench": "rag.cli.benching",
+}
+
+EXIT_SKIPPED = 3  # the run finished but some input files were skipped
+
+
+def common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--index", default=os.environ.get("RAG_INDEX", DEFAULT_INDEX), help="index folder (default: %(default)s)")
+    parser.add_argument("--model", default=os.environ.get("RAG_EMBEDDING_MODEL", DEFAULT_EMBEDDING_MODEL), help="sentence-transformers model name or path (default: %(default)s)")
+    parser.add_argument("--store", default=os.environ.get("RAG_STORE", "faiss"), help="vector store: faiss (default) or pgvector")
+    parser.add_argument("--store-url", default=os.environ.get("RAG_STORE_URL"), help="database URL for server-backed stores")
+
+
+def settings_from(args: argparse.Namespace, **extra):
+    from ..settings import Settings
+
+    values = {"index_path": args.index, "embedding_model": args.model, "store": args.store, "store_url": args.store_url}
+    for name in ("k", "retrieval", "reranker", "chunk_tokens", "chunk_overlap", "faiss_index"):
+        if getattr(args, name, None) is not None:
+            values[name] = getattr(args, name)
+    values.update(extra)
+    return Settings(**values)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rag", description="Question answering over your documents, with verified quotes.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    seen = set()
+    for name, module in COMMANDS.items():
+        if module in seen:
+            continue
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            continue
+        seen.add(module)
+        mod.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except RagError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; the index on disk is unchanged unless the run finished", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""`rag index`, `rag docs`, `rag remove`."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from . import EXIT_SKIPPED, common, settings_from
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("index", help="index files and folders (default: seeds/)")
+    p.add_argument("paths", nargs="*", default=["seeds"], help="files or folders (default: seeds)")
+    common(p)
+    p.add_argument("--chunk-tokens", dest="chunk_tokens", type=int, help="chunk size in tokens (default 200)")
+    p.add_argument("--chunk-overlap", dest="chunk_overlap", type=int, help="overlap in tokens (default 40)")
+    p.add_argument("--rebuild", action="store_true", help="re-embed everything (e.g. after changing --model)")
+    p.add_argument("--no-prune", dest="prune", action="store_false", help="keep indexed documents that are no longer found")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(run=run_index)
+
+    d = sub.add_parser("docs", help="list the indexed documents")
+    common(d)
+    d.set_defaults(run=run_docs)
+
+    r = sub.add_parser("remove", help="remove documents from the index")
+    r.add_argument("sources", nargs="+", help="document sources as `rag docs` lists them")
+    common(r)
+    r.set_defaults(run=run_remove)
+
+
+def run_index(args) -> int:
+    from ..pipeline import Rag
+
+    rag = Rag(settings_from(args))
+    report = rag.index(args.paths, rebuild=args.rebuild, prune=args.prune, progress=sys.stderr.isatty() or not args.json)
+    for skipped in report.skipped:
+        print(str(skipped), file=sys.stderr)
+    if args.json:
+        print(json.dumps({
+            "documents": report.documents, "chunks": report.chunks, "new": report.new, "changed": report.changed,
+            "removed": report.removed, "unchanged": report.unchanged, "embedded": report.embedded,
+            "reused": report.reused, "truncated": report.truncated, "seconds": round(report.seconds, 3),
+            "skipped": [{"source": s.source, "reason": s.reason} for s in report.skipped],
+        }))
+    else:
+        print(f"{args.index}: {report.summary()}")
+    return EXIT_SKIPPED if report.skipped else 0
+
+
+def run_docs(args) -> int:
+    from ..pipeline import Rag
+
+    rows = Rag(settings_from(args)).documents()
+    for source, n in rows:
+        print(f"{n:5d} chunks  {source}")
+    print(f"{len(rows)} documents")
+    return 0
+
+
+def run_remove(args) -> int:
+    from ..pipeline import Rag
+
+    report = Rag(settings_from(args)).remove(args.sources)
+    print(f"{args.index}: {report.summary()}")
+    return 0

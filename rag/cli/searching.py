@@ -1,0 +1,38 @@
+"""`rag search`: ranked passages with source, offsets and scores."""
+
+from __future__ import annotations
+
+import json
+
+from . import common, settings_from
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("search", help="show the passages retrieved for a query")
+    p.add_argument("query")
+    p.add_argument("-k", type=int, default=5, help="number of passages (default 5)")
+    p.add_argument("--retrieval", choices=["hybrid", "dense", "bm25"], help="retrieval method (default hybrid)")
+    p.add_argument("--reranker", help="cross-encoder model name or path to rerank with")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    common(p)
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from ..pipeline import Rag
+    from ..types import hit_to_dict
+
+    hits = Rag(settings_from(args)).search(args.query, k=args.k)
+    if args.json:
+        print(json.dumps([hit_to_dict(h) for h in hits], ensure_ascii=False, indent=2))
+        return 0
+    if not hits:
+        print("no passages found")
+    for hit in hits:
+        c = hit.chunk
+        ranks = ", ".join(f"{k.removesuffix('_rank')} #{v}" for k, v in hit.scores.items() if k.endswith("_rank"))
+        page = f" p.{c.page}" if c.page else ""
+        print(f"[{hit.rank}] {c.source}{page} chars {c.start}-{c.end}  score {hit.score:.4f}  ({ranks})")
+        print(c.text)  # verbatim: equals the source text at these offsets
+        print()
+    return 0

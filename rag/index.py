@@ -1,0 +1,367 @@
+"""The on-disk index: a folder holding a manifest, the chunk store, the vectors and BM25.
+
+    index/<name>/manifest.json        format version, model, chunking, per-document hashes
+    index/<name>/data-000007/         the generation the manifest points at
+        chunks.sqlite  vectors.faiss  bm25/
+
+Every update writes a new generation folder and then atomically replaces manifest.json, so a
+build killed at any point leaves the previous index loadable and unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .chunks import ENCODING, split_document, vector_id
+from .chunkstore import ChunkStore
+from .documents import Skipped, load_paths
+from .embeddings import Embedder
+from .errors import IndexMismatchError, IndexNotFoundError, RagError
+from .lexical import BM25Index
+from .settings import Settings
+from .store import FaissStore
+from .types import Chunk, Document
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    documents: int
+    chunks: int
+    new: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    unchanged: int = 0
+    embedded: int = 0
+    reused: int = 0
+    truncated: int = 0
+    skipped: tuple[Skipped, ...] = ()
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        line = (
+            f"{self.documents} documents, {self.chunks} chunks: {len(self.new)} new, {len(self.changed)} changed, "
+            f"{len(self.removed)} removed, {self.unchanged} unchanged; embedded {self.embedded} chunks "
+            f"(reused {self.reused}) in {self.seconds:.1f}s"
+        )
+        if self.truncated:
+            line += f"; {self.truncated} chunks were longer than the model reads and were truncated"
+        if self.skipped:
+            line += f"; {len(self.skipped)} files skipped"
+        return line
+
+
+@dataclass
+class Index:
+    """An opened index. Read-only use is thread-safe; updates go through `update_index`."""
+
+    path: Path
+    manifest: dict
+    chunks: ChunkStore
+    vectors: FaissStore
+    bm25: BM25Index
+    data_dir: Path = field(repr=False)
+
+    @property
+    def model_id(self) -> str:
+        return self.manifest["embedding"]["model"]
+
+    @property
+    def dimension(self) -> int:
+        return int(self.manifest["embedding"]["dimension"])
+
+    def documents(self) -> list[tuple[str, int]]:
+        return self.chunks.documents()
+
+    def document(self, source: str) -> Document | None:
+        return self.chunks.document(source)
+
+    def close(self) -> None:
+        self.chunks.close()
+
+
+def read_manifest(path: str | os.PathLike) -> dict:
+    file = Path(path) / MANIFEST
+    if not file.exists():
+        raise IndexNotFoundError(f"no index at {path}: build one with `rag index [PATH ...] --index {path}`")
+    try:
+        manifest = json.loads(file.read_text())
+    except (OSError, ValueError) as err:
+        raise IndexMismatchError(f"{file} is unreadable; rebuild with `rag index --rebuild --index {path}`") from err
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"{path} uses index format {version}, newer than this version of rag reads ({FORMAT_VERSION}): "
+            "upgrade rag, or rebuild with `rag index --rebuild`"
+        )
+    return manifest
+
+
+def check_model(manifest: dict, path: str | os.PathLike, model_id: str, dimension: int | None = None) -> None:
+    built = manifest["embedding"]
+    if built["model"] != model_id or (dimension is not None and int(built["dimension"]) != dimension):
+        raise IndexMismatchError(
+            f"{path} was built with embedding model '{built['model']}' ({built['dimension']} dims), not "
+            f"'{model_id}': use --model {built['model']}, or rebuild with `rag index --rebuild --model {model_id}`"
+        )
+
+
+def open_index(path: str | os.PathLike, model_id: str | None = None) -> Index:
+    path = Path(path)
+    manifest = read_manifest(path)
+    if model_id is not None:
+        check_model(manifest, path, model_id)
+    data_dir = path / manifest["data"]
+    dimension = int(manifest["embedding"]["dimension"])
+    return Index(
+        path=path,
+        manifest=manifest,
+        chunks=ChunkStore.open(data_dir),
+        vectors=FaissStore.load(data_dir, dimension, manifest.get("store", {}).get("faiss_index", "flat")),
+        bm25=BM25Index.load(data_dir),
+        data_dir=data_dir,
+    )
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    path.mkdir(parents=True, exist_ok=True)
+    with open(path / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def index_paths(
+    paths: list[str | os.PathLike],
+    settings: Settings,
+    embedder: Embedder,
+    *,
+    rebuild: bool = False,
+    prune: bool = True,
+    progress: bool = False,
+) -> IndexReport:
+    """Index files and folders into `settings.index_path`, embedding only new or changed text.
+
+    With `prune`, indexed documents that lie under the given paths (or whose file is gone) but
+    were not found now are removed.
+    """
+    started = time.perf_counter()
+    documents, skipped = load_paths(paths)
+    removed: set[str] = set()
+    if prune:
+        roots = [_source_prefix(p) for p in paths if Path(p).exists()]
+        found = {d.source for d in documents} | {s.source for s in skipped}
+        for source in _indexed_sources(Path(settings.index_path)):
+            under_root = any(source == r or source.startswith(r.rstrip("/") + "/") for r in roots)
+            if (under_root and source not in found) or not Path(source).exists():
+                removed.add(source)
+    return update_index(settings, embedder, documents, removed, skipped=skipped, rebuild=rebuild, progress=progress, started=started)
+
+
+def remove_documents(sources: list[str], settings: Settings, embedder: Embedder) -> IndexReport:
+    known = set(_indexed_sources(Path(settings.index_path)))
+    missing = [s for s in sources if s not in known]
+    if missing:
+        raise RagError(f"not in the index: {', '.join(missing)} (see `rag docs` for the indexed documents)")
+    return update_index(settings, embedder, [], set(sources))
+
+
+def _source_prefix(path: str | os.PathLike) -> str:
+    from .documents import display_path
+
+    return display_path(Path(path))
+
+
+def _indexed_sources(path: Path) -> list[str]:
+    try:
+        return list(read_manifest(path).get("documents", {}))
+    except IndexNotFoundError:
+        return []
+
+
+def update_index(
+    settings: Settings,
+    embedder: Embedder,
+    documents: list[Document],
+    removed: set[str],
+    *,
+    skipped: list[Skipped] = (),
+    rebuild: bool = False,
+    progress: bool = False,
+    started: float | None = None,
+) -> IndexReport:
+    started = started or time.perf_counter()
+    path = Path(settings.index_path)
+    with _locked(path):
+        old = None
+        if not rebuild:
+            try:
+                manifest = read_manifest(path)
+                check_model(manifest, path, embedder.model_id)
+                if manifest["chunking"] != _chunking(settings):
+                    rebuild = True  # different chunking: every chunk changes
+                else:
+                    old = open_index(path)
+            except IndexNotFoundError:
+                pass
+        try:
+            return _update(path, old, settings, embedder, documents, removed, list(skipped), progress, started)
+        finally:
+            if old is not None:
+                old.close()
+
+
+def _chunking(settings: Settings) -> dict:
+    return {"tokenizer": ENCODING, "max_tokens": settings.chunk_tokens, "overlap": settings.chunk_overlap}
+
+
+def _update(path, old, settings, embedder, documents, removed, skipped, progress, started) -> IndexReport:
+    hashes = old.chunks.document_hashes() if old else {}
+    new = [d for d in documents if d.source not in hashes]
+    changed = [d for d in documents if d.source in hashes and hashes[d.source] != d.sha256]
+    removed = {s for s in removed if s in hashes}
+    unchanged = len(documents) - len(new) - len(changed)
+    if old is not None and not new and not changed and not removed:
+        docs, chunks = old.chunks.count()
+        return IndexReport(docs, chunks, unchanged=unchanged, skipped=tuple(skipped), seconds=time.perf_counter() - started)
+
+    generation = int(old.manifest["data"].rsplit("-", 1)[1]) + 1 if old else 1
+    final_dir = path / f"data-{generation:06d}"
+    work_dir = path / f".data-{generation:06d}.partial"
+    for stale in path.glob(".data-*.partial"):
+        shutil.rmtree(stale, ignore_errors=True)
+    work_dir.mkdir(parents=True)
+
+    if old:
+        store = old.chunks.copy_to(work_dir)
+        vectors = old.vectors
+    else:
+        store = ChunkStore.open(work_dir)
+        vectors = FaissStore(embedder.dimension, "flat")
+
+    # Chunk every new or changed document; keep vectors of chunks whose id is unchanged.
+    to_embed: list[Chunk] = []
+    reused = 0
+    drop: list[int] = []
+    bar = _progress(len(new) + len(changed), "chunking", progress)
+    for doc in new + changed:
+        chunks = split_document(doc, settings.chunk_tokens, settings.chunk_overlap)
+        previous = store.chunk_vids(doc.source) if doc.source in hashes else {}
+        current = {c.id for c in chunks}
+        drop.extend(v for cid, v in previous.items() if cid not in current)
+        store.delete_document(doc.source)
+        store.put_document(doc, chunks, [vector_id(c.id) for c in chunks])
+        fresh = [c for c in chunks if c.id not in previous]
+        reused += len(chunks) - len(fresh)
+        to_embed.extend(fresh)
+        bar.update(1)
+    bar.close()
+    for source in removed:
+        drop.extend(store.delete_document(source))
+    vectors.delete(np.asarray(drop, dtype=np.int64))
+
+    truncated = _count_truncated(embedder, to_embed)
+    _embed_into(vectors, embedder, to_embed, settings.embedding_batch_size, progress)
+    store.commit()
+
+    vids, texts = store.all_chunks()
+    BM25Index.build(vids, texts).save(work_dir)
+    vectors.save(work_dir)
+    doc_rows = store.documents()
+    file_hashes = store.document_hashes()
+    store.close()
+    n_docs, n_chunks = len(doc_rows), len(vids)
+
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "data": final_dir.name,
+        "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "embedding": {"model": embedder.model_id, "dimension": embedder.dimension, "normalized": True},
+        "chunking": _chunking(settings),
+        "store": {"kind": "faiss", "faiss_index": "flat"},
+        "counts": {"documents": n_docs, "chunks": n_chunks},
+        "documents": {},
+    }
+    manifest["documents"] = {src: {"sha256": file_hashes[src], "chunks": n} for src, n in doc_rows}
+    _fsync_tree(work_dir)
+    os.rename(work_dir, final_dir)
+    tmp = path / f".{MANIFEST}.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path / MANIFEST)  # the commit point
+    for other in path.glob("data-*"):
+        if other.name != final_dir.name:
+            shutil.rmtree(other, ignore_errors=True)
+
+    return IndexReport(
+        documents=n_docs,
+        chunks=n_chunks,
+        new=tuple(d.source for d in new),
+        changed=tuple(d.source for d in changed),
+        removed=tuple(sorted(removed)),
+        unchanged=unchanged,
+        embedded=len(to_embed),
+        reused=reused,
+        truncated=truncated,
+        skipped=tuple(skipped),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _embed_into(vectors: FaissStore, embedder: Embedder, chunks: list[Chunk], batch_size: int, progress: bool) -> None:
+    """Embed in length-sorted batches (little padding) and add to the store as we go."""
+    order = sorted(range(len(chunks)), key=lambda i: len(chunks[i].text))
+    step = max(batch_size * 8, 256)
+    bar = _progress(len(chunks), "embedding", progress, unit="chunk")
+    for i in range(0, len(order), step):
+        part = [chunks[j] for j in order[i : i + step]]
+        vecs = embedder.embed([c.text for c in part])
+        vectors.add(np.asarray([vector_id(c.id) for c in part], dtype=np.int64), vecs)
+        bar.update(len(part))
+    bar.close()
+
+
+def _count_truncated(embedder: Embedder, chunks: list[Chunk]) -> int:
+    counter = getattr(embedder, "count_word_pieces", None)
+    if counter is None or not chunks:
+        return 0
+    limit = embedder.max_seq_length
+    return sum(n > limit for n in counter([c.text for c in chunks]))
+
+
+def _fsync_tree(folder: Path) -> None:
+    for file in folder.rglob("*"):
+        if file.is_file():
+            with open(file, "rb") as handle:
+                os.fsync(handle.fileno())
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(total: int, desc: str, enabled: bool, unit: str = "doc"):
+    if not enabled or total == 0:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, leave=False)

@@ -1,0 +1,92 @@
+"""BM25 over chunk texts (bm25s), saved beside the vectors as plain .npy/.json files.
+
+The BM25 index maps its rows to the same vector ids the dense store uses. bm25s has no
+in-place update, so after a change the lexical index is rebuilt from the chunk store's texts
+(tokenizing only, no model: about a second per 50k chunks); unchanged runs keep the old files.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .errors import MissingDependencyError, StoreError
+
+FOLDER = "bm25"
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    try:
+        import Stemmer
+    except ImportError:
+        return None
+    return Stemmer.Stemmer("english").stemWords
+
+
+def _bm25s():
+    try:
+        import bm25s
+    except ImportError as err:
+        raise MissingDependencyError("bm25s", "pip install bm25s PyStemmer") from err
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
+
+
+def tokenize(texts: list[str]) -> list[list[str]]:
+    return _bm25s().tokenize(texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
+
+
+class BM25Index:
+    def __init__(self, retriever, vids: np.ndarray):
+        self.retriever = retriever
+        self.vids = vids
+
+    def __len__(self) -> int:
+        return len(self.vids)
+
+    @classmethod
+    def build(cls, vids: list[int], texts: list[str], k1: float = 1.2, b: float = 0.75) -> "BM25Index":
+        bm25s = _bm25s()
+        retriever = bm25s.BM25(k1=k1, b=b)
+        if texts:
+            retriever.index(tokenize(texts), show_progress=False)
+        return cls(retriever, np.asarray(vids, dtype=np.int64))
+
+    def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, vector ids), best first; only documents with a positive score."""
+        tokens = tokenize([query])
+        if not len(self) or not tokens[0]:
+            return np.zeros(0, np.float32), np.zeros(0, np.int64)
+        vocab = self.retriever.vocab_dict
+        if not any(t in vocab for t in tokens[0]):
+            return np.zeros(0, np.float32), np.zeros(0, np.int64)
+        rows, scores = self.retriever.retrieve(tokens, k=min(k, len(self)), show_progress=False, n_threads=1)
+        rows, scores = rows[0], scores[0]
+        keep = scores > 0
+        return scores[keep].astype(np.float32), self.vids[rows[keep]]
+
+    def save(self, folder: Path) -> None:
+        target = Path(folder) / FOLDER
+        target.mkdir(parents=True, exist_ok=True)
+        np.save(target / "vids.npy", self.vids, allow_pickle=False)
+        if len(self):
+            self.retriever.save(str(target), show_progress=False)
+        (target / "meta.json").write_text(json.dumps({"chunks": len(self), "k1": self.retriever.k1, "b": self.retriever.b}))
+
+    @classmethod
+    def load(cls, folder: Path) -> "BM25Index":
+        target = Path(folder) / FOLDER
+        try:
+            vids = np.load(target / "vids.npy", allow_pickle=False)
+            meta = json.loads((target / "meta.json").read_text())
+        except (OSError, ValueError) as err:
+            raise StoreError(f"cannot read the BM25 index in {target}; rebuild with `rag index --rebuild`") from err
+        if not len(vids):
+            return cls.build([], [], meta.get("k1", 1.2), meta.get("b", 0.75))
+        retriever = _bm25s().BM25.load(str(target), mmap=False, allow_pickle=False, show_progress=False, verbosity=0)
+        return cls(retriever, vids)

@@ -1,0 +1,107 @@
+"""The wiring: documents -> chunks -> embeddings -> index -> retrieve -> answer -> verify.
+
+`Rag` owns one settings object, loads the embedding model and the index lazily, and is the
+object every interface (Python, CLI, UI, eval) talks to.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+
+from .embeddings import Embedder, make_embedder
+from .errors import ConfigError
+from .index import Index, IndexReport, index_paths, open_index, remove_documents
+from .retrieve import Retriever
+from .settings import DEFAULT_CORPUS, Settings
+from .types import Document, Hit
+
+
+STORES = ("faiss", "pgvector")
+
+
+@dataclass
+class Rag:
+    settings: Settings = field(default_factory=Settings)
+    embedder: Embedder | None = None
+    _index: Index | None = field(default=None, init=False, repr=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
+    _answerers: dict = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.embedder is None:
+            self.embedder = make_embedder(self.settings.embedding_model, batch_size=self.settings.embedding_batch_size)
+        if self.settings.embed_with == "ray":
+            from .distributed import RayEmbedder
+
+            self.embedder = RayEmbedder(self.embedder, self.settings)
+        elif self.settings.embed_with != "local":
+            raise ConfigError(f"unknown embedding runner '{self.settings.embed_with}'; known: local, ray")
+        if self.settings.store not in STORES:
+            raise ConfigError(f"unknown store '{self.settings.store}'; known: {', '.join(STORES)}")
+        self._backend = None
+        if self.settings.store == "pgvector":
+            from .pgstore import PgBackend
+
+            self._backend = PgBackend(self.settings, self.embedder)
+
+    # indexing
+    def index(self, paths: list[str | os.PathLike] | None = None, *, rebuild: bool = False, prune: bool = True, progress: bool = False) -> IndexReport:
+        if self._backend is not None:
+            return self._backend.index(paths or [DEFAULT_CORPUS], rebuild=rebuild, prune=prune, progress=progress)
+        with self._lock:
+            report = index_paths(paths or [DEFAULT_CORPUS], self.settings, self.embedder, rebuild=rebuild, prune=prune, progress=progress)
+            self._reload()
+            return report
+
+    def remove(self, sources: list[str]) -> IndexReport:
+        if self._backend is not None:
+            return self._backend.remove(sources)
+        with self._lock:
+            report = remove_documents(sources, self.settings, self.embedder)
+            self._reload()
+            return report
+
+    def _reload(self) -> None:
+        if self._index is not None:
+            self._index.close()
+        self._index = None
+
+    @property
+    def opened(self) -> Index:
+        with self._lock:
+            if self._index is None:
+                self._index = open_index(self.settings.index_path, self.embedder.model_id)
+            return self._index
+
+    def documents(self) -> list[tuple[str, int]]:
+        """(source, number of chunks) of every indexed document."""
+        if self._backend is not None:
+            return self._backend.documents()
+        return self.opened.documents()
+
+    def document(self, source: str) -> Document | None:
+        """The indexed text of one document (the text all offsets refer to), or None."""
+        if self._backend is not None:
+            return self._backend.document(source)
+        return self.opened.document(source)
+
+    # retrieval
+    def retriever(self) -> Retriever:
+        return Retriever(self.opened, self.embedder, self.settings, self._reranker())
+
+    def _reranker(self):
+        if not self.settings.reranker:
+            return None
+        key = ("reranker", self.settings.reranker)
+        if key not in self._answerers:
+            from .rerank import CrossEncoderReranker
+
+            self._answerers[key] = CrossEncoderReranker(self.settings.reranker)
+        return self._answerers[key]
+
+    def search(self, query: str, k: int | None = None, mode: str | None = None) -> list[Hit]:
+        if self._backend is not None:
+            return self._backend.search(query, k=k or self.settings.k, mode=mode or self.settings.retrieval)
+        return self.retriever().search(query, k=k, mode=mode)
