@@ -156,8 +156,8 @@ def index_paths(
 ) -> IndexReport:
     """Index files and folders into `settings.index_path`, embedding only new or changed text.
 
-    With `prune`, indexed documents that lie under the given paths (or whose file is gone) but
-    were not found now are removed.
+    With `prune`, indexed documents that lie under the given paths but were not found there now
+    (deleted or renamed files) are removed.
     """
     started = time.perf_counter()
     documents, skipped = load_paths(paths)
@@ -167,7 +167,7 @@ def index_paths(
         found = {d.source for d in documents} | {s.source for s in skipped}
         for source in _indexed_sources(Path(settings.index_path)):
             under_root = any(source == r or source.startswith(r.rstrip("/") + "/") for r in roots)
-            if (under_root and source not in found) or not Path(source).exists():
+            if under_root and source not in found:
                 removed.add(source)
     return update_index(settings, embedder, documents, removed, skipped=skipped, rebuild=rebuild, progress=progress, started=started)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from .embeddings import Embedder, make_embedder
 from .errors import ConfigError
-from .index import Index, IndexReport, index_paths, open_index, remove_documents
+from .index import Index, IndexReport, index_paths, open_index, remove_documents, update_index
 from .retrieve import Retriever
 from .settings import DEFAULT_CORPUS, Settings
 from .types import Document, Hit
@@ -52,6 +52,15 @@ class Rag:
             return self._backend.index(paths or [DEFAULT_CORPUS], rebuild=rebuild, prune=prune, progress=progress)
         with self._lock:
             report = index_paths(paths or [DEFAULT_CORPUS], self.settings, self.embedder, rebuild=rebuild, prune=prune, progress=progress)
+            self._reload()
+            return report
+
+    def add_documents(self, documents: list[Document], *, progress: bool = False) -> IndexReport:
+        """Index in-memory documents (e.g. from a database or a benchmark), keeping all others."""
+        if self._backend is not None:
+            return self._backend.add_documents(documents, progress=progress)
+        with self._lock:
+            report = update_index(self.settings, self.embedder, list(documents), set(), progress=progress)
             self._reload()
             return report
 

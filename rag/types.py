@@ -15,6 +15,12 @@ class Document:
     # (char_start, page_number) pairs, ascending; empty for formats without pages.
     pages: tuple[tuple[int, int], ...] = ()
 
+    @classmethod
+    def from_text(cls, source: str, text: str) -> "Document":
+        import hashlib
+
+        return cls(source=source, text=text, sha256=hashlib.sha256(text.encode()).hexdigest())
+
     def page_at(self, offset: int) -> int | None:
         page = None
         for start, number in self.pages:
