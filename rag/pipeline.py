@@ -6,16 +6,19 @@ object every interface (Python, CLI, UI, eval) talks to.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .embeddings import Embedder, make_embedder
 from .errors import ConfigError
 from .index import Index, IndexReport, index_paths, open_index, remove_documents, update_index
 from .retrieve import Retriever
 from .settings import DEFAULT_CORPUS, Settings
-from .types import Document, Hit
+from .types import Answer, Document, Hit
 
 
 STORES = ("faiss", "pgvector")
@@ -109,6 +112,58 @@ class Rag:
 
             self._answerers[key] = CrossEncoderReranker(self.settings.reranker)
         return self._answerers[key]
+
+    # answering
+    def answerer(self, spec: str | None = None):
+        """The answerer for a spec ("extractive" or an LLM spec), loaded once and reused."""
+        spec = spec or self.settings.answerer
+        with self._lock:
+            if spec not in self._answerers:
+                if spec == "extractive":
+                    from .extractive import ExtractiveAnswerer
+
+                    self._answerers[spec] = ExtractiveAnswerer(self.embedder)
+                else:
+                    from .llm import LLMAnswerer, chat_model
+
+                    self._answerers[spec] = LLMAnswerer(spec, chat_model(spec), self.settings.context_tokens)
+            return self._answerers[spec]
+
+    def ask_stream(self, question: str, *, history: Sequence[tuple[str, str]] = (), llm: str | None = None, k: int | None = None) -> Iterator[dict]:
+        """Stream the answer as events (see rag.answer); the last event carries the `Answer`."""
+        from . import answer
+
+        answerer = self.answerer(llm)
+        return answer.run(
+            question,
+            history=list(history),
+            search=lambda q: self.search(q, k=k),
+            answerer=answerer,
+            source_text=self.source_text,
+            condense=getattr(answerer, "condense", None),
+        )
+
+    def ask(self, question: str, *, history: Sequence[tuple[str, str]] = (), llm: str | None = None, k: int | None = None) -> Answer:
+        """Answer a question from the indexed documents, with verified quotes, or abstain."""
+        for event in self.ask_stream(question, history=history, llm=llm, k=k):
+            if event["type"] == "answer":
+                return event["answer"]
+        raise AssertionError("the answer stream ended without an answer")  # pragma: no cover
+
+    def source_text(self, source: str) -> str | None:
+        """The indexed text of `source`, or None when the file on disk has changed since indexing
+        (its offsets could then point at different words)."""
+        doc = self.document(source)
+        if doc is None:
+            return None
+        path = Path(source)
+        if path.is_file():
+            try:
+                if hashlib.sha256(path.read_bytes()).hexdigest() != doc.sha256:
+                    return None
+            except OSError:
+                pass
+        return doc.text
 
     def search(self, query: str, k: int | None = None, mode: str | None = None) -> list[Hit]:
         if self._backend is not None:

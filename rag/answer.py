@@ -1,0 +1,89 @@
+"""Answering: standalone query -> retrieve -> answer (extractive or LLM) -> verify -> Answer.
+
+Streams events so every interface shows the same thing in the same order:
+    {"type": "query", "query": str}
+    {"type": "passages", "passages": [Hit, ...]}
+    {"type": "token", "text": str}          (zero or more)
+    {"type": "answer", "answer": Answer}    (always last)
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Protocol
+
+from .prompt import ABSTAIN
+from .text import terms
+from .types import Answer, Hit
+from .verify import verify
+
+NOT_FOUND = "The documents do not contain an answer to this question."
+FOLLOW_UP = re.compile(
+    r"^\s*(and|but|also|so|what about|how about|then)\b|\b(those|these|they|them|their|theirs|it|its|that one|this one|he|she|his|her|there|the same)\b",
+    re.I,
+)
+
+
+class Answerer(Protocol):
+    name: str
+
+    def stream(self, question: str, passages: Sequence[Hit]) -> Iterator[str]:
+        """Answer text with [n] markers (n = 1-based passage number), in pieces; empty = declined."""
+        ...
+
+
+def standalone_query(question: str, history: Sequence[tuple[str, str]]) -> str:
+    """Deterministic follow-up rewrite: a question that leans on the previous turn ("and which of
+    those...") is prefixed with the previous question, so retrieval sees both."""
+    if not history or not FOLLOW_UP.search(question):
+        return question.strip()
+    previous = history[-1][0].strip().rstrip("?")
+    return f"{previous}: {question.strip()}"
+
+
+def run(
+    question: str,
+    *,
+    history: Sequence[tuple[str, str]],
+    search: Callable[[str], list[Hit]],
+    answerer: Answerer,
+    source_text: Callable[[str], str | None],
+    condense: Callable[[str, Sequence[tuple[str, str]]], str] | None = None,
+) -> Iterator[dict]:
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    question = question.strip()
+    if history and condense is not None and FOLLOW_UP.search(question):
+        query = condense(question, history)
+    else:
+        query = standalone_query(question, history)
+    timings["condense"] = time.perf_counter() - t0
+    yield {"type": "query", "query": query}
+
+    t = time.perf_counter()
+    hits = search(query) if terms(query) else []
+    timings["retrieve"] = time.perf_counter() - t
+    yield {"type": "passages", "passages": hits}
+
+    t = time.perf_counter()
+    pieces: list[str] = []
+    if hits:
+        for piece in answerer.stream(query, hits):
+            pieces.append(piece)
+            yield {"type": "token", "text": piece}
+    text = "".join(pieces).strip()
+    timings["answer"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    declined = not text or ABSTAIN in text
+    check = verify(text, hits, source_text) if not declined else None
+    timings["verify"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - t0
+    if declined or check.supported == 0:
+        issues = check.issues if check else ()
+        answer = Answer(question, query, NOT_FOUND, (), tuple(hits), True, answerer.name, timings, tuple(issues))
+    else:
+        answer = Answer(question, query, text, check.citations, tuple(hits), False, answerer.name, timings, check.issues)
+    yield {"type": "answer", "answer": answer}

@@ -1,0 +1,72 @@
+"""Small text utilities shared by the answerers and the verifier: sentences with offsets, terms."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+SENTENCE = re.compile(r"[^\n]+?(?:[.!?][\"'”’)\]]*(?=\s|$)|$)", re.M)
+TERM = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-]*")
+NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?(?!\w)")
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have having
+    he her here hers herself him himself his how i if in into is it its itself just me more most my myself no
+    nor not now of off on once only or other our ours ourselves out over own same she should so some such than
+    that the their theirs them themselves then there these they this those through to too under until up very
+    was we were what when where which while who whom why will with would you your yours yourself yourselves
+    said says say tell told please list name give many much does did according mentioned document documents
+    """.split()
+)
+
+
+ABBREVIATION = re.compile(
+    r"(?:\b[A-Z]|\b(?:Mr|Mrs|Ms|Dr|St|Jr|Sr|No|Prof|Gen|Lt|Col|Sen|Rep|YBhg|YB|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|vs|etc|e\.g|i\.e))\.$"
+)
+
+
+def sentences(text: str, offset: int = 0) -> list[tuple[int, int, str]]:
+    """(start, end, sentence) spans, stripped, with offsets shifted by `offset`.
+
+    A period after an abbreviation or an initial ("Dr.", "S.V.") does not end a sentence.
+    """
+    spans: list[tuple[int, int]] = []
+    for match in SENTENCE.finditer(text):
+        piece = match.group()
+        stripped = piece.strip()
+        if not stripped:
+            continue
+        start = match.start() + (len(piece) - len(piece.lstrip()))
+        end = start + len(stripped)
+        if spans and ABBREVIATION.search(text[spans[-1][0] : spans[-1][1]]) and "\n" not in text[spans[-1][1] : start]:
+            spans[-1] = (spans[-1][0], end)
+        else:
+            spans.append((start, end))
+    return [(offset + s, offset + e, text[s:e]) for s, e in spans]
+
+
+@lru_cache(maxsize=1)
+def _stem():
+    try:
+        import Stemmer
+
+        return Stemmer.Stemmer("english").stemWord
+    except ImportError:  # pragma: no cover
+        return lambda w: w
+
+
+def terms(text: str) -> list[str]:
+    """Lowercased, stemmed content words (stopwords dropped)."""
+    stem = _stem()
+    out = []
+    for word in TERM.findall(text.lower().replace("’", "'")):
+        word = word.strip("'-")
+        if word.endswith("'s"):
+            word = word[:-2]
+        if word and word not in STOPWORDS:
+            out.append(stem(word))
+    return out
+
+
+def numbers(text: str) -> set[str]:
+    return {n.replace(",", "") for n in NUMBER.findall(text)}
