@@ -66,6 +66,8 @@ def split_document(doc: Document, max_tokens: int = 200, overlap: int = 40) -> l
         while j < len(segments) and (j == i or tokens + segments[j].tokens <= max_tokens):
             if j > i and segments[j].paragraph_start and tokens >= max_tokens * PREFER_PARAGRAPH_BREAK:
                 break
+            if j > i and doc.pages and doc.page_at(segments[j].start) != doc.page_at(segments[i].start):
+                break  # a chunk never spans two pages, so its page number is exact
             tokens += segments[j].tokens
             j += 1
         start, end = segments[i].start, segments[j - 1].end
@@ -85,7 +87,11 @@ def split_document(doc: Document, max_tokens: int = 200, overlap: int = 40) -> l
         if j >= len(segments):
             break
         back, carried = j, 0
-        while back - 1 > i and carried + segments[back - 1].tokens <= overlap:
+        while (
+            back - 1 > i
+            and carried + segments[back - 1].tokens <= overlap
+            and doc.page_at(segments[back - 1].start) == doc.page_at(segments[j].start)
+        ):
             back -= 1
             carried += segments[back].tokens
         i = back

@@ -239,7 +239,8 @@ def _update(path, old, settings, embedder, documents, removed, skipped, progress
         docs, chunks = old.chunks.count()
         return IndexReport(docs, chunks, unchanged=unchanged, skipped=tuple(skipped), seconds=time.perf_counter() - started)
 
-    generation = int(old.manifest["data"].rsplit("-", 1)[1]) + 1 if old else 1
+    existing = [int(p.name.rsplit("-", 1)[1].split(".")[0]) for p in path.glob("*data-*") if p.is_dir()]
+    generation = max(existing, default=0) + 1
     final_dir = path / f"data-{generation:06d}"
     work_dir = path / f".data-{generation:06d}.partial"
     for stale in path.glob(".data-*.partial"):
