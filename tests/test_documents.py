@@ -122,7 +122,7 @@ def test_overlong_sentence_is_cut_at_words():
 
 
 def test_paragraph_break_preferred():
-    para1 = " ".join(["Alpha beta gamma delta epsilon."] * 10)  # about 70 tokens
+    para1 = " ".join(["Alpha beta gamma delta epsilon."] * 12)  # 72 tokens
     para2 = " ".join(["Zeta eta theta iota kappa."] * 8)
     doc = Document.from_text("p.txt", para1 + "\n\n" + para2)
     assert count_tokens(para1) > 60
