@@ -9,19 +9,28 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import numpy as np
 
 
 
 from .embeddings import Embedder
-from .text import sentences, terms
+from .text import STOPWORDS, sentences, terms
 from .types import Hit
 
+DENSE_WEIGHT = 0.55  # sentence score = DENSE_WEIGHT * cosine + (1 - DENSE_WEIGHT) * idf-weighted overlap
+CONTEXT_WEIGHT = 0.5  # question words found only in the previous sentence count this much
+LEANS_BACK = re.compile(r"[“\"]?(He|She|They|It|This|These|Those|His|Her|Their|Both)\b")
+FOCUS = re.compile(r"^\s*what (?:is|was|are|were) (?:the|a|an) (\w+)", re.I)
+HONORIFIC = re.compile(r"\b(Datuk|Dato’?|Dato'|Tan Sri|Tun|Dr|Mr|Mrs|Ms|Senator|YB|YBhg\.?|H\.E\.|Prof|Minister|director-general|Secretary-General)\s+[A-Z]")
+INITIALS = re.compile(r"\b(?:[A-Z]\.){1,3}\s?[A-Z][a-z]+")
 NUMBER_QUESTION = re.compile(
     r"\b(how many|how much|number of|what percentage|what per ?cent|what share|what proportion|how old|what fraction)\b", re.I
 )
 DURATION_QUESTION = re.compile(r"\bhow long\b", re.I)
 DATE_QUESTION = re.compile(r"\b(when|what date|which date|what day|which day|what year|which years?|what month|what period)\b", re.I)
+PLACE_QUESTION = re.compile(r"^\s*where\b|\bin which (city|country|town|place|state)\b", re.I)
 PERSON_QUESTION = re.compile(r"^\s*(who|whom)\b|\b(which|what) (senator|minister|mp|official|person|politician|officer|director)", re.I)
 ENTITY_QUESTION = re.compile(
     r"\b(which|what) (other )?(countr|nation|cit|organi[sz]ation|agenc|compan|bank|partner|state)", re.I
@@ -38,6 +47,26 @@ CAPITALIZED = re.compile(r"\b[A-Z][\w’'\-]*")
 ORDINAL_OR_NUMBER = re.compile(r"\b\d[\d,]*(?:st|nd|rd|th)?\b")
 
 
+def _person(sentence: str, q_words: set[str], passage: str = "") -> bool:
+    """Does the sentence name a person the question does not? A title or initials before a
+    capitalized name, or two capitalized words in a row that the text never writes in lower case."""
+    for match in list(HONORIFIC.finditer(sentence)) + list(INITIALS.finditer(sentence)):
+        name = CAPITALIZED.findall(match.group() + sentence[match.end() :])[:4]
+        if any(w.lower().rstrip("’'s") not in q_words for w in name[1:] or name):
+            return True
+    lower_words = set(re.findall(r"\b[a-z][\w’'\-]*", passage or sentence))
+    run = 0
+    for word in re.findall(r"[\w’'\-\.]+", sentence)[1:]:
+        plain = word.rstrip("’'s.,")
+        if plain[:1].isupper() and plain.lower() not in q_words and plain.lower() not in lower_words and not re.fullmatch(MONTHS, plain):
+            run += 1
+            if run >= 2:
+                return True
+        else:
+            run = 0
+    return False
+
+
 def requirements(question: str) -> tuple[str, ...]:
     """What kind of thing an answer to this question must contain."""
     needs = []
@@ -49,23 +78,27 @@ def requirements(question: str) -> tuple[str, ...]:
         needs.append("date")
     if PERSON_QUESTION.search(question):
         needs.append("person")
-    if ENTITY_QUESTION.search(question):
+    if ENTITY_QUESTION.search(question) or PLACE_QUESTION.search(question):
         needs.append("new-name")
     return tuple(needs)
 
 
-def satisfies(sentence: str, question: str, needs: tuple[str, ...]) -> bool:
-    """Does the sentence hold the kind of answer the question asks for (and its numbers)?"""
+def satisfies(sentence: str, question: str, needs: tuple[str, ...], passage: str = "") -> bool:
+    """Does the sentence hold the kind of answer the question asks for? Numbers the question
+    names must appear in the sentence's passage: "the 26th meeting" is not the 25th."""
     q_numbers = set(ORDINAL_OR_NUMBER.findall(question))
-    if q_numbers - set(ORDINAL_OR_NUMBER.findall(sentence)):
-        return False  # "the 26th meeting" is not answered by a sentence about the 25th
+    if q_numbers - set(ORDINAL_OR_NUMBER.findall(passage or sentence)):
+        return False
     q_words = {w.lower() for w in CAPITALIZED.findall(question)}
     names = [w for w in CAPITALIZED.findall(sentence)[1:] if w.lower() not in q_words and not re.fullmatch(MONTHS, w)]
+    focus = FOCUS.match(question)
+    if focus and focus.group(1).lower() not in STOPWORDS and not set(terms(focus.group(1))) & set(terms(sentence)):
+        return False  # "what is the budget of..." needs a sentence about a budget
     checks = {
         "duration": lambda: bool(HAS_DURATION.search(sentence)),
         "number": lambda: bool(HAS_NUMBER.search(sentence)),
         "date": lambda: bool(HAS_DATE.search(sentence)),
-        "person": lambda: len(names) >= 2,
+        "person": lambda: _person(sentence, q_words, passage),
         "new-name": lambda: len(names) >= 1,
     }
     return all(checks[need]() for need in needs)
@@ -85,10 +118,11 @@ class Candidate:
 @dataclass
 class ExtractiveAnswerer:
     embedder: Embedder
-    min_score: float = 0.45  # below this the best sentence does not answer the question
+    min_score: float = 0.37  # below this the best sentence does not answer the question
     keep_ratio: float = 0.88  # further sentences must score this close to the best
     max_sentences: int = 3
     name: str = "extractive"
+    _cache: dict = field(default_factory=dict, repr=False)
 
     def stream(self, question: str, passages: Sequence[Hit]) -> Iterator[str]:
         chosen = self.select(question, passages)
@@ -108,33 +142,46 @@ class ExtractiveAnswerer:
         return sorted(chosen, key=lambda c: (c.passage, c.start))
 
     def rank(self, question: str, passages: Sequence[Hit]) -> list[Candidate]:
-        pool: list[tuple[int, int, int, str]] = []
+        """Every sentence of the passages that could answer, best first."""
+        pool: list[tuple[int, int, int, str, set, set, str]] = []  # n, start, end, text, terms, context terms, passage
         seen: set[tuple[str, int]] = set()
         for n, hit in enumerate(passages, start=1):
-            for start, end, text in sentences(hit.chunk.text, hit.chunk.start):
+            spans = sentences(hit.chunk.text, hit.chunk.start)
+            span_terms = [set(terms(text)) for *_, text in spans]
+            for i, (start, end, text) in enumerate(spans):
                 key = (hit.chunk.source, start)
-                if key in seen or len(terms(text)) < 3:
+                if key in seen or len(span_terms[i]) < 3:
                     continue
                 seen.add(key)
-                pool.append((n, start, end, text))
+                # a sentence that opens with a pronoun ("He added that...") borrows its subject from before
+                context = span_terms[i - 1] - span_terms[i] if i and LEANS_BACK.match(text) else set()
+                pool.append((n, start, end, text, span_terms[i], context, hit.chunk.text))
         if not pool:
             return []
         q_terms = set(terms(question))
-        sent_terms = [set(terms(text)) for *_, text in pool]
-        df = {t: sum(t in s for s in sent_terms) for t in q_terms}
+        df = {t: sum(t in row[4] for row in pool) for t in q_terms}
         idf = {t: math.log(1 + len(pool) / (1 + df[t])) for t in q_terms}
         total = sum(idf.values()) or 1.0
-        vectors = self.embedder.embed([question] + [text for *_, text in pool])
-        dense = vectors[1:] @ vectors[0]
+        dense = self._vectors([row[3] for row in pool]) @ self._vectors([question], query=True)[0]
         needs = requirements(question)
         out = []
-        for (n, start, end, text), st, d in zip(pool, sent_terms, dense):
-            if not satisfies(text, question, needs):
+        for (n, start, end, text, st, context, passage), d in zip(pool, dense):
+            if not satisfies(text, question, needs, passage):
                 continue
-            lexical = sum(idf[t] for t in q_terms & st) / total
-            score = 0.55 * float(d) + 0.45 * lexical + 0.02 / n  # small prior for better-ranked passages
+            lexical = (sum(idf[t] for t in q_terms & st) + CONTEXT_WEIGHT * sum(idf[t] for t in (q_terms & context) - st)) / total
+            score = DENSE_WEIGHT * float(d) + (1 - DENSE_WEIGHT) * lexical + 0.02 / n  # small prior for better passages
             out.append(Candidate(n, start, end, text, score, float(d), lexical))
         out.sort(key=lambda c: -c.score)
         return out
 
-
+    def _vectors(self, texts: list[str], query: bool = False) -> np.ndarray:
+        """Embeddings, with sentence vectors cached (the same passages come back across questions)."""
+        if query:
+            return self.embedder.embed(texts, query=True)
+        cache = self._cache
+        missing = [t for t in dict.fromkeys(texts) if t not in cache]
+        if missing:
+            if len(cache) > 50_000:
+                cache.clear()
+            cache.update(zip(missing, self.embedder.embed(missing)))
+        return np.vstack([cache[t] for t in texts])
