@@ -15,6 +15,7 @@ from .text import numbers, sentences, terms
 from .types import Citation, Hit
 
 MARKER = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+LEADING_MARKERS = re.compile(r"^(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+")
 QUOTED = re.compile(r"[\"“]([^\"”]{12,})[\"”]")
 SUPPORT_MIN = 0.6  # share of the sentence's content words the quoted span must contain
 MAX_WINDOW = 3  # a claim may be supported by up to this many consecutive source sentences
@@ -35,13 +36,21 @@ def split_claims(answer: str) -> list[tuple[str, list[int]]]:
     """
     out: list[tuple[str, list[int]]] = []
     for _, _, sentence in sentences(answer):
-        found = [int(n) for group in MARKER.findall(sentence) for n in re.split(r"[,;]", group)]
+        leading = LEADING_MARKERS.match(sentence)
+        if leading and out:
+            out[-1][1].extend(_numbers(leading.group()))
+            sentence = sentence[leading.end() :]
+        found = _numbers(sentence)
         claim = " ".join(MARKER.sub(" ", sentence).split())
         if not terms(claim) and out and found:
             out[-1][1].extend(found)
             continue
         out.append((claim, found))
     return [(c, m) for c, m in out if terms(c)]
+
+
+def _numbers(text: str) -> list[int]:
+    return [int(n) for group in MARKER.findall(text) for n in re.split(r"[,;]", group)]
 
 
 def verify(answer: str, passages: Sequence[Hit], source_text: Callable[[str], str | None]) -> Verification:

@@ -1,0 +1,92 @@
+"""Answering end to end with the real bundled model: quotes, abstention, follow-ups, CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import EXTRADITION, EXTRADITION_DOC, ROOT
+
+pytestmark = pytest.mark.slow
+COUNTRIES = ("Indonesia", "United States", "Thailand", "Pakistan", "Iran")
+
+
+def test_extradition_answer_names_the_countries_with_a_verified_quote(real_rag):
+    answer = real_rag.ask(EXTRADITION)
+    assert not answer.abstained
+    for country in COUNTRIES:
+        assert country in answer.text
+    assert "[1]" in answer.text or "[2]" in answer.text
+    good = [c for c in answer.citations if c.verified and c.source.endswith(EXTRADITION_DOC)]
+    assert good, answer.citations
+    for citation in answer.citations:
+        source_text = Path(citation.source).read_text(encoding="utf-8")
+        assert source_text[citation.start : citation.end] == citation.quote  # against the file itself
+    assert "11 extradition treaties" in good[0].quote
+    assert answer.passages and answer.timings["total"] > 0
+
+
+def test_population_question_abstains_with_nearest_passages(real_rag):
+    answer = real_rag.ask("What is the population of Malaysia?")
+    assert answer.abstained and not answer.citations
+    assert "do not contain" in answer.text
+    assert answer.passages  # shown instead of an answer
+
+
+def test_follow_up_is_rewritten_and_shown(real_rag):
+    answer = real_rag.ask("and which of those are ASEAN members?", history=[(EXTRADITION, "Indonesia, ... [1]")])
+    assert answer.query != answer.question
+    assert "extradition" in answer.query and "ASEAN members" in answer.query
+    standalone = real_rag.ask("How many extradition treaties does Malaysia currently have?", history=[(EXTRADITION, "...")])
+    assert standalone.query == standalone.question and "11" in standalone.text
+
+
+def test_stream_events_arrive_in_order(real_rag):
+    events = list(real_rag.ask_stream(EXTRADITION))
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "query" and kinds[1] == "passages" and kinds[-1] == "answer"
+    assert "".join(e["text"] for e in events if e["type"] == "token").strip() == events[-1]["answer"].text
+
+
+def _cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "rag.cli", *args], cwd=ROOT, capture_output=True, text=True, input=stdin, timeout=300
+    )
+
+
+def test_cli_ask_json_and_batch(real_rag, tmp_path):
+    index = real_rag.settings.index_path
+    one = _cli("ask", EXTRADITION, "--json", "--index", index)
+    assert one.returncode == 0, one.stderr
+    data = json.loads(one.stdout)
+    assert not data["abstained"] and all(c in data["answer"] for c in COUNTRIES)
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(
+        json.dumps({"id": "a", "question": EXTRADITION}) + "\n" + json.dumps({"question": "What is the population of Malaysia?"}) + "\n"
+    )
+    batch = _cli("ask", "--batch", str(questions), "--json", "--index", index)
+    assert batch.returncode == 0, batch.stderr
+    rows = [json.loads(line) for line in batch.stdout.splitlines()]
+    assert [r["abstained"] for r in rows] == [False, True]
+    assert rows[0]["id"] == "a" and rows[0]["question"] == EXTRADITION
+    for field in ("question", "answer", "abstained", "citations", "passages"):
+        assert field in rows[1]
+    for c in rows[0]["citations"]:
+        assert set(c) >= {"source", "start", "end", "quote", "verified"}
+    bad = _cli("ask", "--batch", "-", "--index", index, stdin="not json\n")
+    assert bad.returncode == 1 and "expected a JSON object" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_cli_search_prints_source_text_at_offsets(real_rag):
+    out = _cli("search", EXTRADITION, "-k", "3", "--index", real_rag.settings.index_path)
+    assert out.returncode == 0, out.stderr
+    first_header, rest = out.stdout.split("\n", 1)
+    assert EXTRADITION_DOC in first_header
+    source = first_header.split("] ", 1)[1].split(" chars ")[0]
+    start, end = map(int, first_header.split(" chars ")[1].split()[0].split("-"))
+    text = Path(source).read_text(encoding="utf-8")[start:end]
+    assert rest.startswith(text + "\n") and "11 extradition treaties" in text

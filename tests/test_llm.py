@@ -1,0 +1,174 @@
+"""LLM answerers: the OpenAI-compatible path against a real HTTP server on loopback, through the
+real LangChain client (streaming included), and the in-process GGUF path with SmolLM2."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from conftest import EXTRADITION, EXTRADITION_DOC
+from rag import AnswerError, Rag
+
+pytestmark = pytest.mark.slow
+
+
+class ChatServer:
+    """Speaks enough of /v1/chat/completions (plain and SSE streaming) for the OpenAI client."""
+
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.reply = lambda messages: "NOT_IN_DOCUMENTS"
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server.requests.append(body)
+                text = server.reply(body["messages"])
+                base = {"id": "chatcmpl-1", "created": int(time.time()), "model": body["model"]}
+                if body.get("stream"):
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.end_headers()
+                    pieces = [text[i : i + 12] for i in range(0, len(text), 12)]
+                    for piece in pieces:
+                        chunk = {**base, "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+                        self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                    end = {**base, "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+                    self.wfile.write(f"data: {json.dumps(end)}\n\ndata: [DONE]\n\n".encode())
+                    return
+                payload = {
+                    **base,
+                    "object": "chat.completion",
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                }
+                data = json.dumps(payload).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+@pytest.fixture(scope="module")
+def chat_server():
+    server = ChatServer()
+    yield server
+    server.httpd.shutdown()
+
+
+@pytest.fixture
+def openai_rag(real_rag, chat_server, monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", chat_server.url)
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    rag = Rag(real_rag.settings, embedder=real_rag.embedder)  # fresh answerer cache, same index
+    chat_server.requests.clear()
+    return rag
+
+
+def passage_sentence(messages, needle: str) -> tuple[int, str]:
+    """The model's 'answer': the sentence holding `needle`, copied from the numbered passage."""
+    prompt = messages[-1]["content"]
+    for number, body in re.findall(r"\[(\d+)\] \(source: [^)]*\)\n(.*?)(?=\n\n\[\d+\] \(source|\n\nQuestion:)", prompt, re.S):
+        for sentence in re.split(r"(?<=[.!?])\s+", body):
+            if needle in sentence:
+                return int(number), sentence.strip()
+    raise AssertionError(f"{needle!r} not in the prompt's passages")
+
+
+def test_streamed_answer_is_verified(openai_rag, chat_server):
+    def reply(messages):
+        n, sentence = passage_sentence(messages, "11 extradition treaties")
+        return f"{sentence} [{n}]"
+
+    chat_server.reply = reply
+    events = list(openai_rag.ask_stream(EXTRADITION, llm="openai:test-model"))
+    tokens = [e["text"] for e in events if e["type"] == "token"]
+    answer = events[-1]["answer"]
+    assert len(tokens) > 3, "tokens should stream in pieces"
+    assert not answer.abstained and "Pakistan" in answer.text
+    (citation,) = answer.citations
+    assert citation.verified and citation.source.endswith(EXTRADITION_DOC)
+    assert openai_rag.document(citation.source).text[citation.start : citation.end] == citation.quote
+    request = chat_server.requests[-1]
+    assert request["stream"] is True and request["model"] == "test-model"
+    assert request["messages"][0]["role"] == "system" and "[1]" in request["messages"][1]["content"]
+
+
+def test_hostile_llm_answer_is_not_shown_as_fact(openai_rag, chat_server):
+    chat_server.reply = lambda m: "Malaysia has 47 extradition treaties with European countries [1]. It also signed one with Mars [9]."
+    answer = openai_rag.ask(EXTRADITION, llm="openai:test-model")
+    assert answer.abstained and not answer.citations
+    assert any("47" in issue for issue in answer.issues)
+    assert any("[9] points at no passage" in issue for issue in answer.issues)
+
+
+def test_partly_supported_answer_marks_the_unsupported_sentence(openai_rag, chat_server):
+    def reply(messages):
+        n, sentence = passage_sentence(messages, "11 extradition treaties")
+        return f"{sentence} [{n}] Malaysia also plans a treaty with Atlantis."
+
+    chat_server.reply = reply
+    answer = openai_rag.ask(EXTRADITION, llm="openai:test-model")
+    assert not answer.abstained
+    assert all(c.verified for c in answer.citations)
+    assert any(issue.startswith("no citation") and "Atlantis" in issue for issue in answer.issues)
+
+
+def test_llm_abstention_marker(openai_rag, chat_server):
+    chat_server.reply = lambda m: "NOT_IN_DOCUMENTS"
+    answer = openai_rag.ask("What is the population of Malaysia?", llm="openai:test-model")
+    assert answer.abstained and answer.passages
+
+
+def test_llm_rewrites_follow_up(openai_rag, chat_server):
+    def reply(messages):
+        if "Standalone question" in messages[-1]["content"]:
+            return "Which of the countries with extradition treaties with Malaysia are ASEAN members?"
+        n, sentence = passage_sentence(messages, "11 extradition treaties")
+        return f"{sentence} [{n}]"
+
+    chat_server.reply = reply
+    answer = openai_rag.ask("and which of those are ASEAN members?", history=[(EXTRADITION, "Indonesia ... [1]")], llm="openai:test-model")
+    assert answer.query == "Which of the countries with extradition treaties with Malaysia are ASEAN members?"
+    assert any("Standalone question" in r["messages"][-1]["content"] for r in chat_server.requests)
+
+
+def test_unreachable_server_is_one_clear_error(real_rag, monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", "x")
+    rag = Rag(real_rag.settings, embedder=real_rag.embedder)
+    with pytest.raises(AnswerError, match="the LLM 'openai:m' failed") as info:
+        rag.ask(EXTRADITION, llm="openai:m")
+    assert "\n" not in str(info.value)
+
+
+def test_unknown_llm_spec_lists_the_known_ones(real_rag):
+    with pytest.raises(Exception, match="openai:MODEL, ollama:MODEL, gguf:PATH"):
+        real_rag.ask(EXTRADITION, llm="claude-via-magic")
+
+
+@pytest.mark.gguf
+def test_gguf_smollm2_runs_in_process(real_rag):
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed: pip install 'rag-quotes[gguf]'")
+    answer = real_rag.ask(EXTRADITION, llm="gguf:smollm2")
+    assert answer.answerer == "gguf:smollm2"
+    assert answer.timings["answer"] > 0
+    # SmolLM2-135M is too small to answer well; what must hold is that nothing unverified is shown
+    for citation in answer.citations:
+        if citation.quote:
+            assert real_rag.document(citation.source).text[citation.start : citation.end] == citation.quote
+    assert answer.abstained or any(c.verified for c in answer.citations)

@@ -1,0 +1,105 @@
+"""Verification against hostile answers: each kind of lie is caught, real quotes pass."""
+
+from __future__ import annotations
+
+from rag import Chunk, Document, Hit
+from rag.chunks import chunk_id
+from rag.verify import split_claims, verify
+
+SOURCE = "docs/treaties.txt"
+TEXT = (
+    "Malaysia is strengthening efforts to combat transnational crimes.\n\n"
+    "He added that Malaysia currently has 11 extradition treaties, with countries including Indonesia, "
+    "the United States, Thailand, Pakistan, and Iran, enabling the extradition of fugitive criminals to face justice.\n\n"
+    "The Home Ministry has engaged in discussions with Cambodia, Thailand, Myanmar, and Laos."
+)
+DOC = Document.from_text(SOURCE, TEXT)
+
+
+def passages(n: int = 5) -> list[Hit]:
+    """n passages; the first holds the treaty sentence, the rest the other paragraphs."""
+    paragraphs = []
+    pos = 0
+    for part in TEXT.split("\n\n"):
+        start = TEXT.index(part, pos)
+        paragraphs.append((start, start + len(part)))
+        pos = start + len(part)
+    order = [paragraphs[1], paragraphs[0], paragraphs[2]]
+    hits = []
+    for i in range(n):
+        start, end = order[i % len(order)]
+        chunk = Chunk(chunk_id(SOURCE, start, TEXT[start:end]), SOURCE, start, end, TEXT[start:end], i)
+        hits.append(Hit(chunk, 1.0 / (i + 1), i + 1))
+    return hits
+
+
+def lookup(source: str) -> str | None:
+    return TEXT if source == SOURCE else None
+
+
+def test_true_answer_is_verified_with_exact_quote():
+    answer = "Malaysia has 11 extradition treaties, including with Indonesia, the United States, Thailand, Pakistan and Iran [1]."
+    result = verify(answer, passages(), lookup)
+    assert result.supported == result.sentences == 1 and not result.issues
+    (citation,) = result.citations
+    assert citation.verified and citation.source == SOURCE
+    assert TEXT[citation.start : citation.end] == citation.quote
+    assert citation.quote.startswith("He added that Malaysia currently has 11 extradition treaties")
+
+
+def test_made_up_sentence_is_not_supported():
+    answer = "Malaysia signed a space exploration pact with Brazil and Norway in 1999 [1]."
+    result = verify(answer, passages(), lookup)
+    assert result.supported == 0
+    assert not any(c.verified for c in result.citations)
+    assert any("1999" in issue or "does not support" in issue for issue in result.issues)
+
+
+def test_made_up_quotation_is_caught():
+    answer = 'The minister said “we will extradite every fugitive within a week” about the treaties [1].'
+    result = verify(answer, passages(), lookup)
+    assert result.supported == 0 and any("quoted words" in i or "does not support" in i for i in result.issues)
+
+
+def test_changed_number_inside_real_quote_is_caught():
+    answer = (
+        "He added that Malaysia currently has 12 extradition treaties, with countries including Indonesia, "
+        "the United States, Thailand, Pakistan, and Iran [1]."
+    )
+    result = verify(answer, passages(), lookup)
+    assert result.supported == 0
+    assert any("number 12 is not in the cited passage" in i for i in result.issues)
+
+
+def test_citation_beyond_the_passages_is_flagged():
+    answer = "Malaysia currently has 11 extradition treaties [7]."
+    result = verify(answer, passages(5), lookup)
+    assert result.supported == 0 and not result.citations
+    assert any("[7] points at no passage (there are 5)" in i for i in result.issues)
+
+
+def test_sentence_without_citation_is_unsupported():
+    answer = "Malaysia currently has 11 extradition treaties [1]. It also has discussions with Laos."
+    result = verify(answer, passages(), lookup)
+    assert result.sentences == 2 and result.supported == 1
+    assert any(i.startswith("no citation") and "Laos" in i for i in result.issues)
+
+
+def test_wrong_passage_cited_is_caught():
+    answer = "The Home Ministry has engaged in discussions with Cambodia, Thailand, Myanmar, and Laos [1]."
+    result = verify(answer, passages(), lookup)  # passage 1 is the treaty paragraph
+    assert result.supported == 0
+
+
+def test_stale_source_is_never_quoted():
+    changed = lambda source: TEXT.replace("11 extradition", "eleven extradition")  # noqa: E731
+    answer = "Malaysia currently has 11 extradition treaties [1]."
+    result = verify(answer, passages(), changed)
+    (citation,) = result.citations
+    assert not citation.verified and citation.quote == ""
+    assert any("no longer matches" in i for i in result.issues)
+
+
+def test_markers_after_full_stop_belong_to_the_sentence():
+    claims = split_claims("Malaysia has 11 treaties. [1] Laos held talks. [3][2]")
+    assert claims == [("Malaysia has 11 treaties.", [1]), ("Laos held talks.", [3, 2])]
