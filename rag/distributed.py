@@ -99,10 +99,6 @@ class RayEmbedder:
                 options["object_store_memory"] = int(self.object_store_memory)
         ray.init(**options)
         self._started_ray = True
-        logging.getLogger("ray.data").setLevel(logging.ERROR)  # no per-job banners and progress bars
-        context = ray.data.DataContext.get_current()
-        context.enable_progress_bars = False
-        context.print_on_execution_start = False
 
     def close(self) -> None:
         """Shut Ray down if this embedder started it."""
@@ -117,6 +113,10 @@ class RayEmbedder:
     def _embed_on_ray(self, texts: list[str]) -> np.ndarray:
         ray = _ray()
         self.start()
+        logging.getLogger("ray.data").setLevel(logging.ERROR)  # no per-job banners and progress bars
+        context = ray.data.DataContext.get_current()
+        context.enable_progress_bars = False
+        context.print_on_execution_start = False
         batch = self.settings.embedding_batch_size
         size = self.pool_size()
         blocks = min(-(-len(texts) // batch), size * 4)  # several blocks per actor

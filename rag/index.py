@@ -327,7 +327,7 @@ def _update(path, old, settings, embedder, documents, removed, skipped, progress
 def _embed_into(vectors: FaissStore, embedder: Embedder, chunks: list[Chunk], batch_size: int, progress: bool) -> None:
     """Embed in length-sorted batches (little padding) and add to the store as we go."""
     order = sorted(range(len(chunks)), key=lambda i: len(chunks[i].text))
-    step = max(batch_size * 8, 256)
+    step = getattr(embedder, "texts_per_call", max(batch_size * 8, 256))  # RayEmbedder: one job per many texts
     bar = _progress(len(chunks), "embedding", progress, unit="chunk")
     for i in range(0, len(order), step):
         part = [chunks[j] for j in order[i : i + step]]

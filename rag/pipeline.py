@@ -76,8 +76,7 @@ class Rag:
             return report
 
     def _reload(self) -> None:
-        if self._index is not None:
-            self._index.close()
+        # A search in another thread may still hold the old Index: it is closed when the last reader drops it.
         self._index = None
 
     @property

@@ -1,0 +1,240 @@
+"""The Gradio app without a browser: HTML rendering, the upload/remove handlers (fast test double),
+and several questions sent at once through gradio_client to a running app (real model)."""
+
+from __future__ import annotations
+
+from html import unescape
+import json
+import socket
+import threading
+from pathlib import Path
+from urllib.parse import parse_qs, unquote
+
+import pytest
+
+pytest.importorskip("gradio")
+pytest.importorskip("gradio_client")
+
+from rag import Rag  # noqa: E402
+from rag.types import Answer, Chunk, Citation, Document, Hit  # noqa: E402
+from ui import render  # noqa: E402
+from ui.app import build_app, launch  # noqa: E402
+from ui.handlers import Handlers, safe_name  # noqa: E402
+
+from conftest import EXTRADITION, EXTRADITION_DOC  # noqa: E402
+
+TEXT = "Preamble. The Zorblat treaty was signed in 2031 by Freedonia and Sylvania. It ends the <b>war</b>."
+
+
+def _doc(source: str = "docs/zorblat.txt", text: str = TEXT) -> Document:
+    return Document.from_text(source, text)
+
+
+def _hit(doc: Document, start: int, end: int, rank: int = 1) -> Hit:
+    chunk = Chunk(id=f"c{rank}", source=doc.source, start=start, end=end, text=doc.text[start:end], ordinal=0)
+    return Hit(chunk=chunk, score=0.5 / rank, rank=rank, scores={"dense_rank": rank, "bm25_rank": 2})
+
+
+# rendering --------------------------------------------------------------------------------------
+
+
+def test_answer_html_shows_each_quote_in_its_context_with_a_link_to_the_span():
+    doc = _doc()
+    start = doc.text.index("The Zorblat")
+    end = doc.text.index("Sylvania.") + len("Sylvania.")
+    quote = doc.text[start:end]
+    answer = Answer(
+        question="who signed the zorblat treaty?",
+        query="who signed the zorblat treaty?",
+        text="Freedonia and Sylvania signed it [1].",
+        citations=(
+            Citation(1, doc.source, start, end, quote, True),
+            Citation(1, doc.source, 0, 4, "a quote nobody wrote", False),
+        ),
+        passages=(_hit(doc, 0, len(doc.text)),),
+        abstained=False,
+        answerer="extractive",
+    )
+    html = render.answer_html(answer, {doc.source: doc})
+    assert "Freedonia and Sylvania signed it" in html
+    assert f"Preamble. <a" in html and f"<mark>{quote}</mark>" in html  # the quote inside its surrounding text
+    assert "It ends the &lt;b&gt;war&lt;/b&gt;." in html  # document text is escaped, never markup
+    assert html.count("✓ verified") == 1 and html.count("✗ not verified") == 1
+    assert "1 of 2 quotes verified" in html
+    assert "Searched for" not in html  # the query was the question itself
+    link = html.split('href="#rq-open?', 1)[1].split('"', 1)[0]
+    span = {k: v[0] for k, v in parse_qs(unquote(link.replace("&amp;", "&"))).items()}
+    assert span == {"source": doc.source, "start": str(start), "end": str(end)}
+
+
+def test_abstention_reads_as_not_in_the_documents_never_as_an_answer():
+    doc = _doc()
+    answer = Answer(
+        question="and its population?",
+        query="who signed the zorblat treaty: and its population?",
+        text="The documents do not contain an answer to this question.",
+        citations=(),
+        passages=(_hit(doc, 0, 40), _hit(doc, 40, 80, rank=2)),
+        abstained=True,
+        answerer="extractive",
+    )
+    html = render.answer_html(answer, {})
+    assert "Not in the documents" in html
+    assert "rq-answer" not in html and "rq-cites" not in html and "verified" not in html
+    assert "Nearest passages" in html and html.count('class="rq-passage"') == 2
+    assert "Searched for: “who signed the zorblat treaty: and its population?”" in html
+
+
+def test_document_viewer_highlights_the_span_and_escapes_the_rest():
+    doc = _doc()
+    start = doc.text.index("Freedonia")
+    html = render.document_html(doc, doc.source, start, start + len("Freedonia"))
+    assert '<mark id="rq-target" class="rq-target">Freedonia</mark>' in html
+    assert "&lt;b&gt;war&lt;/b&gt;" in html and "<b>war</b>" not in html
+    assert "is no longer in the index" in render.document_html(None, "gone.txt")
+
+
+def test_passages_panel_lists_scores_and_method_ranks():
+    doc = _doc()
+    html = render.passages_html([_hit(doc, 0, 40), _hit(doc, 40, 80, rank=2)], "zorblat")
+    assert "2 passages retrieved for “zorblat”" in html
+    assert "score 0.5000 · dense #1, bm25 #2" in html and "score 0.2500 · dense #2, bm25 #2" in html
+
+
+def test_safe_name_keeps_plain_file_names_only():
+    assert safe_name("../../etc/passwd") == "passwd"
+    assert safe_name(".hidden.txt") == "hidden.txt"
+    assert safe_name("my report (v2).pdf") == "my report _v2_.pdf"
+
+
+# handlers over the fast test double ---------------------------------------------------------------
+
+
+def _files(folder: Path, **contents: bytes) -> list[str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, data in contents.items():
+        path = folder / name.replace("_dot_", ".")
+        path.write_bytes(data)
+        paths.append(str(path))
+    return paths
+
+
+def test_upload_indexes_good_files_and_rejects_bad_ones_without_losing_anything(tmp_path, fast_settings):
+    ui = Handlers(Rag(fast_settings))
+    uploads = Path(fast_settings.index_path) / "uploads"
+
+    good = _files(tmp_path / "a", zorblat_dot_txt=TEXT.encode(), notes_dot_md=b"# Notes\n\nSylvania exports cheese.\n")
+    status, table, _, cleared = ui.upload(good)
+    assert "✓ Added <b>zorblat.txt</b>" in status and "✓ Added <b>notes.md</b>" in status and "✗" not in status
+    assert sorted(row[0] for row in table) == ["notes.md", "zorblat.txt"]
+    assert cleared is None and sorted(p.name for p in uploads.iterdir()) == ["notes.md", "zorblat.txt"]
+
+    bad = _files(
+        tmp_path / "b",
+        empty_dot_txt=b"",
+        blob_dot_txt=b"\x00\x01\x02binary",
+        tool_dot_exe=b"MZ\x90\x00",
+        zorblat_dot_txt=b"   \n",  # an empty file must not replace the indexed one of the same name
+    )
+    status, table, _, _ = ui.upload(bad)
+    status = unescape(status)
+    assert "empty.txt: file is empty" in status and "blob.txt: looks like a binary file" in status
+    assert "tool.exe: unsupported file type '.exe'" in status and "zorblat.txt: file is empty" in status
+    assert "Nothing already indexed was changed" in status and "✓ Added" not in status
+    assert sorted(row[0] for row in table) == ["notes.md", "zorblat.txt"]
+    assert (uploads / "zorblat.txt").read_text() == TEXT
+    assert sorted(p.name for p in uploads.iterdir()) == ["notes.md", "zorblat.txt"]
+
+    zorblat = next(row[2] for row in table if row[0] == "zorblat.txt")
+    status, table, _ = ui.remove(zorblat)
+    assert "Removed zorblat.txt. 1 document, 1 chunk remain." in status
+    assert [row[0] for row in table] == ["notes.md"] and not (uploads / "zorblat.txt").exists()
+    assert ui.documents() == [{"source": next(row[2] for row in table), "chunks": 1}]
+
+
+def test_asking_before_anything_is_indexed_says_what_to_do(fast_settings):
+    ui = Handlers(Rag(fast_settings))
+    *_, (messages, state, _, cleared, _) = ui.chat("anything?", {"turns": [], "messages": []}, "extractive", 5)
+    assert "No documents are indexed yet" in messages[-1]["content"] and state["turns"] == [] and cleared == ""
+    assert ui.documents() == []
+
+
+# several users at once, through the named API ---------------------------------------------------
+
+QUESTIONS = {  # question -> (document that answers it, words the answer must contain)
+    EXTRADITION: (EXTRADITION_DOC, ["Indonesia", "Pakistan"]),
+    "When will the 25th ASEAN SOMTC be held in Malaysia?": ("001_", ["June 23 to 27"]),
+    "How many delegates attended the 25th SOMTC and its related meetings in Putrajaya?": ("002_", ["200 delegates"]),
+    "When was the Malaysia–Singapore MoU on transborder crime prevention signed?": ("003_", ["November 14, 2024"]),
+    "How many Malaysians involved in overseas job scam syndicates have been rescued and brought home?": ("004_", ["707"]),
+    "What is the population of Malaysia?": (None, []),
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(real_rag):
+    app = build_app(real_rag.settings, rag=real_rag)
+    _, url, _ = launch(app, host="127.0.0.1", port=_free_port(), block=False, quiet=True)
+    yield url
+    app.close()
+
+
+@pytest.mark.slow
+def test_concurrent_questions_each_get_their_own_answer(served):
+    from gradio_client import Client
+
+    results: dict[str, dict] = {}
+    errors: list[BaseException] = []
+
+    def ask(question: str, history: list) -> None:
+        try:
+            client = Client(served, verbose=False)
+            results[question] = client.predict(question, history, "extractive", 5, api_name="/ask")
+        except BaseException as err:  # noqa: BLE001 - reported below
+            errors.append(err)
+
+    follow_up = "and which of those countries is in South Asia?"
+    previous = "Which countries have extradition treaties with Malaysia"
+    threads = [threading.Thread(target=ask, args=(q, [])) for q in QUESTIONS]
+    threads.append(threading.Thread(target=ask, args=(follow_up, [[previous + "?", "Indonesia, Pakistan [1]."]])))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=180)
+    assert not errors, errors
+    assert set(results) == {*QUESTIONS, follow_up}
+
+    for question, (doc, words) in QUESTIONS.items():
+        answer = results[question]
+        assert answer["question"] == question and answer["query"] == question
+        json.dumps(answer)  # plain JSON all the way down
+        if doc is None:
+            assert answer["abstained"] and answer["citations"] == []
+            continue
+        assert not answer["abstained"], (question, answer["answer"])
+        for word in words:
+            assert word in answer["answer"], (question, answer["answer"])
+        assert answer["citations"] and all(c["verified"] for c in answer["citations"])
+        assert all(Path(c["source"]).name.startswith(doc) for c in answer["citations"]), (question, answer["citations"])
+        assert len(answer["passages"]) == 5
+
+    rewritten = results[follow_up]
+    assert rewritten["question"] == follow_up and rewritten["query"].startswith(previous)
+
+
+@pytest.mark.slow
+def test_documents_and_search_endpoints(served, real_rag):
+    from gradio_client import Client
+
+    client = Client(served, verbose=False)
+    documents = client.predict(api_name="/documents")
+    assert sorted(Path(d["source"]).name for d in documents) == sorted(Path(s).name for s, _ in real_rag.documents())
+    hits = client.predict(EXTRADITION, 3, api_name="/search")
+    assert [h["rank"] for h in hits] == [1, 2, 3] and Path(hits[0]["source"]).name == EXTRADITION_DOC

@@ -1,0 +1,197 @@
+"""The Gradio app in a real browser: headless Chromium asks, reads the cited quote, opens its source,
+uploads documents (good and bad) and asks about them. Screenshots land in tmp_path, and the answer
+view is copied to out/screenshots/ui.png for a person to look at."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+from rag import Rag
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip("needs Debian's chromium at /usr/bin/chromium: apt-get install -y chromium", allow_module_level=True)
+pytest.importorskip("gradio")
+sync_api = pytest.importorskip("playwright.sync_api")
+
+from conftest import EXTRADITION, EXTRADITION_DOC, ROOT  # noqa: E402
+from ui.app import build_app, launch  # noqa: E402
+
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+WAIT_MS = 90_000
+ZORBLAT = """The Zorblat Accord
+
+The Zorblat treaty was signed in 2031 by Freedonia and Sylvania. It ended forty years of border disputes along the Varn river.
+
+Under the treaty, both countries share the river's fishing grounds and hold a joint customs office in the town of Lenk.
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def app_url(tmp_path, real_rag):
+    """The app over a private copy of the real seeds index (uploads must not touch the shared one)."""
+    index = tmp_path / "index"
+    shutil.copytree(real_rag.settings.index_path, index)
+    settings = real_rag.settings.with_(index_path=str(index))
+    app = build_app(settings, rag=Rag(settings, embedder=real_rag.embedder))
+    _, url, _ = launch(app, host="127.0.0.1", port=_free_port(), block=False, quiet=True)
+    yield url
+    app.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    page.goto(app_url)
+    page.wait_for_selector("#rq-question textarea")
+    yield page
+    context.close()
+
+
+def ask(page, question: str):
+    """Type a question, press Enter, wait until its answer has finished streaming; returns that message."""
+    before = page.locator("#rq-chat .rq-msg").count()
+    page.fill("#rq-question textarea", question)
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "n => document.querySelectorAll('#rq-chat .rq-msg').length > n"
+        " && !document.querySelector('#rq-chat .rq-pending, #rq-chat .rq-cursor')",
+        arg=before,
+    )
+    return page.locator("#rq-chat .rq-msg").nth(before)
+
+
+def shot(page, path: Path, publish: str | None = None) -> None:
+    """Screenshot into tmp_path; `publish` also copies it to out/screenshots/ for a person to look at."""
+    page.screenshot(path=str(path))
+    assert path.stat().st_size > 10_000
+    if publish:
+        folder = ROOT / "out" / "screenshots"
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, folder / publish)
+
+
+def test_answer_with_verified_quote_opens_the_source_at_the_quote(page, tmp_path):
+    message = ask(page, EXTRADITION)
+    answer = message.locator(".rq-answer").inner_text()
+    assert "Indonesia" in answer and "Pakistan" in answer
+
+    cite = message.locator(".rq-cite").filter(has_text="11 extradition treaties").first
+    assert EXTRADITION_DOC in cite.locator(".rq-src").inner_text()
+    assert "✓ verified" in cite.inner_text()
+    assert "11 extradition treaties" in cite.locator("mark").inner_text()
+    context = cite.locator(".rq-ctx").inner_text()
+    assert len(context) > len(cite.locator("mark").inner_text()) + 40  # the quote sits inside its surrounding text
+
+    passages = page.locator("#rq-passages .rq-passage")
+    assert passages.count() == 5 and "score" in passages.first.inner_text()
+
+    cite.locator("a.rq-open").click()
+    target = page.locator("#rq-viewer mark.rq-target")
+    target.wait_for()
+    assert "11 extradition treaties" in target.inner_text()
+    assert EXTRADITION_DOC in page.locator("#rq-viewer .rq-doc-head").inner_text()
+    page.wait_for_function(
+        """() => {
+            const box = document.querySelector('#rq-viewer .rq-doc-text').getBoundingClientRect();
+            const mark = document.querySelector('#rq-viewer mark.rq-target').getBoundingClientRect();
+            return mark.top >= box.top && mark.bottom <= box.bottom && mark.height > 0;
+        }"""
+    )  # scrolled so the quote is in view
+    shot(page, tmp_path / "answer.png", publish="ui.png")
+
+    follow_up = ask(page, "and which of those is Pakistan's neighbour?")
+    note = follow_up.locator(".rq-query").inner_text()
+    assert note.startswith("Searched for:") and "extradition treaties with Malaysia" in note
+
+    abstained = ask(page, "What is the population of Malaysia?")
+    assert "Not in the documents" in abstained.inner_text()
+    assert abstained.locator(".rq-answer, .rq-cites").count() == 0
+    assert abstained.locator(".rq-passage").count() >= 1  # the nearest passages, labelled as such
+    shot(page, tmp_path / "abstained.png")
+
+
+def test_upload_then_ask_about_it_and_a_bad_upload_loses_nothing(page, tmp_path):
+    page.get_by_role("tab", name="Documents").click()
+    table = page.locator("#rq-docs")
+    table.filter(has_text=EXTRADITION_DOC).wait_for()
+
+    zorblat = tmp_path / "zorblat.txt"
+    zorblat.write_text(ZORBLAT)
+    page.set_input_files("#rq-upload input[type=file]", str(zorblat))
+    status = page.locator("#rq-upload-status")
+    status.filter(has_text="Added zorblat.txt").wait_for()
+    table.filter(has_text="zorblat.txt").wait_for()
+    assert (tmp_path / "index" / "uploads" / "zorblat.txt").read_text() == ZORBLAT
+
+    page.get_by_role("tab", name="Ask").click()
+    message = ask(page, "Which countries signed the Zorblat treaty?")
+    answer = message.locator(".rq-answer").inner_text()
+    assert "Freedonia" in answer and "Sylvania" in answer
+    cite = message.locator(".rq-cite").first
+    assert "zorblat.txt" in cite.locator(".rq-src").inner_text() and "✓ verified" in cite.inner_text()
+    shot(page, tmp_path / "zorblat.png")
+
+    page.get_by_role("tab", name="Documents").click()
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    page.set_input_files("#rq-upload input[type=file]", str(empty))
+    status.filter(has_text="empty.txt").wait_for()
+    text = status.inner_text()
+    assert "Not added: empty.txt: file is empty" in text and "Nothing already indexed was changed" in text
+    listed = table.inner_text()
+    assert "zorblat.txt" in listed and EXTRADITION_DOC in listed and "empty.txt" not in listed
+    assert not (tmp_path / "index" / "uploads" / "empty.txt").exists()
+    shot(page, tmp_path / "documents.png", publish="ui-documents.png")
+
+
+def test_two_users_at_once_each_see_only_their_own_conversation(browser, app_url):
+    questions = {
+        EXTRADITION: "Pakistan",
+        "How many Malaysians involved in overseas job scam syndicates have been rescued and brought home?": "707",
+    }
+    contexts = [browser.new_context(viewport={"width": 1280, "height": 900}) for _ in questions]
+    try:
+        pages = [context.new_page() for context in contexts]
+        for page in pages:
+            page.set_default_timeout(WAIT_MS)
+            page.goto(app_url)
+            page.wait_for_selector("#rq-question textarea")
+        for page, question in zip(pages, questions):  # both questions are in flight together
+            page.fill("#rq-question textarea", question)
+            page.keyboard.press("Enter")
+        for page, (question, word) in zip(pages, questions.items()):
+            page.wait_for_selector("#rq-chat .rq-cites")
+            chat = page.locator("#rq-chat").inner_text()
+            other = next(q for q in questions if q != question)
+            assert question in chat and other not in chat
+            assert word in page.locator("#rq-chat .rq-answer").inner_text()
+            assert page.locator("#rq-chat .rq-msg").count() == 1
+    finally:
+        for context in contexts:
+            context.close()

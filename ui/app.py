@@ -1,0 +1,136 @@
+"""The Gradio app: chat over the indexed documents with verified quotes, and a Documents tab.
+
+A thin layer over `rag.Rag`. One shared `Rag` serves every session (its reads are thread-safe);
+each conversation lives in its own `gr.State`, so concurrent users never see each other's turns.
+`rag serve` starts it; `build_app(settings)` returns the Blocks for tests and embedding.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from rag import Rag, Settings
+from rag.documents import SUPPORTED_SUFFIXES
+
+from . import render
+from .assets import BRIDGE_JS, CSS, VIEWER_JS
+from .handlers import Handlers
+
+TITLE = "Ask your documents"
+HELP = (
+    "Answers come only from the indexed documents, and every quote is checked against its source "
+    "(✓ verified / ✗ not verified). Click a quote or a passage to read it in context. "
+    "Add or remove documents in the <b>Documents</b> tab."
+)
+CHAT_PLACEHOLDER = (
+    "<div class='rq-placeholder'><b>Ask a question about your documents.</b><br>"
+    "Follow-up questions work too: they are rewritten into a standalone search.</div>"
+)
+MODE_HELP = "extractive (quotes sentences, no LLM) or an LLM such as openai:gpt-4o-mini"
+UPLOAD_HELP = (
+    "### Add documents\nText, Markdown, HTML, PDF or Word files. They are saved beside the index and indexed right away."
+)
+UPLOAD_TYPES = sorted(SUPPORTED_SUFFIXES)
+PRIVATE = {"api_visibility": "private"}  # UI plumbing; the named API endpoints are declared with gr.api
+ANSWERING = {"concurrency_id": "answer", "concurrency_limit": 8}  # questions run side by side
+INDEXING = {"concurrency_id": "index", "concurrency_limit": 1}  # index updates run one at a time
+
+
+def build_app(settings: Settings, *, rag: Rag | None = None) -> gr.Blocks:
+    """The whole UI over one shared `Rag`. Start it with `launch(app, ...)`, which adds the styling."""
+    ui = Handlers(rag or Rag(settings))
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
+        gr.HTML(f'<div class="rq-header"><h1>{TITLE}</h1><p>{HELP}</p></div>')
+        conversation = gr.State({"turns": [], "messages": []})  # one per browser session
+        with gr.Tabs(elem_id="rq-tabs"):
+            with gr.Tab("Ask", id="ask"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=11, min_width=520):
+                        chat = gr.Chatbot(
+                            elem_id="rq-chat", height=560, show_label=False, layout="bubble",
+                            feedback_options=None, buttons=["copy"], placeholder=CHAT_PLACEHOLDER,
+                        )
+                        with gr.Row(elem_id="rq-ask-row"):
+                            question = gr.Textbox(
+                                elem_id="rq-question", placeholder="Ask a question about your documents…",
+                                show_label=False, lines=1, max_lines=4, scale=8, autofocus=True, container=False,
+                            )
+                            send = gr.Button("Ask", variant="primary", scale=0, min_width=96, elem_id="rq-send")
+                            clear = gr.Button("New chat", scale=0, min_width=124, elem_id="rq-clear")
+                        with gr.Accordion("Answer settings", open=False, elem_id="rq-settings"):
+                            with gr.Row():
+                                mode = gr.Dropdown(
+                                    choices=ui.modes(), value=ui.rag.settings.answerer, allow_custom_value=True,
+                                    label="Answer mode", info=MODE_HELP, scale=3, min_width=260,
+                                )
+                                k = gr.Slider(1, 20, value=ui.rag.settings.k, step=1, label="Passages (k)", scale=2, min_width=220)
+                    with gr.Column(scale=9, min_width=400):
+                        with gr.Tabs(elem_id="rq-side") as side:
+                            with gr.Tab("Passages", id="passages"):
+                                passages = gr.HTML(render.passages_html([]), elem_id="rq-passages", elem_classes="rq-panel")
+                            with gr.Tab("Source", id="source", render_children=True):
+                                viewer = gr.HTML(
+                                    render.viewer_placeholder(), elem_id="rq-viewer", elem_classes="rq-panel",
+                                    js_on_load=VIEWER_JS,
+                                )
+            with gr.Tab("Documents", id="documents"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=2, min_width=360):
+                        gr.Markdown(UPLOAD_HELP)
+                        files = gr.File(
+                            label="Upload files", file_count="multiple", file_types=UPLOAD_TYPES,
+                            elem_id="rq-upload", height=160,
+                        )
+                        status = gr.HTML("", elem_id="rq-upload-status")
+                    with gr.Column(scale=3, min_width=480):
+                        gr.Markdown("### Indexed documents")
+                        table = gr.Dataframe(
+                            headers=["Document", "Chunks", "Source"], datatype=["str", "number", "str"],
+                            interactive=False, elem_id="rq-docs", max_height=420, wrap=True,
+                            column_widths=["34%", "12%", "54%"],
+                        )
+                        with gr.Row():
+                            chosen = gr.Dropdown(label="Remove a document", choices=[], scale=4, elem_id="rq-remove-choice")
+                            remove = gr.Button("Remove", variant="stop", scale=1, min_width=100, elem_id="rq-remove")
+        bridge = gr.HTML("", visible="hidden", elem_id="rq-bridge", html_template="<span></span>", js_on_load=BRIDGE_JS)
+
+        asked = [question, conversation, mode, k]
+        for event in (question.submit, send.click):
+            event(ui.chat, asked, [chat, conversation, passages, question, side], **PRIVATE, **ANSWERING)
+        reset = [chat, conversation, passages, viewer, question]
+        clear.click(ui.new_chat, None, reset, queue=False, **PRIVATE)
+        chat.clear(ui.new_chat, None, reset, queue=False, **PRIVATE)
+        bridge.click(ui.open_source, bridge, [viewer, side], **PRIVATE, **ANSWERING)
+
+        files.upload(ui.upload, files, [status, table, chosen, files], **PRIVATE, **INDEXING)
+        remove.click(ui.remove, chosen, [status, table, chosen], **PRIVATE, **INDEXING)
+        app.load(ui.refresh_documents, None, [table, chosen], **PRIVATE)
+
+        gr.api(ui.ask, api_name="ask", **ANSWERING)
+        gr.api(ui.search, api_name="search", **ANSWERING)
+        gr.api(ui.documents, api_name="documents")
+    return app
+
+
+def launch(app: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = 7860, block: bool = True, **kwargs):
+    """Start the server with the app's styling; returns (fastapi app, local url, share url)."""
+    app.queue(max_size=64)
+    return app.launch(
+        server_name=host,
+        server_port=port,
+        prevent_thread_lock=not block,
+        css=CSS,
+        theme=gr.themes.Soft(primary_hue="indigo", neutral_hue="slate"),
+        footer_links=["api"],
+        ssr_mode=False,
+        share=False,
+        show_error=True,
+        max_file_size="100mb",
+        **kwargs,
+    )
+
+
+def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 7860) -> None:
+    rag = Rag(settings)
+    rag.embedder.embed(["warm up"], query=True)  # load the model before the first user waits on it
+    launch(build_app(settings, rag=rag), host=host, port=port)

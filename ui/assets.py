@@ -1,0 +1,103 @@
+"""What the browser runs besides Gradio's own code: the stylesheet and two small scripts.
+
+Colours come from the Gradio theme variables, so dark mode works too.
+"""
+
+# A hidden bridge: clicking a #rq-open?... link (a quote, a passage) sends its span to Python,
+# which answers with the document viewer scrolled to that span.
+BRIDGE_JS = """
+if (!window.__rqBridge) {
+  window.__rqBridge = true;
+  document.addEventListener('click', (ev) => {
+    const link = ev.target && ev.target.closest ? ev.target.closest('a[href*="#rq-open?"]') : null;
+    if (!link) return;
+    ev.preventDefault();
+    ev.stopPropagation();
+    const href = link.getAttribute('href');
+    const span = Object.fromEntries(new URLSearchParams(href.slice(href.indexOf('?') + 1)));
+    props.value = JSON.stringify({...span, nonce: Date.now()});
+    trigger('click');
+  }, true);
+}
+"""
+# Scroll the viewer so the highlighted quote sits in the upper third of the panel.
+VIEWER_JS = """
+const scroll = (tries) => {
+  const mark = element.querySelector('mark.rq-target');
+  const box = element.querySelector('.rq-doc-text');
+  if (!mark || !box) return;
+  if (box.clientHeight === 0 && tries > 0) { setTimeout(() => scroll(tries - 1), 60); return; }
+  box.scrollTop = Math.max(0, mark.offsetTop - box.clientHeight / 3);
+};
+watch('value', () => requestAnimationFrame(() => scroll(25)));
+scroll(25);
+"""
+
+CSS = """
+.gradio-container { max-width: 1360px !important; margin: 0 auto !important; }
+
+.rq-header { padding: 6px 2px 2px; }
+.rq-header h1 { font-size: 1.6rem; font-weight: 700; margin: 0 0 4px; letter-spacing: -0.01em; }
+.rq-header p { margin: 0; color: var(--body-text-color-subdued); font-size: 0.95rem; max-width: 980px; }
+
+.rq-placeholder { text-align: center; color: var(--body-text-color-subdued); line-height: 1.6; }
+
+/* chat messages */
+.rq-msg { line-height: 1.55; }
+.rq-answer { white-space: normal; }
+.rq-ref { color: var(--color-accent); font-weight: 600; margin-left: 1px; }
+.rq-query { font-size: 0.85rem; color: var(--body-text-color-subdued); margin-bottom: 6px; }
+.rq-pending { color: var(--body-text-color-subdued); font-style: italic; }
+.rq-cursor { animation: rq-blink 1s steps(2, start) infinite; color: var(--color-accent); }
+@keyframes rq-blink { to { visibility: hidden; } }
+
+.rq-cites { margin-top: 10px; border-top: 1px solid var(--border-color-primary); padding-top: 8px; }
+.rq-cites-title, .rq-near-title { font-size: 0.78rem; text-transform: uppercase; letter-spacing: 0.04em;
+  color: var(--body-text-color-subdued); margin-bottom: 6px; font-weight: 600; }
+.rq-cite { margin: 0 0 8px; padding: 8px 10px; border-radius: 8px; background: var(--background-fill-secondary);
+  border: 1px solid var(--border-color-primary); }
+.rq-cite-head { font-size: 0.85rem; margin-bottom: 4px; display: flex; flex-wrap: wrap; gap: 6px; align-items: baseline; }
+.rq-marker, .rq-rank { font-weight: 700; color: var(--color-accent); }
+.rq-src { font-weight: 600; word-break: break-all; }
+.rq-meta { color: var(--body-text-color-subdued); font-size: 0.82rem; }
+.rq-ctx { font-size: 0.9rem; color: var(--body-text-color-subdued); }
+.rq-ctx mark, .rq-doc-text mark { background: #fde68a; color: #1f2937; padding: 1px 0; border-radius: 2px; }
+.rq-ok { color: #15803d; font-weight: 600; font-size: 0.8rem; }
+.rq-bad { color: #b91c1c; font-weight: 600; font-size: 0.85rem; }
+.rq-open { margin-left: auto; color: var(--color-accent); cursor: pointer; font-size: 0.82rem; white-space: nowrap; }
+.rq-open { text-decoration: none; }
+.rq-open:hover, .rq-open:focus { text-decoration: underline; }
+a.rq-quote { color: inherit; text-decoration: none; }
+a.rq-quote:hover mark { background: #fcd34d; }
+.rq-issue { margin-top: 6px; font-size: 0.85rem; color: #b45309; }
+.rq-error { color: #b91c1c; }
+
+.rq-abstain { border-left: 4px solid #d97706; background: rgba(217, 119, 6, 0.08); padding: 8px 12px; border-radius: 6px; }
+.rq-abstain-title { font-weight: 700; color: #b45309; font-size: 1rem; margin-bottom: 2px; }
+.rq-abstain-text { margin-bottom: 8px; }
+
+/* side panels */
+#rq-side { min-height: 620px; }
+.rq-panel { max-height: 600px; overflow-y: auto; padding-right: 4px; }
+#rq-viewer.rq-panel { overflow: visible; max-height: none; }
+.rq-panel-note { font-size: 0.85rem; color: var(--body-text-color-subdued); margin: 2px 0 8px; }
+.rq-passage { padding: 8px 10px; margin-bottom: 8px; border: 1px solid var(--border-color-primary); border-radius: 8px; }
+.rq-passage-head { display: flex; gap: 6px; align-items: baseline; font-size: 0.88rem; }
+.rq-passage .rq-meta { margin: 1px 0 4px; }
+.rq-passage-text { font-size: 0.88rem; line-height: 1.5; }
+.rq-empty { color: var(--body-text-color-subdued); padding: 24px 8px; text-align: center; }
+
+.rq-doc-head { display: flex; flex-direction: column; gap: 2px; margin-bottom: 8px; }
+.rq-doc-text { position: relative; white-space: pre-wrap; font-size: 0.9rem; line-height: 1.6; max-height: 500px;
+  overflow-y: auto; padding: 10px 12px; border: 1px solid var(--border-color-primary); border-radius: 8px;
+  background: var(--background-fill-secondary); }
+.rq-doc-text mark.rq-target { background: #fcd34d; box-shadow: 0 0 0 1px #f59e0b; }
+.rq-doc-head .rq-meta { word-break: break-all; }
+
+/* documents tab */
+.rq-status { padding: 8px 12px; border-radius: 8px; font-size: 0.92rem; }
+.rq-status ul { margin: 0 0 4px; padding-left: 4px; list-style: none; }
+.rq-ok-box { background: rgba(21, 128, 61, 0.08); border: 1px solid rgba(21, 128, 61, 0.35); }
+.rq-warn { background: rgba(185, 28, 28, 0.06); border: 1px solid rgba(185, 28, 28, 0.35); }
+#rq-remove { align-self: end; }
+"""

@@ -1,0 +1,193 @@
+"""HTML for the chat UI: answers with their cited quotes, retrieved passages, the source viewer.
+
+Pure functions from `rag.types` records to HTML strings; no Gradio here. Every piece of
+document or model text goes through `html.escape`, so a document cannot inject markup.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import PurePath
+from urllib.parse import urlencode
+
+from rag.types import Answer, Citation, Document, Hit
+
+CONTEXT_CHARS = 160  # characters of surrounding text shown on each side of a quote
+VIEWER_WINDOW = 40_000  # the viewer shows at most this many characters around the quote
+MARKER = re.compile(r"\[(\d+)\]")
+OPEN_PREFIX = "rq-open?"  # links to a source span look like #rq-open?source=...&start=...&end=...
+
+
+def esc(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def short_name(source: str) -> str:
+    return PurePath(source).name or source
+
+
+def source_link(source: str, start: int, end: int, label: str, css: str = "rq-open") -> str:
+    """A link the page script turns into "open this span in the source viewer".
+
+    The span rides in the link's fragment: the chat's HTML sanitizer keeps `href` but drops data-* attributes.
+    """
+    query = urlencode({"source": source, "start": int(start), "end": int(end)})
+    return f'<a class="{css}" href="#{OPEN_PREFIX}{esc(query)}" title="Open {esc(source)} at this passage">{label}</a>'
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _context(doc: Document | None, start: int, end: int, quote: str) -> tuple[str, str]:
+    """Up to CONTEXT_CHARS of text before and after the quote, cut at word boundaries."""
+    if doc is None or doc.text[start:end] != quote:
+        return "", ""
+    before = doc.text[max(0, start - CONTEXT_CHARS) : start]
+    after = doc.text[end : end + CONTEXT_CHARS]
+    if start > CONTEXT_CHARS and " " in before:
+        before = "…" + before.split(" ", 1)[1]
+    if end + CONTEXT_CHARS < len(doc.text) and " " in after:
+        after = after.rsplit(" ", 1)[0] + "…"
+    return _flat(before), _flat(after)
+
+
+def verified_badge(verified: bool) -> str:
+    if verified:
+        return '<span class="rq-ok" title="The quote was found verbatim in the source">✓ verified</span>'
+    return '<span class="rq-bad" title="The quote could not be found in the source">✗ not verified</span>'
+
+
+def citation_html(citation: Citation, doc: Document | None) -> str:
+    before, after = _context(doc, citation.start, citation.end, citation.quote)
+    page = f' <span class="rq-meta">p. {citation.page}</span>' if citation.page else ""
+    head = (
+        f'<span class="rq-marker">[{citation.marker}]</span> '
+        f'<span class="rq-src" title="{esc(citation.source)}">{esc(short_name(citation.source))}</span>{page} '
+        f"{verified_badge(citation.verified)}"
+    )
+    quote = esc(_flat(citation.quote))
+    if before or after:
+        spaced_before = f"{esc(before)} " if before else ""
+        spaced_after = f" {esc(after)}" if after else ""
+        mark = source_link(citation.source, citation.start, citation.end, f"<mark>{quote}</mark>", "rq-quote")
+        body = f"{spaced_before}{mark}{spaced_after}"
+    elif quote:
+        body = f"“<mark>{quote}</mark>”"
+    else:
+        body = "(no quote: the source file changed since it was indexed)"
+    link = source_link(citation.source, citation.start, citation.end, "open in source ↗") if doc is not None else ""
+    return f'<div class="rq-cite"><div class="rq-cite-head">{head} {link}</div><div class="rq-ctx">{body}</div></div>'
+
+
+def _answer_text(text: str) -> str:
+    escaped = esc(text.strip()).replace("\n", "<br>")
+    return MARKER.sub(r'<sup class="rq-ref">[\1]</sup>', escaped)
+
+
+def query_note(question: str, query: str) -> str:
+    """Names the standalone query when a follow-up was rewritten before searching."""
+    if not query or _flat(query).lower() == _flat(question).lower():
+        return ""
+    return f'<div class="rq-query">Searched for: “{esc(_flat(query))}”</div>'
+
+
+def pending_html(question: str, query: str = "", partial: str = "") -> str:
+    """The assistant message while an answer streams in."""
+    note = query_note(question, query)
+    if partial:
+        cursor = '<span class="rq-cursor">▍</span>'
+        return f'<div class="rq-msg">{note}<div class="rq-answer">{_answer_text(partial)}{cursor}</div></div>'
+    step = "Reading the passages…" if query else "Searching the documents…"
+    return f'<div class="rq-msg">{note}<div class="rq-pending">{step}</div></div>'
+
+
+def answer_html(answer: Answer, documents: dict[str, Document | None]) -> str:
+    """The finished assistant message: answer, then each citation with its quote in context.
+
+    An abstention is never dressed as an answer: it says "Not in the documents" and lists
+    the nearest passages as what they are.
+    """
+    note = query_note(answer.question, answer.query)
+    if answer.abstained:
+        near = "".join(passage_html(h, snippet=220) for h in answer.passages[:3])
+        if near:
+            near = f'<div class="rq-near-title">Nearest passages (they do not answer the question):</div>{near}'
+        return (
+            f'<div class="rq-msg">{note}<div class="rq-abstain">'
+            f'<div class="rq-abstain-title">Not in the documents</div>'
+            f'<div class="rq-abstain-text">{esc(answer.text.strip())}</div>{near}</div></div>'
+        )
+    cites = "".join(citation_html(c, documents.get(c.source)) for c in answer.citations)
+    if cites:
+        n = len(answer.citations)
+        ok = sum(c.verified for c in answer.citations)
+        title = f"Sources · {ok} of {n} quote{'s' if n != 1 else ''} verified"
+        cites = f'<div class="rq-cites"><div class="rq-cites-title">{title}</div>{cites}</div>'
+    else:
+        cites = '<div class="rq-cites"><div class="rq-bad">No quote backs this answer.</div></div>'
+    issues = "".join(f'<div class="rq-issue">⚠ {esc(i)}</div>' for i in answer.issues)
+    return f'<div class="rq-msg">{note}<div class="rq-answer">{_answer_text(answer.text)}</div>{cites}{issues}</div>'
+
+
+def error_html(message: str) -> str:
+    return f'<div class="rq-msg"><div class="rq-error">⚠ {esc(message)}</div></div>'
+
+
+def _ranks(hit: Hit) -> str:
+    parts = [f"{k.removesuffix('_rank')} #{v}" for k, v in hit.scores.items() if k.endswith("_rank")]
+    return f" · {', '.join(parts)}" if parts else ""
+
+
+def passage_html(hit: Hit, snippet: int = 420) -> str:
+    c = hit.chunk
+    text = _flat(c.text)
+    if len(text) > snippet:
+        text = text[:snippet].rsplit(" ", 1)[0] + "…"
+    page = f"p. {c.page} · " if c.page else ""
+    link = source_link(c.source, c.start, c.end, "open ↗")
+    head = (
+        f'<div class="rq-passage-head"><span class="rq-rank">#{hit.rank}</span> '
+        f'<span class="rq-src" title="{esc(c.source)}">{esc(short_name(c.source))}</span>{link}</div>'
+        f'<div class="rq-meta">{page}score {hit.score:.4f}{esc(_ranks(hit))}</div>'
+    )
+    return f'<div class="rq-passage">{head}<div class="rq-passage-text">{esc(text)}</div></div>'
+
+
+def passages_html(hits, query: str = "") -> str:
+    if not hits:
+        return '<div class="rq-empty">Ask a question to see the passages it was answered from.</div>'
+    title = ""
+    if query:
+        title = f'<div class="rq-panel-note">{len(hits)} passages retrieved for “{esc(_flat(query))}”</div>'
+    return title + "".join(passage_html(h) for h in hits)
+
+
+def document_html(doc: Document | None, source: str, start: int = 0, end: int = 0) -> str:
+    """The full source text with [start, end) highlighted; the page script scrolls to the highlight."""
+    if doc is None:
+        return f'<div class="rq-empty">{esc(short_name(source))} is no longer in the index.</div>'
+    text = doc.text
+    start = max(0, min(int(start), len(text)))
+    end = max(start, min(int(end), len(text)))
+    lo, hi = 0, len(text)
+    if len(text) > VIEWER_WINDOW:
+        lo = max(0, start - VIEWER_WINDOW // 2)
+        hi = min(len(text), max(end, lo + VIEWER_WINDOW))
+    page = doc.page_at(start)
+    page_note = f" · p. {page}" if page else ""
+    shown = f" · showing characters {lo:,}–{hi:,}" if (lo, hi) != (0, len(text)) else ""
+    head = (
+        f'<div class="rq-doc-head"><span class="rq-src">{esc(short_name(source))}</span>'
+        f'<span class="rq-meta">{esc(source)} · {len(text):,} characters{page_note}{shown}</span></div>'
+    )
+    body = esc(text[lo:start])
+    if end > start:
+        body += f'<mark id="rq-target" class="rq-target">{esc(text[start:end])}</mark>'
+    body += esc(text[end:hi])
+    return f'{head}<div class="rq-doc-text">{body}</div>'
+
+
+def viewer_placeholder() -> str:
+    return '<div class="rq-empty">Open a citation or a passage to read it in its source document.</div>'
