@@ -22,6 +22,7 @@ from .types import Hit
 DENSE_WEIGHT = 0.55  # sentence score = DENSE_WEIGHT * cosine + (1 - DENSE_WEIGHT) * idf-weighted overlap
 CONTEXT_WEIGHT = 0.5  # question words found only in the previous sentence count this much
 LEANS_BACK = re.compile(r"[“\"]?(He|She|They|It|This|These|Those|His|Her|Their|Both)\b")
+ROLE = re.compile(r"^\s*who (?:is|was|are|were) (?:the )?(?:\w+[’']s )?((?:[\w\-]+ ){0,1}[\w\-]+?)(?: (?:of|for|to|at|in)\b|\?|$)", re.I)
 FOCUS = re.compile(r"^\s*what (?:is|was|are|were) (?:the|a|an) (\w+)", re.I)
 HONORIFIC = re.compile(r"\b(Datuk|Dato’?|Dato'|Tan Sri|Tun|Dr|Mr|Mrs|Ms|Senator|YB|YBhg\.?|H\.E\.|Prof|Minister|director-general|Secretary-General)\s+[A-Z]")
 INITIALS = re.compile(r"\b(?:[A-Z]\.){1,3}\s?[A-Z][a-z]+")
@@ -57,7 +58,10 @@ def _person(sentence: str, q_words: set[str], passage: str = "") -> bool:
     lower_words = set(re.findall(r"\b[a-z][\w’'\-]*", passage or sentence))
     run = 0
     for word in re.findall(r"[\w’'\-\.]+", sentence)[1:]:
-        plain = word.rstrip("’'s.,")
+        plain = word.rstrip(".,")
+        if plain.endswith(("’", "'", "’s", "'s")) or "-" in plain:
+            run = 0  # "Leaders’ Retreat", "Malaysia-Singapore": not a person's name
+            continue
         if plain[:1].isupper() and plain.lower() not in q_words and plain.lower() not in lower_words and not re.fullmatch(MONTHS, plain):
             run += 1
             if run >= 2:
@@ -91,6 +95,9 @@ def satisfies(sentence: str, question: str, needs: tuple[str, ...], passage: str
         return False
     q_words = {w.lower() for w in CAPITALIZED.findall(question)}
     names = [w for w in CAPITALIZED.findall(sentence)[1:] if w.lower() not in q_words and not re.fullmatch(MONTHS, w)]
+    role = ROLE.match(question)
+    if role and not re.search(r"\b" + re.escape(role.group(1)) + r"\b", sentence, re.I):
+        return False  # "who is the Prime Minister" needs a sentence naming that role
     focus = FOCUS.match(question)
     if focus and focus.group(1).lower() not in STOPWORDS and not set(terms(focus.group(1))) & set(terms(sentence)):
         return False  # "what is the budget of..." needs a sentence about a budget
@@ -119,7 +126,7 @@ class Candidate:
 class ExtractiveAnswerer:
     embedder: Embedder
     min_score: float = 0.37  # below this the best sentence does not answer the question
-    keep_ratio: float = 0.88  # further sentences must score this close to the best
+    keep_ratio: float = 0.75  # further sentences must score this close to the best
     max_sentences: int = 3
     name: str = "extractive"
     _cache: dict = field(default_factory=dict, repr=False)

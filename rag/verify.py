@@ -41,7 +41,7 @@ def split_claims(answer: str) -> list[tuple[str, list[int]]]:
             out[-1][1].extend(_numbers(leading.group()))
             sentence = sentence[leading.end() :]
         found = _numbers(sentence)
-        claim = " ".join(MARKER.sub(" ", sentence).split())
+        claim = re.sub(r"\s+([.,;:!?])", r"\1", " ".join(MARKER.sub(" ", sentence).split()))
         if not terms(claim) and out and found:
             out[-1][1].extend(found)
             continue
