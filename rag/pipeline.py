@@ -166,5 +166,13 @@ class Rag:
 
     def search(self, query: str, k: int | None = None, mode: str | None = None) -> list[Hit]:
         if self._backend is not None:
-            return self._backend.search(query, k=k or self.settings.k, mode=mode or self.settings.retrieval)
+            k = k or self.settings.k
+            reranker = self._reranker()
+            depth = max(k, self.settings.candidates) if reranker else k
+            hits = self._backend.search(query, k=depth, mode=mode or self.settings.retrieval)
+            if reranker:
+                from .rerank import rerank
+
+                hits = rerank(reranker, query, hits, k)
+            return hits
         return self.retriever().search(query, k=k, mode=mode)

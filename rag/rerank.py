@@ -11,6 +11,20 @@ class Reranker(Protocol):
     def score(self, query: str, passages: list[str]) -> list[float]: ...
 
 
+def rerank(reranker: Reranker, query: str, hits: list, k: int) -> list:
+    """Reorder first-stage hits by the reranker's scores; the first-stage score is kept in `scores`."""
+    from .types import Hit
+
+    if not hits:
+        return []
+    scores = reranker.score(query, [h.chunk.text for h in hits])
+    order = sorted(range(len(hits)), key=lambda i: -scores[i])[:k]
+    return [
+        Hit(chunk=hits[i].chunk, score=scores[i], rank=r, scores={**hits[i].scores, "first_stage": hits[i].score})
+        for r, i in enumerate(order, start=1)
+    ]
+
+
 class CrossEncoderReranker:
     def __init__(self, model: str, *, batch_size: int = 32, max_length: int = 512):
         self.model_id = model

@@ -10,7 +10,7 @@ from .embeddings import Embedder
 from .errors import ConfigError
 from .fusion import reciprocal_rank_fusion
 from .index import Index
-from .rerank import Reranker
+from .rerank import Reranker, rerank
 from .settings import Settings
 from .types import Hit
 
@@ -56,13 +56,8 @@ class Retriever:
             detail = {f"{m}_rank": r for m, r in ranks.items()}
             detail.update({m: raw[m][vid] for m in raw if vid in raw[m]})
             hits.append(Hit(chunk=chunks[vid], score=float(score), rank=len(hits) + 1, scores=detail))
-        if self.reranker and hits:
-            scores = self.reranker.score(query, [h.chunk.text for h in hits])
-            order = sorted(range(len(hits)), key=lambda i: -scores[i])[:k]
-            hits = [
-                Hit(chunk=hits[i].chunk, score=scores[i], rank=r, scores={**hits[i].scores, "first_stage": hits[i].score})
-                for r, i in enumerate(order, start=1)
-            ]
+        if self.reranker:
+            hits = rerank(self.reranker, query, hits, k)
         return hits
 
     def dense(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
