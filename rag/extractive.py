@@ -20,6 +20,7 @@ from .text import STOPWORDS, sentences, terms
 from .types import Hit
 
 DENSE_WEIGHT = 0.55  # sentence score = DENSE_WEIGHT * cosine + (1 - DENSE_WEIGHT) * idf-weighted overlap
+MAX_LIST_LINES = 10
 CONTEXT_WEIGHT = 0.5  # question words found only in the previous sentence count this much
 LEANS_BACK = re.compile(r"[“\"]?(He|She|They|It|This|These|Those|His|Her|Their|Both)\b")
 ROLE = re.compile(r"^\s*who (?:is|was|are|were) (?:the )?(?:\w+[’']s )?((?:[\w\-]+ ){0,1}[\w\-]+?)(?: (?:of|for|to|at|in)\b|\?|$)", re.I)
@@ -120,6 +121,7 @@ class Candidate:
     score: float
     dense: float
     lexical: float
+    list_item: bool = False
 
 
 @dataclass
@@ -133,7 +135,7 @@ class ExtractiveAnswerer:
 
     def stream(self, question: str, passages: Sequence[Hit]) -> Iterator[str]:
         chosen = self.select(question, passages)
-        yield " ".join(f"{c.text} [{c.passage}]" for c in chosen)
+        yield "".join(("\n" if c.list_item else " ") * (i > 0) + f"{c.text} [{c.passage}]" for i, c in enumerate(chosen))
 
     def select(self, question: str, passages: Sequence[Hit]) -> list[Candidate]:
         ranked = self.rank(question, passages)
@@ -146,7 +148,25 @@ class ExtractiveAnswerer:
                 break
             chosen.append(cand)
         # read in document order within a passage, passage order otherwise
-        return sorted(chosen, key=lambda c: (c.passage, c.start))
+        chosen = sorted(chosen, key=lambda c: (c.passage, c.start))
+        return [item for c in chosen for item in [c, *self._list_after(c, passages, chosen)]]
+
+    def _list_after(self, cand: Candidate, passages: Sequence[Hit], chosen: list[Candidate]) -> list[Candidate]:
+        """A sentence that introduces a list ("...held as follows:") brings the list's lines along."""
+        if not cand.text.rstrip().endswith(":"):
+            return []
+        chunk = passages[cand.passage - 1].chunk
+        taken = {c.start for c in chosen}
+        items = []
+        for start, end, text in sentences(chunk.text, chunk.start):
+            if start <= cand.start or start in taken:
+                continue
+            if len(items) >= MAX_LIST_LINES or len(text) > 160 or "\n" not in chunk.text[cand.end - chunk.start : start - chunk.start + 1]:
+                break
+            items.append(Candidate(cand.passage, start, end, text, cand.score, cand.dense, cand.lexical, list_item=True))
+            if text.rstrip().endswith(":"):
+                break
+        return items
 
     def rank(self, question: str, passages: Sequence[Hit]) -> list[Candidate]:
         """Every sentence of the passages that could answer, best first."""
