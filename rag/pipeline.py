@@ -45,7 +45,7 @@ class Rag:
             raise ConfigError(f"unknown store '{self.settings.store}'; known: {', '.join(STORES)}")
         self._backend = None
         if self.settings.store == "pgvector":
-            from .pgstore import PgBackend
+            from .pgindex import PgBackend
 
             self._backend = PgBackend(self.settings, self.embedder)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rag import Answer, Chunk, Citation, Document, Hit, Rag
+from rag import Answer, Chunk, Citation, Document, Hit
 from rag.evaluate import Item, check_thresholds, contains_fact, load_qa, score_item, summarize
 
 ROOT = Path(__file__).resolve().parent.parent

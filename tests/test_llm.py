@@ -164,7 +164,7 @@ def test_unknown_llm_spec_lists_the_known_ones(real_rag):
 @pytest.mark.gguf
 def test_gguf_smollm2_runs_in_process(real_rag):
     pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed: pip install 'rag-quotes[gguf]'")
-    answer = real_rag.ask(EXTRADITION, llm="gguf:smollm2")
+    answer = real_rag.ask(EXTRADITION, llm="gguf:smollm2", k=2)  # a short prompt keeps the CPU run brief
     assert answer.answerer == "gguf:smollm2"
     assert answer.timings["answer"] > 0
     # SmolLM2-135M is too small to answer well; what must hold is that nothing unverified is shown

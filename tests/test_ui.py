@@ -57,7 +57,7 @@ def test_answer_html_shows_each_quote_in_its_context_with_a_link_to_the_span():
     )
     html = render.answer_html(answer, {doc.source: doc})
     assert "Freedonia and Sylvania signed it" in html
-    assert f"Preamble. <a" in html and f"<mark>{quote}</mark>" in html  # the quote inside its surrounding text
+    assert "Preamble. <a" in html and f"<mark>{quote}</mark>" in html  # the quote inside its surrounding text
     assert "It ends the &lt;b&gt;war&lt;/b&gt;." in html  # document text is escaped, never markup
     assert html.count("✓ verified") == 1 and html.count("✗ not verified") == 1
     assert "1 of 2 quotes verified" in html
