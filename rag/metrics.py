@@ -32,7 +32,8 @@ def _top(ranking: Sequence[str], k: int) -> list[str]:
 
 
 def ndcg_at_k(relevance: Mapping[str, float], ranking: Sequence[str], k: int) -> float:
-    dcg = sum(relevance.get(doc, 0) / math.log2(i + 2) for i, doc in enumerate(_top(ranking, k)) if relevance.get(doc, 0) > 0)
+    gains = [relevance.get(doc, 0) for doc in _top(ranking, k)]
+    dcg = sum(g / math.log2(i + 2) for i, g in enumerate(gains) if g > 0)
     ideal = sorted((r for r in relevance.values() if r > 0), reverse=True)[:k]
     idcg = sum(r / math.log2(i + 2) for i, r in enumerate(ideal))
     return dcg / idcg if idcg else 0.0

@@ -30,8 +30,8 @@ COLUMNS = (("ndcg", 10, "nDCG@10"), ("recall", 10, "Recall@10"), ("recall", 100,
 # The --tune grid. Only the dense:bm25 weight ratio changes the RRF order, so bm25 stays at 1.
 TUNE_GRID = {
     "candidates": (20, 50, 100, 200),
-    "rrf_k": (1, 5, 10, 20, 40, 60, 100),
-    "dense_weight": (0.5, 0.7, 0.85, 1.0, 1.2, 1.5, 2.0),
+    "rrf_k": (1, 2, 3, 5, 10, 20, 40, 60, 100),
+    "dense_weight": (0.5, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0, 1.2, 1.5, 2.0),
 }
 
 
@@ -47,8 +47,9 @@ def load_beir(folder: str | os.PathLike, split: str = "test", limit_queries: int
     from ..errors import RagError
 
     folder = Path(folder)
-    files = {"corpus": folder / "corpus.jsonl", "queries": folder / "queries.jsonl", "qrels": folder / "qrels" / f"{split}.tsv"}
-    for label, file in files.items():
+    files = {"corpus": "corpus.jsonl", "queries": "queries.jsonl", "qrels": f"qrels/{split}.tsv"}
+    files = {label: folder / name for label, name in files.items()}
+    for file in files.values():
         if not file.is_file():
             raise RagError(f"{file} not found: a BEIR folder holds corpus.jsonl, queries.jsonl and qrels/<split>.tsv")
     corpus = {}
@@ -115,6 +116,7 @@ def run_modes(rag, data: Beir, *, warmup: int = 20, log=print) -> dict:
         for _, text in queries[:warmup]:
             rag.search(text, k=10, mode=mode)
         run10, run100, latencies = {}, {}, []
+        load_before = os.getloadavg()[0]
         for qid, text in queries:
             started = time.perf_counter()
             hits = rag.search(text, k=10, mode=mode)
@@ -129,6 +131,8 @@ def run_modes(rag, data: Beir, *, warmup: int = 20, log=print) -> dict:
             **{key: round(value, 4) for key, value in scores.items()},
             "p50_ms": round(percentile(latencies, 50), 2),
             "p95_ms": round(percentile(latencies, 95), 2),
+            # other processes slow CPU timings: the 1-minute load average around the timed queries
+            "load_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         }
         log(f"{mode}: nDCG@10 {scores['ndcg@10']:.4f}, p50 {results[mode]['p50_ms']:.1f} ms")
     return results
@@ -160,8 +164,9 @@ def tune_fusion(rag, data: Beir, grid: dict = TUNE_GRID, log=print) -> list[dict
 
 
 def markdown(result: dict) -> str:
+    index, s = result["index"], result["settings"]
     lines = [
-        f"### {result['dataset']} ({result['split']}, {result['queries']} queries, {result['index']['documents']} documents)",
+        f"### {result['dataset']} ({result['split']}, {result['queries']} queries, {index['documents']} documents)",
         "",
         "| mode | " + " | ".join(label for _, _, label in COLUMNS) + " | p50 ms | p95 ms |",
         "|---|" + "---:|" * (len(COLUMNS) + 2),
@@ -169,18 +174,21 @@ def markdown(result: dict) -> str:
     for mode, row in result["modes"].items():
         cells = [f"{row[f'{m}@{k}']:.4f}" for m, k, _ in COLUMNS] + [f"{row['p50_ms']:.1f}", f"{row['p95_ms']:.1f}"]
         lines.append(f"| {mode} | " + " | ".join(cells) + " |")
-    index, s = result["index"], result["settings"]
     built = (
-        f"indexed in {index['seconds']:.1f} s ({index['docs_per_s']:.1f} docs/s)"
+        f"indexed in {index['seconds']:.1f} s ({index['docs_per_s']:.1f} docs/s; {index['truncated']} chunks "
+        "longer than the model reads were truncated)"
         if not index["reused"] else f"reused an existing index ({index['embedded']} chunks embedded)"
     )
+    threads = result["machine"].get("query_threads") or "no"
+    load = ", ".join(f"{mode} {row['load_1m'][0]:.1f}-{row['load_1m'][1]:.1f}" for mode, row in result["modes"].items())
     lines += [
         "",
-        f"{index['documents']} documents, {index['chunks']} chunks ({index['truncated']} truncated by the model); {built}.",
+        f"{index['documents']} documents, {index['chunks']} chunks; {built}.",
         f"Model {s['embedding_model']}, chunks of {s['chunk_tokens']} tokens (overlap {s['chunk_overlap']}); "
         f"hybrid = RRF k={s['rrf_k']}, weights dense {s['dense_weight']} / bm25 {s['bm25_weight']}, "
-        f"{s['candidates']} candidates per list. Latency: warm `Rag.search(k=10)` per query, "
-        f"{result['machine']['cpus']} CPU cores ({result['machine']['cpu']}).",
+        f"{s['candidates']} candidates per list. Latency: warm `Rag.search(k=10)` per query on "
+        f"{result['machine']['cpus']} CPU cores ({result['machine']['cpu']}, {threads} torch threads), "
+        f"1-minute load average {load}.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -197,6 +205,11 @@ def machine() -> dict:
     return {"cpus": os.cpu_count(), "cpu": cpu, "python": platform.python_version()}
 
 
+def _torch_threads() -> int | None:
+    torch = sys.modules.get("torch")
+    return torch.get_num_threads() if torch else None
+
+
 def add_parser(subparsers) -> None:
     from ..settings import DEFAULT_EMBEDDING_MODEL
 
@@ -204,8 +217,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("folder", help="folder with corpus.jsonl, queries.jsonl and qrels/<split>.tsv")
     p.add_argument("--out", help="where results.json and results.md go (default: out/bench/<dataset>)")
     p.add_argument("--split", default="test", help="qrels split to score (default: test)")
-    p.add_argument("--model", default=os.environ.get("RAG_EMBEDDING_MODEL", DEFAULT_EMBEDDING_MODEL), help="embedding model (default: %(default)s)")
-    p.add_argument("--chunk-tokens", dest="chunk_tokens", type=int, help="chunk size in tokens (default: the library's)")
+    p.add_argument("--model", default=os.environ.get("RAG_EMBEDDING_MODEL", DEFAULT_EMBEDDING_MODEL),
+                   help="embedding model (default: %(default)s)")
+    p.add_argument("--chunk-tokens", dest="chunk_tokens", type=int,
+                   help="chunk size in tokens (default: the library's; larger than every document = one chunk each)")
     p.add_argument("--chunk-overlap", dest="chunk_overlap", type=int, help="chunk overlap in tokens")
     p.add_argument("--limit-queries", dest="limit_queries", type=int, help="score only the first N judged queries")
     p.add_argument("--rrf-k", dest="rrf_k", type=int, help="RRF constant for hybrid")
@@ -213,6 +228,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--bm25-weight", dest="bm25_weight", type=float, help="weight of the BM25 ranking in hybrid")
     p.add_argument("--candidates", type=int, help="chunks taken from each ranking before fusing")
     p.add_argument("--warmup", type=int, default=20, help="untimed queries per mode before timing (default 20)")
+    p.add_argument("--query-threads", dest="query_threads", type=int,
+                   help="torch CPU threads while querying (default: torch's, one per core); 1 avoids stalls "
+                   "when other processes share the cores")
     p.add_argument("--index", help="keep the index in this folder and reuse it on later runs (only missing or "
                    "changed documents are embedded); default: a temporary folder, deleted afterwards")
     p.add_argument("--tune", action="store_true", help="grid-search the hybrid fusion settings on --split (use train)")
@@ -237,6 +255,10 @@ def run(args) -> int:
         rag = Rag(settings)
         log(f"{data.name}: indexing {len(data.corpus)} documents into {index_path}")
         index = build_index(rag, data, progress=sys.stderr.isatty())
+        if args.query_threads:
+            import torch
+
+            torch.set_num_threads(args.query_threads)
         out.mkdir(parents=True, exist_ok=True)
         if args.tune:
             rows = tune_fusion(rag, data, log=log)
@@ -254,7 +276,7 @@ def run(args) -> int:
             "settings": {k: v for k, v in settings.to_dict().items() if k not in ("index_path", "store_url")},
             "index": index,
             "modes": run_modes(rag, data, warmup=args.warmup, log=log),
-            "machine": machine(),
+            "machine": {**machine(), "query_threads": _torch_threads()},
         }
     finally:
         if scratch:
