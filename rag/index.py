@@ -250,9 +250,10 @@ def _update(path, old, settings, embedder, documents, removed, skipped, progress
     if old:
         store = old.chunks.copy_to(work_dir)
         vectors = old.vectors
+        vectors.kind = settings.faiss_index  # the setting of this build decides
     else:
         store = ChunkStore.open(work_dir)
-        vectors = FaissStore(embedder.dimension, "flat")
+        vectors = FaissStore(embedder.dimension, settings.faiss_index)
 
     # Chunk every new or changed document; keep vectors of chunks whose id is unchanged.
     to_embed: list[Chunk] = []
@@ -293,7 +294,7 @@ def _update(path, old, settings, embedder, documents, removed, skipped, progress
         "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "embedding": {"model": embedder.model_id, "dimension": embedder.dimension, "normalized": True},
         "chunking": _chunking(settings),
-        "store": {"kind": "faiss", "faiss_index": "flat"},
+        "store": {"kind": "faiss", "faiss_index": vectors.kind, "searched_with": vectors.searched_with},
         "counts": {"documents": n_docs, "chunks": n_chunks},
         "documents": {},
     }

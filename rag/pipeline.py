@@ -34,7 +34,11 @@ class Rag:
 
     def __post_init__(self) -> None:
         if self.embedder is None:
-            self.embedder = make_embedder(self.settings.embedding_model, batch_size=self.settings.embedding_batch_size)
+            self.embedder = make_embedder(
+                self.settings.embedding_model,
+                batch_size=self.settings.embedding_batch_size,
+                backend=self.settings.embedding_backend,
+            )
         if self.settings.embed_with == "ray":
             from .distributed import RayEmbedder
 

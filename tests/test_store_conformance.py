@@ -87,10 +87,7 @@ def test_empty_store(store):
     assert store.delete(np.array([1, 2], dtype=np.int64)) == 0
 
 
-def test_k_larger_than_the_store_pads_with_minus_one(store, request):
-    if isinstance(store, FaissStore):
-        reason = "FaissStore.search returns min(k, size) columns, not k"
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
+def test_k_larger_than_the_store_pads_with_minus_one(store):
     vectors, ids = unit(6, 7), np.arange(6, dtype=np.int64) + 10
     store.add(ids, vectors)
     scores, found = store.search(unit(2, 8), 20)

@@ -30,6 +30,9 @@ def common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=os.environ.get("RAG_EMBEDDING_MODEL", DEFAULT_EMBEDDING_MODEL), help="sentence-transformers model name or path (default: %(default)s)")
     parser.add_argument("--store", default=os.environ.get("RAG_STORE", "faiss"), help="vector store: faiss (default) or pgvector")
     parser.add_argument("--store-url", default=os.environ.get("RAG_STORE_URL"), help="database URL for server-backed stores")
+    parser.add_argument("--embedding-backend", dest="embedding_backend", choices=["openvino", "torch"],
+                        default=os.environ.get("RAG_EMBEDDING_BACKEND"),
+                        help="run the embedding model with OpenVINO (default; bfloat16 where the CPU has it) or torch")
     parser.add_argument("--embed-with", dest="embed_with", choices=["local", "ray"], default=os.environ.get("RAG_EMBED_WITH"), help="embed locally (default) or with Ray Data; RAY_ADDRESS names a cluster")
 
 
@@ -37,7 +40,8 @@ def settings_from(args: argparse.Namespace, **extra):
     from ..settings import Settings
 
     values = {"index_path": args.index, "embedding_model": args.model, "store": args.store, "store_url": args.store_url}
-    for name in ("k", "retrieval", "reranker", "chunk_tokens", "chunk_overlap", "faiss_index", "embed_with"):
+    for name in ("k", "retrieval", "reranker", "chunk_tokens", "chunk_overlap", "faiss_index", "embed_with",
+                 "embedding_backend"):
         if getattr(args, name, None) is not None:
             values[name] = getattr(args, name)
     values.update(extra)

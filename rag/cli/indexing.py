@@ -14,6 +14,8 @@ def add_parser(sub) -> None:
     common(p)
     p.add_argument("--chunk-tokens", dest="chunk_tokens", type=int, help="chunk size in tokens (default 200)")
     p.add_argument("--chunk-overlap", dest="chunk_overlap", type=int, help="overlap in tokens (default 40)")
+    p.add_argument("--faiss-index", dest="faiss_index", choices=["auto", "flat", "hnsw", "ivfpq"],
+                   help="FAISS search structure (default auto: exact below 100,000 chunks, IVF-PQ from there)")
     p.add_argument("--rebuild", action="store_true", help="re-embed everything (e.g. after changing --model)")
     p.add_argument("--no-prune", dest="prune", action="store_false", help="keep indexed documents that are no longer found")
     p.add_argument("--json", action="store_true", help="print the report as JSON")

@@ -1,0 +1,173 @@
+"""`rag bench scale`: FAISS flat, HNSW and IVF-PQ side by side on synthetic vectors, up to millions.
+
+Each structure is the one `FaissStore(kind=...)` builds and searches (so the figures are what
+`Settings.faiss_index` gives), measured on: build time, memory (bytes per vector), latency of
+single-query searches (p50/p95) and recall@k against exact search, for a few search settings
+each. Vectors are normalized draws around random topic centres (`--clusters`), each at a cosine
+of about `--spread` to its centre and varying mostly within a low-dimensional subspace of its
+cluster, which gives them neighbourhoods as text embeddings have; queries are fresh draws from
+the same distribution, never stored vectors.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..metrics import percentile
+
+SWEEP = {"flat": [{}], "hnsw": [{"ef_search": e} for e in (64, 128, 256, 512)],
+         "ivfpq": [{"nprobe": p, "refine": r} for p, r in ((32, 8), (64, 16), (128, 16), (256, 32))]}
+
+
+def synthetic(n: int, dim: int, clusters: int, spread: float, seed: int, intrinsic: int = 16, chunk: int = 100_000) -> np.ndarray:
+    """n normalized float32 vectors around `clusters` random centres, at cosine ~`spread` to their
+    centre. Each cluster varies mostly along its own `intrinsic`-dimensional subspace (95% of the
+    offset's length) plus isotropic noise, as text embeddings vary along few directions locally."""
+    rng = np.random.default_rng(seed)
+    centres = _unit(rng.standard_normal((clusters, dim), dtype=np.float32))
+    bases = rng.standard_normal((clusters, intrinsic, dim), dtype=np.float32) / np.sqrt(dim)
+    offset = np.sqrt(1 / spread**2 - 1)  # length of the offset from the centre: tan(angle)
+    along, across = 0.95 * offset / np.sqrt(intrinsic), 0.3 * offset / np.sqrt(dim)
+    out = np.empty((n, dim), np.float32)
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        owner = rng.integers(0, clusters, stop - start)
+        block = centres[owner] + rng.standard_normal((stop - start, dim), dtype=np.float32) * across
+        z = rng.standard_normal((stop - start, intrinsic), dtype=np.float32) * along
+        for c in np.unique(owner):
+            rows = np.flatnonzero(owner == c)
+            block[rows] += z[rows] @ bases[c]
+        out[start:stop] = _unit(block)
+    return out
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def measure(kind: str, vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray, k: int, warmup: int, log) -> list[dict]:
+    from ..store import FaissStore
+
+    store = FaissStore(vectors.shape[1], kind)
+    started = time.perf_counter()
+    store.add(np.arange(len(vectors), dtype=np.int64), vectors)
+    store.prepare()
+    build = time.perf_counter() - started
+    memory = store.memory_bytes()
+    searched = store.searched_with
+    rows = []
+    for params in SWEEP[searched]:
+        for name, value in params.items():
+            setattr(store, name, value)
+        for q in queries[:warmup]:
+            store.search(q[None], k)
+        latencies, found = [], []
+        for q in queries:
+            t = time.perf_counter()
+            _, ids = store.search(q[None], k)
+            latencies.append((time.perf_counter() - t) * 1000)
+            found.append(ids[0])
+        recall = float(np.mean([len(set(f.tolist()) & set(t.tolist())) / k for f, t in zip(found, truth)]))
+        structure = memory["ann"] if searched != "flat" else memory["flat"]
+        rows.append({
+            "kind": kind, "searched_with": searched, "params": params, "vectors": len(vectors),
+            "build_s": round(build, 2), "recall": round(recall, 4),
+            "p50_ms": round(percentile(latencies, 50), 3), "p95_ms": round(percentile(latencies, 95), 3),
+            "bytes_per_vector": round(structure / len(vectors), 1),
+            "store_bytes_per_vector": round((memory["flat"] + memory["ann"]) / len(vectors), 1),
+        })
+        log(f"{len(vectors):>9} {kind:>5} {_params(params):>13}: recall@{k} {recall:.3f}, p50 {rows[-1]['p50_ms']:.2f} ms, "
+            f"p95 {rows[-1]['p95_ms']:.2f} ms, build {build:.1f} s, {rows[-1]['bytes_per_vector']:.0f} B/vector")
+    del store
+    gc.collect()
+    return rows
+
+
+def _params(params: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in params.items()) or "exact"
+
+
+def markdown(result: dict) -> str:
+    k = result["k"]
+    lines = [
+        f"| vectors | kind | search setting | recall@{k} | p50 ms | p95 ms | build s | B/vector (structure) | B/vector (store) |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in result["rows"]:
+        lines.append(
+            f"| {r['vectors']:,} | {r['kind']} | {_params(r['params'])} | {r['recall']:.3f} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} "
+            f"| {r['build_s']:.1f} | {r['bytes_per_vector']:.0f} | {r['store_bytes_per_vector']:.0f} |"
+        )
+    m = result["machine"]
+    note = (
+        f"dim {result['dim']}, {result['queries']} single-vector queries per row, {result['clusters']} clusters at cosine "
+        f"~{result['spread']} to their centre; {m['cpus']} CPU cores ({m['cpu']}). Store = exact flat index (the truth) "
+        "+ the structure; B/vector is also MB per million vectors."
+    )
+    lines += ["", note]
+    return "\n".join(lines) + "\n"
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("scale", help="FAISS flat vs HNSW vs IVF-PQ on synthetic vectors: latency, memory, recall")
+    p.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated store sizes (default: %(default)s)")
+    p.add_argument("--kinds", default="flat,hnsw,ivfpq", help="comma-separated kinds (default: %(default)s)")
+    p.add_argument("--dim", type=int, default=384, help="vector dimension (default: %(default)s, MiniLM's)")
+    p.add_argument("--queries", type=int, default=200, help="timed single-vector queries per row (default: %(default)s)")
+    p.add_argument("-k", type=int, default=10, help="neighbours per query; recall is recall@k (default: %(default)s)")
+    p.add_argument("--clusters", type=int, default=1000, help="topic centres of the synthetic data (default: %(default)s)")
+    p.add_argument("--spread", type=float, default=0.75, help="cosine of a vector to its centre (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="out/bench/scale", help="where results.json and results.md go (default: %(default)s)")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from .beir import machine
+
+    log = lambda message: print(message, file=sys.stderr, flush=True)
+    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    rows = []
+    queries = synthetic(args.queries, args.dim, args.clusters, args.spread, args.seed + 1)
+    for n in sizes:
+        vectors = synthetic(n, args.dim, args.clusters, args.spread, args.seed)
+        truth = _exact(vectors, queries, args.k)
+        for kind in kinds:
+            rows.extend(measure(kind, vectors, queries, truth, args.k, warmup=min(20, args.queries), log=log))
+        del vectors
+        gc.collect()
+    result = {
+        "command": "rag " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else None,
+        "dim": args.dim, "k": args.k, "queries": args.queries, "clusters": args.clusters, "spread": args.spread,
+        "rows": rows, "machine": machine(),
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    table = markdown(result)
+    (out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / "results.md").write_text(table)
+    print(table)
+    log(f"wrote {out / 'results.json'} and {out / 'results.md'}")
+    return 0
+
+
+def _exact(vectors: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    """Ids (row numbers) of the exact top k for each query, by blocks to bound memory."""
+    best_scores = np.full((len(queries), 0), -np.inf, np.float32)
+    best_ids = np.zeros((len(queries), 0), np.int64)
+    for start in range(0, len(vectors), 200_000):
+        scores = queries @ vectors[start : start + 200_000].T
+        top = np.argpartition(-scores, min(k, scores.shape[1] - 1), axis=1)[:, :k]
+        best_scores = np.hstack([best_scores, np.take_along_axis(scores, top, axis=1)])
+        best_ids = np.hstack([best_ids, top + start])
+        keep = np.argsort(-best_scores, axis=1)[:, :k]
+        best_scores, best_ids = np.take_along_axis(best_scores, keep, axis=1), np.take_along_axis(best_ids, keep, axis=1)
+    return best_ids
