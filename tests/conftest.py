@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from rag import Rag, Settings
+pytest.register_assert_rewrite("pgserver")  # a plugin module that test modules also import
+
+from rag import Rag, Settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"

@@ -1,0 +1,69 @@
+"""The extractive answerer's answer-type checks on hand-built sentences (no model needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.extractive import ENUMERATION, PLURAL_QUESTION, body, requirements, satisfies
+
+
+@pytest.mark.parametrize(
+    "sentence, rest",
+    [
+        ("date 2025-05-03 KUALA LUMPUR: Malaysia is strengthening efforts.", "Malaysia is strengthening efforts."),
+        ("KUALA LUMPUR (Bernama): Asean must step up.", "Asean must step up."),
+        ("By Nur Ashikin Abdul Aziz SINGAPORE, June 30 (Bernama) -- Singapore's new law takes effect.",
+         "Singapore's new law takes effect."),
+        ("Held in Kota Kinabalu, Sabah, the session was co-chaired.", "Held in Kota Kinabalu, Sabah, the session was co-chaired."),
+        ("NOTE: read this.", "read this."),
+        ("ASEAN", "ASEAN"),  # nothing left after a dateline: the sentence stays whole
+    ],
+)
+def test_body_drops_a_leading_dateline_or_byline(sentence, rest):
+    assert body(sentence) == rest
+
+
+def test_a_dateline_place_does_not_answer_where_but_its_date_answers_when():
+    where = "Where was the inaugural Malaysia–Singapore Joint Working Committee meeting held?"
+    dateline = "KUALA LUMPUR: Malaysia and Singapore held their inaugural Joint Working Committee meeting."
+    assert requirements(where) == ("new-name",)
+    assert not satisfies(dateline, where, requirements(where))
+    assert satisfies("Held in Kota Kinabalu, Sabah, the session was co-chaired.", where, requirements(where))
+    when = "On what date did Shamsul Anuar speak about extradition?"
+    assert satisfies("date 2025-05-03 KUALA LUMPUR: Malaysia is strengthening efforts.", when, requirements(when))
+
+
+def test_a_possessive_in_the_question_is_not_a_new_name():
+    question = "Which partners did Malaysia and Singapore’s ministers meet?"
+    assert not satisfies("Malaysia and Singapore’s ministers met often.", question, ("new-name",))
+    assert satisfies("Malaysia and Singapore’s ministers met Japan.", question, ("new-name",))
+
+
+def test_a_role_question_with_an_owner_needs_that_owner_nearby():
+    question = "Who is Singapore's Minister for Home Affairs?"
+    needs = requirements(question)
+    malaysian = "The meeting was officiated by YB Datuk Seri Saifuddin Nasution bin Ismail, Minister of Home Affairs."
+    assert not satisfies(malaysian, question, needs)
+    assert satisfies(malaysian, question, needs, context="Singapore sent a delegation to Putrajaya.")
+    assert satisfies("Singapore's Minister for Home Affairs K. Shanmugam said the law works.", question, needs)
+
+
+@pytest.mark.parametrize(
+    "question, plural",
+    [
+        ("Which countries have extradition treaties with Malaysia?", True),
+        ("Which other countries signed?", True),
+        ("What areas of cooperation were discussed?", True),
+        ("What is the population of Malaysia?", False),
+        ("What was the slogan of the chairmanship?", False),
+        ("What class was it?", False),
+    ],
+)
+def test_plural_questions(question, plural):
+    assert bool(PLURAL_QUESTION.search(question)) is plural
+
+
+def test_enumerations():
+    assert ENUMERATION.search("cooperation in drug smuggling, terrorism, cybercrime and border security")
+    assert ENUMERATION.search("Indonesia, the United States, Thailand, Pakistan, and Iran")
+    assert not ENUMERATION.search("Malaysia and Singapore met in Kota Kinabalu.")
