@@ -171,9 +171,10 @@ class ExtractiveAnswerer:
         if not ranked or ranked[0].score < self.min_score:
             return []
         best = ranked[0].score
+        limit = self.max_sentences + (1 if PLURAL_QUESTION.search(question) else 0)  # lists spread over sentences
         chosen = [ranked[0]]
         for cand in ranked[1:]:
-            if len(chosen) >= self.max_sentences or cand.score < best * self.keep_ratio:
+            if len(chosen) >= limit or cand.score < best * self.keep_ratio:
                 break
             chosen.append(cand)
         # read in document order within a passage, passage order otherwise

@@ -179,15 +179,16 @@ def markdown(result: dict) -> str:
         "longer than the model reads were truncated)"
         if not index["reused"] else f"reused an existing index ({index['embedded']} chunks embedded)"
     )
-    threads = result["machine"].get("query_threads") or "no"
+    threads = result["machine"].get("query_threads")
+    threads = f", {threads} torch threads" if threads else ""
     load = ", ".join(f"{mode} {row['load_1m'][0]:.1f}-{row['load_1m'][1]:.1f}" for mode, row in result["modes"].items())
     lines += [
         "",
         f"{index['documents']} documents, {index['chunks']} chunks; {built}.",
-        f"Model {s['embedding_model']}, chunks of {s['chunk_tokens']} tokens (overlap {s['chunk_overlap']}); "
+        f"Model {s['embedding_model']} ({s.get('embedding_backend', 'torch')} backend), chunks of {s['chunk_tokens']} tokens (overlap {s['chunk_overlap']}); "
         f"hybrid = RRF k={s['rrf_k']}, weights dense {s['dense_weight']} / bm25 {s['bm25_weight']}, "
         f"{s['candidates']} candidates per list. Latency: warm `Rag.search(k=10)` per query on "
-        f"{result['machine']['cpus']} CPU cores ({result['machine']['cpu']}, {threads} torch threads), "
+        f"{result['machine']['cpus']} CPU cores ({result['machine']['cpu']}{threads}), "
         f"1-minute load average {load}.",
     ]
     return "\n".join(lines) + "\n"
@@ -228,8 +229,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--bm25-weight", dest="bm25_weight", type=float, help="weight of the BM25 ranking in hybrid")
     p.add_argument("--candidates", type=int, help="chunks taken from each ranking before fusing")
     p.add_argument("--warmup", type=int, default=20, help="untimed queries per mode before timing (default 20)")
+    p.add_argument("--embedding-backend", dest="embedding_backend", choices=["openvino", "torch"],
+                   help="run the embedding model with OpenVINO (the library's default) or torch")
     p.add_argument("--query-threads", dest="query_threads", type=int,
-                   help="torch CPU threads while querying (default: torch's, one per core); 1 avoids stalls "
+                   help="torch backend: CPU threads while querying (default: torch's, one per core); 1 avoids stalls "
                    "when other processes share the cores")
     p.add_argument("--index", help="keep the index in this folder and reuse it on later runs (only missing or "
                    "changed documents are embedded); default: a temporary folder, deleted afterwards")
@@ -246,7 +249,7 @@ def run(args) -> int:
     scratch = None if args.index else tempfile.mkdtemp(prefix="rag-bench-")
     index_path = args.index or os.path.join(scratch, "index")
     values = {"index_path": index_path, "embedding_model": args.model, "retrieval": "hybrid"}
-    for name in ("chunk_tokens", "chunk_overlap", "rrf_k", "dense_weight", "bm25_weight", "candidates"):
+    for name in ("chunk_tokens", "chunk_overlap", "rrf_k", "dense_weight", "bm25_weight", "candidates", "embedding_backend"):
         if getattr(args, name) is not None:
             values[name] = getattr(args, name)
     settings = Settings(**values)
