@@ -12,4 +12,5 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
 fi
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -c constraints.txt -e ".[${extras}]"
+# PYTHONWARNINGS: setuptools prints a generic banner for every editable install; pip errors still show
+PYTHONWARNINGS=ignore .venv/bin/python -m pip install --quiet -c constraints.txt -e ".[${extras}]"
