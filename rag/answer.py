@@ -12,10 +12,11 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 from .prompt import ABSTAIN
-from .text import terms
+from .text import split_question, terms
 from .types import Answer, Hit
 from .verify import verify
 
@@ -43,6 +44,22 @@ def standalone_query(question: str, history: Sequence[tuple[str, str]]) -> str:
     return f"{previous}: {question.strip()}"
 
 
+def merged_search(query: str, search: Callable[[str], list[Hit]]) -> list[Hit]:
+    """Hits for the whole query; for a question that asks two things, the hits of each part are
+    interleaved with them, so that evidence for every part reaches the answerer."""
+    parts = split_question(query)
+    hits = search(query)
+    if len(parts) < 2:
+        return hits
+    rankings = [hits] + [search(part) for part in parts]
+    merged: dict[str, Hit] = {}
+    for position in range(max(len(r) for r in rankings)):
+        for ranking in rankings:
+            if position < len(ranking):
+                merged.setdefault(ranking[position].chunk.id, ranking[position])
+    return [replace(hit, rank=rank) for rank, hit in enumerate(list(merged.values())[: len(hits)], start=1)]
+
+
 def run(
     question: str,
     *,
@@ -63,7 +80,7 @@ def run(
     yield {"type": "query", "query": query}
 
     t = time.perf_counter()
-    hits = search(query) if terms(query) else []
+    hits = merged_search(query, search) if terms(query) else []
     timings["retrieve"] = time.perf_counter() - t
     yield {"type": "passages", "passages": hits}
 

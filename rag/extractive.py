@@ -16,7 +16,7 @@ import numpy as np
 
 
 from .embeddings import Embedder
-from .text import STOPWORDS, sentences, terms
+from .text import STOPWORDS, sentences, split_question, terms
 from .types import Hit
 
 DENSE_WEIGHT = 0.55  # sentence score = DENSE_WEIGHT * cosine + (1 - DENSE_WEIGHT) * idf-weighted overlap
@@ -167,19 +167,30 @@ class ExtractiveAnswerer:
         yield "".join(("\n" if c.list_item else " ") * (i > 0) + f"{c.text} [{c.passage}]" for i, c in enumerate(chosen))
 
     def select(self, question: str, passages: Sequence[Hit]) -> list[Candidate]:
-        ranked = self.rank(question, passages)
-        if not ranked or ranked[0].score < self.min_score:
+        parts = split_question(question)
+        if len(parts) > 1:  # two questions in one: each part answered on its own, the answers joined
+            picked = {(c.passage, c.start): c for part in parts for c in self._best(part, passages, limit=2)}
+            chosen = list(picked.values())
+        else:
+            limit = self.max_sentences + (1 if PLURAL_QUESTION.search(question) else 0)  # lists spread out
+            chosen = self._best(question, passages, limit)
+        if not chosen:
             return []
-        best = ranked[0].score
-        limit = self.max_sentences + (1 if PLURAL_QUESTION.search(question) else 0)  # lists spread over sentences
-        chosen = [ranked[0]]
-        for cand in ranked[1:]:
-            if len(chosen) >= limit or cand.score < best * self.keep_ratio:
-                break
-            chosen.append(cand)
         # read in document order within a passage, passage order otherwise
         chosen = sorted(chosen, key=lambda c: (c.passage, c.start))
         return [item for c in chosen for item in [c, *self._list_after(c, passages, chosen)]]
+
+    def _best(self, question: str, passages: Sequence[Hit], limit: int) -> list[Candidate]:
+        """The best sentence if it answers well enough, and up to limit - 1 more that score close to it."""
+        ranked = self.rank(question, passages)
+        if not ranked or ranked[0].score < self.min_score:
+            return []
+        chosen = [ranked[0]]
+        for cand in ranked[1:]:
+            if len(chosen) >= limit or cand.score < ranked[0].score * self.keep_ratio:
+                break
+            chosen.append(cand)
+        return chosen
 
     def _list_after(self, cand: Candidate, passages: Sequence[Hit], chosen: list[Candidate]) -> list[Candidate]:
         """A sentence that introduces a list ("...held as follows:") brings the list's lines along."""

@@ -70,3 +70,14 @@ def terms(text: str) -> list[str]:
 
 def numbers(text: str) -> set[str]:
     return {n.replace(",", "") for n in NUMBER.findall(text)}
+
+
+# "When was X signed, and when did Y pass?": two questions in one
+SECOND_QUESTION = re.compile(r",?\s+and\s+(?=(?:when|what|which|who|whom|where|why|how)\b)|;\s+", re.I)
+
+
+def split_question(question: str) -> list[str]:
+    """The parts of a question that asks two things ("When was X signed, and when did Y pass?");
+    a plain question is its own only part."""
+    parts = [p.strip(" ,;") for p in SECOND_QUESTION.split(question)]
+    return [p for p in parts if terms(p)] or [question]

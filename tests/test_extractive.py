@@ -1,10 +1,13 @@
-"""The extractive answerer's answer-type checks on hand-built sentences (no model needed)."""
+"""The extractive answerer's answer-type checks and two-part questions, on hand-built input (no model)."""
 
 from __future__ import annotations
 
 import pytest
 
+from rag.answer import merged_search
 from rag.extractive import ENUMERATION, PLURAL_QUESTION, body, requirements, satisfies
+from rag.text import split_question
+from rag.types import Chunk, Hit
 
 
 @pytest.mark.parametrize(
@@ -67,3 +70,42 @@ def test_enumerations():
     assert ENUMERATION.search("cooperation in drug smuggling, terrorism, cybercrime and border security")
     assert ENUMERATION.search("Indonesia, the United States, Thailand, Pakistan, and Iran")
     assert not ENUMERATION.search("Malaysia and Singapore met in Kota Kinabalu.")
+
+
+@pytest.mark.parametrize(
+    "question, parts",
+    [
+        ("When was the MoU signed, and when did Parliament pass the Act?",
+         ["When was the MoU signed", "when did Parliament pass the Act?"]),
+        ("Who chaired the meeting; where was it held?", ["Who chaired the meeting", "where was it held?"]),
+        ("Which countries and organisations attended?", ["Which countries and organisations attended?"]),
+        ("What did Malaysia and Singapore discuss?", ["What did Malaysia and Singapore discuss?"]),
+    ],
+)
+def test_split_question(question, parts):
+    assert split_question(question) == parts
+
+
+def _hit(name: str, rank: int) -> Hit:
+    return Hit(Chunk(name, f"{name}.txt", 0, 4, "text", 0), 1.0 / rank, rank)
+
+
+def test_a_two_part_question_retrieves_evidence_for_each_part():
+    results = {
+        "When was the MoU signed, and when did Parliament pass the Act?": ["a", "b", "c", "d"],
+        "When was the MoU signed": ["e", "a", "f", "g"],
+        "when did Parliament pass the Act?": ["b", "h", "a", "i"],
+    }
+    searched = []
+
+    def search(query):
+        searched.append(query)
+        return [_hit(name, rank) for rank, name in enumerate(results[query], start=1)]
+
+    hits = merged_search("When was the MoU signed, and when did Parliament pass the Act?", search)
+    assert [h.chunk.id for h in hits] == ["a", "e", "b", "h"]  # interleaved, deduplicated, as many as asked
+    assert [h.rank for h in hits] == [1, 2, 3, 4]
+    assert len(searched) == 3
+    searched.clear()
+    assert [h.chunk.id for h in merged_search("When was the MoU signed", search)] == ["e", "a", "f", "g"]
+    assert len(searched) == 1  # a plain question is searched once
