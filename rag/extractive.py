@@ -16,6 +16,7 @@ import numpy as np
 
 
 from .embeddings import Embedder
+from .places import COUNTRY_QUESTION, new_countries
 from .text import STOPWORDS, sentences, split_question, terms
 from .types import Hit
 
@@ -103,9 +104,19 @@ def requirements(question: str) -> tuple[str, ...]:
         needs.append("date")
     if PERSON_QUESTION.search(question):
         needs.append("person")
-    if ENTITY_QUESTION.search(question) or PLACE_QUESTION.search(question):
+    if COUNTRY_QUESTION.search(question):
+        needs.append("country")  # "which countries ...": a country the question does not name
+    elif ENTITY_QUESTION.search(question) or PLACE_QUESTION.search(question):
         needs.append("new-name")
     return tuple(needs)
+
+
+def _shares_predicate(question: str, text: str) -> bool:
+    """Does the text share a lower-case content word with the question, other than the noun that
+    names the kind of answer ("which *countries*")? Names alone do not tie a sentence to what is asked."""
+    asked = re.sub(r"^.*?\b(?:(?:which|what)(?: other)? \w+|who|whom|where)\b", "", question, count=1, flags=re.I)
+    predicate = set(terms(" ".join(re.findall(r"(?<![\w’'])[a-z][\w’'-]*", asked))))
+    return not predicate or bool(predicate & set(terms(text)))
 
 
 def _plain(word: str) -> str:
@@ -131,12 +142,15 @@ def satisfies(sentence: str, question: str, needs: tuple[str, ...], passage: str
     focus = FOCUS.match(question)
     if focus and focus.group(1).lower() not in STOPWORDS and not set(terms(focus.group(1))) & set(terms(sentence)):
         return False  # "what is the budget of..." needs a sentence about a budget
+    if {"country", "new-name", "person"} & set(needs) and not _shares_predicate(question, sentence + " " + context):
+        return False  # names of the right kind, but about something else
     checks = {
         "duration": lambda: bool(HAS_DURATION.search(sentence)),
         "number": lambda: bool(HAS_NUMBER.search(sentence)),
         "date": lambda: bool(HAS_DATE.search(sentence)),
         "person": lambda: _person(named, q_words, passage),
         "new-name": lambda: len(names) >= 1,
+        "country": lambda: bool(new_countries(named, question)),
     }
     return all(checks[need]() for need in needs)
 

@@ -109,3 +109,29 @@ def test_a_two_part_question_retrieves_evidence_for_each_part():
     searched.clear()
     assert [h.chunk.id for h in merged_search("When was the MoU signed", search)] == ["e", "a", "f", "g"]
     assert len(searched) == 1  # a plain question is searched once
+
+
+def test_country_questions_need_a_country_the_question_does_not_name():
+    from rag.places import countries, new_countries
+
+    assert countries("talks with the United States, South Korea and Viet Nam") == {"United States", "South Korea", "Viet Nam"}
+    assert countries("the U.S. and the UK") == {"U.S.", "UK"}
+    assert countries("Koreans in Nigeria's capital") == {"Nigeria"}
+    question = "Apart from Indonesia and Thailand, which other countries have extradition treaties with Malaysia?"
+    assert requirements(question) == ("country",)
+    assert new_countries("Malaysians in Indonesia and Thailand", question) == set()  # a demonym names its country
+    treaty = "Malaysia has extradition treaties with Indonesia, Thailand and Pakistan."
+    assert satisfies(treaty, question, ("country",))
+    assert not satisfies("Malaysia has extradition treaties with Indonesia and Thailand.", question, ("country",))
+    # countries, but nothing about what was asked
+    assert not satisfies("Malaysia held bilateral meetings with Singapore and Australia.", question, ("country",))
+
+
+def test_a_named_answer_must_be_about_what_was_asked():
+    question = "Who officiated the 25th SOMTC meeting?"
+    needs = requirements(question)
+    assert satisfies("The 25th SOMTC meeting was officiated by Datuk Seri Saifuddin Nasution.", question, needs)
+    assert not satisfies("Datuk Seri Saifuddin Nasution arrived in Putrajaya on Monday.", question, needs)
+    # a question whose only lower-case words are stopwords asks nothing more than the name
+    role = "Who is Malaysia's Representative to the ASEAN Commission on Human Rights (AICHR)?"
+    assert satisfies("Malaysia's Representative to the ASEAN Commission Edmund Bon said so.", role, requirements(role))
