@@ -61,6 +61,14 @@ ENUMERATION = re.compile(r"[\w)’'-]+, [^,]{1,60}?,? (?:and|or) [\w(]")
 _VERB = r"(?!(?:is|was|are|were|does|do|did|has|have|had)\b)"
 PLURAL_QUESTION = re.compile(rf"\b(?:which|what) (?:{_VERB}[\w-]+ )?{_VERB}[\w-]+[^s\W]s\b", re.I)  # "which other countries"
 POSSESSOR = re.compile(r"\b([A-Z][\w-]+)[’']s\b")
+# "Who supported X?" is answered by "X was supported by Y": the question's verb, then "by"
+WHO_DID = re.compile(r"^\s*who\s+(?:\w+ly\s+)?(\w+ed)\b", re.I)
+AGENT_BONUS = 0.15
+# "Why ...?" is answered by a sentence that gives a cause
+WHY_QUESTION = re.compile(r"^\s*(?:why\b|what (?:is|was|are|were) the (?:reasons?|causes?)\b|for what reason)", re.I)
+CAUSE = re.compile(r"\b(?:because|due to|owing to|as a result of|thanks to|reasons?|caused by|driven by|attributed to|"
+                   r"stems? from|in order to|so that)\b", re.I)
+CAUSE_BONUS = 0.1
 ENUMERATION_BONUS = 0.04  # a sentence that lists things, for a question that asks for several
 
 
@@ -117,6 +125,18 @@ def _shares_predicate(question: str, text: str) -> bool:
     asked = re.sub(r"^.*?\b(?:(?:which|what)(?: other)? \w+|who|whom|where)\b", "", question, count=1, flags=re.I)
     predicate = set(terms(" ".join(re.findall(r"(?<![\w’'])[a-z][\w’'-]*", asked))))
     return not predicate or bool(predicate & set(terms(text)))
+
+
+def _agent_pattern(question: str) -> re.Pattern | None:
+    """For "who <verb>ed ...?", a pattern for "<verb>ed by" (any inflection, a few words apart)."""
+    match = WHO_DID.match(question)
+    if not match:
+        return None
+    verb = match.group(1).lower()
+    root = verb[:-3] if verb.endswith("ied") else verb[:-2] if len(verb) > 5 else verb[:-1]
+    if len(root) < 3:
+        return None
+    return re.compile(rf"\b{re.escape(root)}\w*(?:\s+\w+){{0,2}}\s+by\s+\S", re.I)
 
 
 def _plain(word: str) -> str:
@@ -248,12 +268,18 @@ class ExtractiveAnswerer:
         dense = self._vectors([row[3] for row in pool]) @ self._vectors([question], query=True)[0]
         needs = requirements(question)
         wants_many = bool(PLURAL_QUESTION.search(question))
+        agent = _agent_pattern(question)
+        why = bool(WHY_QUESTION.match(question))
         out = []
         for (n, start, end, text, st, context, passage, previous), d in zip(pool, dense):
             if not satisfies(text, question, needs, passage, previous):
                 continue
             lexical = (sum(idf[t] for t in q_terms & st) + CONTEXT_WEIGHT * sum(idf[t] for t in (q_terms & context) - st)) / total
             score = DENSE_WEIGHT * float(d) + (1 - DENSE_WEIGHT) * lexical + 0.02 / n  # small prior for better passages
+            if agent and agent.search(text):
+                score += AGENT_BONUS
+            if why and CAUSE.search(text):
+                score += CAUSE_BONUS
             if wants_many and ENUMERATION.search(body(text)):
                 score += ENUMERATION_BONUS
             out.append(Candidate(n, start, end, text, score, float(d), lexical))

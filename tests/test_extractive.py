@@ -135,3 +135,19 @@ def test_a_named_answer_must_be_about_what_was_asked():
     # a question whose only lower-case words are stopwords asks nothing more than the name
     role = "Who is Malaysia's Representative to the ASEAN Commission on Human Rights (AICHR)?"
     assert satisfies("Malaysia's Representative to the ASEAN Commission Edmund Bon said so.", role, requirements(role))
+
+
+def test_answer_shape_patterns():
+    from rag.extractive import CAUSE, WHY_QUESTION, _agent_pattern
+
+    agent = _agent_pattern("Who supported the regional workshop?")
+    assert agent.search("It was jointly supported by Asean Member States through the AICHR Fund.")
+    assert agent.search("The workshop, supported in part by UNDP, ran two days.")
+    assert not agent.search("Asean Member States supported it.")  # active voice: left to the other scores
+    assert _agent_pattern("Who officiated the meeting?").search("The meeting was officiated by YB Datuk Seri Saifuddin.")
+    assert _agent_pattern("Who is the minister?") is None and _agent_pattern("Who tied it?") is None
+    assert WHY_QUESTION.match("Why are users drawn to synthetic drugs?")
+    assert WHY_QUESTION.match("What were the reasons for the shift?")
+    assert not WHY_QUESTION.match("What happened next?")
+    assert CAUSE.search("They were attracted to the drugs because of easy access.")
+    assert not CAUSE.search("They were attracted to the drugs.")
