@@ -23,6 +23,7 @@ from itertools import product
 from pathlib import Path
 
 from ..fusion import reciprocal_rank_fusion
+from . import write_results
 from ..metrics import evaluate, mean_metric, percentile
 
 MODES = ("dense", "bm25", "hybrid")
@@ -284,9 +285,5 @@ def run(args) -> int:
     finally:
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
-    table = markdown(result)
-    (out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / "results.md").write_text(table)
-    print(table)
-    log(f"wrote {out / 'results.json'} and {out / 'results.md'}")
+    write_results(out, result, markdown(result), log)
     return 0

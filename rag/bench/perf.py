@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import write_results
 from ..metrics import mean_metric, percentile
 
 BASELINE_COLD = """
@@ -300,12 +301,7 @@ def run(args) -> int:
         "systems": results, "ratios": ratios(results), "ceiling": ceiling(results, gflops, args.model), "machine": machine(),
     }
     out = Path(args.out or Path("out") / "bench" / f"perf-{data.name}")
-    out.mkdir(parents=True, exist_ok=True)
-    table = markdown(report)
-    (out / "results.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / "results.md").write_text(table)
-    print(table)
-    log(f"wrote {out / 'results.json'} and {out / 'results.md'}")
+    write_results(out, report, markdown(report), log)
     return 0
 
 

@@ -12,7 +12,6 @@ the same distribution, never stored vectors.
 from __future__ import annotations
 
 import gc
-import json
 import shlex
 import sys
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import write_results
 from ..metrics import percentile
 
 SWEEP = {"flat": [{}], "hnsw": [{"ef_search": e} for e in (64, 128, 256, 512)],
@@ -150,12 +150,7 @@ def run(args) -> int:
         "rows": rows, "machine": machine(),
     }
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    table = markdown(result)
-    (out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / "results.md").write_text(table)
-    print(table)
-    log(f"wrote {out / 'results.json'} and {out / 'results.md'}")
+    write_results(out, result, markdown(result), log)
     return 0
 
 
