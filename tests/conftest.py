@@ -43,3 +43,29 @@ def real_rag(tmp_path_factory) -> Rag:
     report = rag.index([corpus])
     assert report.documents == 5 and report.embedded == report.chunks > 0
     return rag
+
+
+@pytest.fixture
+def tiny_beir(tmp_path: Path) -> Path:
+    """A four-document folder in the BEIR layout (corpus.jsonl, queries.jsonl, qrels/test.tsv)."""
+    import json
+
+    folder = tmp_path / "tiny"
+    (folder / "qrels").mkdir(parents=True)
+    filler = " ".join(f"Sentence {i} mentions nothing of interest at all." for i in range(6))
+    corpus = [
+        {"_id": "d1", "title": "Zebras", "text": f"{filler} Zebras have black and white stripes."},
+        {"_id": "d2", "title": "Walruses", "text": f"Walruses use their long tusks on the ice. {filler}"},
+        {"_id": "d3", "title": "Herons", "text": f"{filler} Grey herons wait in shallow water."},
+        {"_id": "d4", "title": "Otters", "text": f"{filler} Otters float on their backs."},
+    ]
+    queries = [
+        # metadata names the wrong document: the bench must read `text` only
+        {"_id": "q1", "text": "why do zebras have stripes", "metadata": {"d4": []}},
+        {"_id": "q2", "text": "walrus tusks", "metadata": {}},
+        {"_id": "q3", "text": "otters", "metadata": {}},  # not judged in this split
+    ]
+    (folder / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in corpus))
+    (folder / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in queries))
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n")
+    return folder

@@ -1,0 +1,35 @@
+"""`rag bench perf` end to end on a tiny BEIR folder: both systems built in their own processes,
+measured, compared, and written out. The figures themselves are not asserted (timings vary)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rag.cli import main
+
+pytest.importorskip("langchain_huggingface")
+pytest.importorskip("openvino")
+pytestmark = pytest.mark.slow
+
+
+def test_perf_bench_compares_ours_with_the_langchain_baseline(tmp_path, tiny_beir, capsys):
+    out = tmp_path / "out"
+    argv = ["bench", "perf", str(tiny_beir), "--backends", "openvino", "--answer-queries", "2", "--cold-runs", "1",
+            "--out", str(out)]
+    assert main(argv) == 0
+
+    report = json.loads((out / "results.json").read_text())
+    assert (report["dataset"], report["documents"], report["queries"]) == ("tiny", 4, 2)
+    assert len(report["systems"]) == 2
+    for system in report["systems"]:
+        assert system["documents"] == 4 and system["index_s"] > 0 and system["docs_per_s"] > 0
+        assert system["cold_start"]["median_s"] > 0 and system["peak_mib"] > 0
+        assert 0 <= system["ndcg@10"]["dense"] <= 1
+    ours = report["systems"][1]
+    assert set(ours["ndcg@10"]) == {"dense", "bm25", "hybrid"}  # ours reports every retrieval mode
+    assert report["ratios"] and report["ceiling"]
+    table = capsys.readouterr().out
+    assert "LangChain baseline" in table and "rag (openvino)" in table and "Ratios against the baseline" in table
+    assert (out / "results.md").read_text() == table.rstrip("\n") + "\n"
