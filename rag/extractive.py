@@ -16,7 +16,7 @@ import numpy as np
 
 
 from .embeddings import Embedder
-from .places import COUNTRY_QUESTION, new_countries
+from .places import COUNTRY_QUESTION, mentions_countries, new_countries
 from .text import STOPWORDS, sentences, split_question, terms
 from .types import Hit
 
@@ -26,6 +26,9 @@ CONTEXT_WEIGHT = 0.5  # question words found only in the previous sentence count
 LEANS_BACK = re.compile(r"[“\"]?(He|She|They|It|This|These|Those|His|Her|Their|Both)\b")
 ROLE = re.compile(r"^\s*who (?:is|was|are|were) (?:the )?(?:\w+[’']s )?((?:[\w\-]+ ){0,1}[\w\-]+?)(?: (?:of|for|to|at|in)\b|\?|$)", re.I)
 FOCUS = re.compile(r"^\s*what (?:is|was|are|were) (?:the|a|an) (\w+)", re.I)
+# nouns that name the kind of answer rather than its topic: "what period does the plan cover"
+ANSWER_KINDS = frozenset("""period year years date day days time times kind kinds type types sort number amount share
+    percentage proportion part parts role name names way ways reason reasons areas area things thing""".split())
 HONORIFIC = re.compile(r"\b(Datuk|Dato’?|Dato'|Tan Sri|Tun|Dr|Mr|Mrs|Ms|Senator|YB|YBhg\.?|H\.E\.|Prof|Minister|director-general|Secretary-General)\s+[A-Z]")
 INITIALS = re.compile(r"\b(?:[A-Z]\.){1,3}\s?[A-Z][a-z]+")
 NUMBER_QUESTION = re.compile(
@@ -39,13 +42,20 @@ ENTITY_QUESTION = re.compile(
     r"\b(which|what) (other )?(countr|nation|cit|organi[sz]ation|agenc|compan|bank|partner|state)", re.I
 )
 NUMBER_WORDS = r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|hundred|thousand|million|billion|per ?cent|dozen"
-HAS_NUMBER = re.compile(rf"\d|\b({NUMBER_WORDS})\b", re.I)
 HAS_DURATION = re.compile(r"\b(\d+|one|two|three|four|five|six|seven|ten|twelve)[ -](hours?|days?|weeks?|months?|years?)\b", re.I)
 MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
-HAS_DATE = re.compile(
-    rf"\b(\d{{4}}|{MONTHS}|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Monday|Tuesday|Wednesday|Thursday|Friday|"
+_ABBREVIATED = r"(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?"
+# a year, a month, a weekday or a relative day: each match is one date token. Abbreviated months
+# count only beside a day number ("Jan 7", "7 Jan"): "Jun Tan" is a name.
+DATE_TOKEN = re.compile(
+    rf"\b(?:\d{{4}}|{MONTHS}|{_ABBREVIATED}(?= \d)|(?<=\d )(?:{_ABBREVIATED})|Monday|Tuesday|Wednesday|Thursday|Friday|"
     r"Saturday|Sunday|today|yesterday|tomorrow)\b"
 )
+NUMBER_TOKEN = re.compile(rf"\d+(?:[.,]\d+)*|\b(?:{NUMBER_WORDS})\b", re.I)
+MONEY_QUESTION = re.compile(
+    r"\bhow much\b.*\b(?:money|cost|costs|pay|paid|spend|spent|contribut\w*|fund\w*|budget|lose|lost|worth|price|fine|"
+    r"donat\w*|invest\w*|raise|raised|allocat\w*)\b", re.I)
+HAS_MONEY = re.compile(r"(?:RM|S?\$|US\$|USD|EUR|€|£|¥)\s?\d|\b(?:ringgit|dollars?|euros?|yen|pounds?|rupiah|baht)\b", re.I)
 CAPITALIZED = re.compile(r"\b[A-Z][\w’'\-]*")
 ORDINAL_OR_NUMBER = re.compile(r"\b\d[\d,]*(?:st|nd|rd|th)?\b")
 # A news dateline or byline before the first sentence ("date 2025-05-03 KUALA LUMPUR:", "By Jane Doe
@@ -104,7 +114,9 @@ def _person(sentence: str, q_words: set[str], passage: str = "") -> bool:
 def requirements(question: str) -> tuple[str, ...]:
     """What kind of thing an answer to this question must contain."""
     needs = []
-    if DURATION_QUESTION.search(question):
+    if MONEY_QUESTION.search(question):
+        needs.append("money")
+    elif DURATION_QUESTION.search(question):
         needs.append("duration")
     elif NUMBER_QUESTION.search(question):
         needs.append("number")
@@ -119,11 +131,19 @@ def requirements(question: str) -> tuple[str, ...]:
     return tuple(needs)
 
 
+# verbs that say little about what is asked ("which years does the plan *cover*")
+LIGHT_VERBS = frozenset(terms("""cover covers covered happen happened take took taken place occur occurred start started
+    begin began end ended run ran last lasted come came go went get got make made say said tell told include included
+    involve involved mean meant"""))
+
+
 def _shares_predicate(question: str, text: str) -> bool:
     """Does the text share a lower-case content word with the question, other than the noun that
-    names the kind of answer ("which *countries*")? Names alone do not tie a sentence to what is asked."""
-    asked = re.sub(r"^.*?\b(?:(?:which|what)(?: other)? \w+|who|whom|where)\b", "", question, count=1, flags=re.I)
-    predicate = set(terms(" ".join(re.findall(r"(?<![\w’'])[a-z][\w’'-]*", asked))))
+    names the kind of answer ("which *countries*", "what *date*")? A name, number or date alone does
+    not tie a sentence to what is asked."""
+    asked = re.sub(r"^.*?\b(?:(?:which|what)(?: other)? \w+|how (?:many|much|long)|who|whom|where|when)\b", "", question,
+                   count=1, flags=re.I)
+    predicate = set(terms(" ".join(re.findall(r"(?<![\w’'])[a-z][\w’'-]*", asked)))) - LIGHT_VERBS
     return not predicate or bool(predicate & set(terms(text)))
 
 
@@ -137,6 +157,13 @@ def _agent_pattern(question: str) -> re.Pattern | None:
     if len(root) < 3:
         return None
     return re.compile(rf"\b{re.escape(root)}\w*(?:\s+\w+){{0,2}}\s+by\s+\S", re.I)
+
+
+def _adds(token: re.Pattern, sentence: str, question: str) -> bool:
+    """Does the sentence hold a number (or date) that the question does not? "How many of the five
+    were convicted?" is not answered by "five were prosecuted"."""
+    asked = {t.lower() for t in token.findall(question)}
+    return any(t.lower() not in asked for t in token.findall(sentence))
 
 
 def _plain(word: str) -> str:
@@ -154,23 +181,27 @@ def satisfies(sentence: str, question: str, needs: tuple[str, ...], passage: str
     names = [w for w in CAPITALIZED.findall(named)[1:] if _plain(w) not in q_words and not re.fullmatch(MONTHS, w)]
     role = ROLE.match(question)
     if role:
-        if not re.search(r"\b" + re.escape(role.group(1)) + r"\b", sentence, re.I):
+        if not re.search(r"\b" + re.escape(role.group(1)), sentence, re.I):  # "co-chair" in "co-chaired"
             return False  # "who is the Prime Minister" needs a sentence naming that role
         owner = POSSESSOR.search(question[: role.end()])
         if owner and not re.search(r"\b" + re.escape(owner.group(1)), context + " " + sentence):
             return False  # "who is Singapore's minister" needs Singapore beside the role
     focus = FOCUS.match(question)
-    if focus and focus.group(1).lower() not in STOPWORDS and not set(terms(focus.group(1))) & set(terms(sentence)):
+    noun = focus.group(1).lower() if focus else ""
+    if noun and noun not in STOPWORDS and noun not in ANSWER_KINDS and not set(terms(noun)) & set(terms(sentence)):
         return False  # "what is the budget of..." needs a sentence about a budget
-    if {"country", "new-name", "person"} & set(needs) and not _shares_predicate(question, sentence + " " + context):
-        return False  # names of the right kind, but about something else
+    if needs and not _shares_predicate(question, sentence + " " + context):
+        return False  # a name, number or date of the right kind, but about something else
     checks = {
         "duration": lambda: bool(HAS_DURATION.search(sentence)),
-        "number": lambda: bool(HAS_NUMBER.search(sentence)),
-        "date": lambda: bool(HAS_DATE.search(sentence)),
+        "number": lambda: _adds(NUMBER_TOKEN, sentence, question),
+        "date": lambda: _adds(DATE_TOKEN, sentence, question),
+        "money": lambda: bool(HAS_MONEY.search(sentence)),
         "person": lambda: _person(named, q_words, passage),
         "new-name": lambda: len(names) >= 1,
-        "country": lambda: bool(new_countries(named, question)),
+        # a country the question does not name; in a passage that names no country we know (places
+        # missing from rag/places.py, fictional ones), any new name
+        "country": lambda: bool(new_countries(named, question)) or (not mentions_countries(passage or named) and len(names) >= 1),
     }
     return all(checks[need]() for need in needs)
 

@@ -21,7 +21,7 @@ COUNTRIES = (
     "France", "Gabon", "Gambia", "Georgia", "Germany", "Ghana", "Greece", "Grenada", "Guatemala", "Guinea",
     "Guinea-Bissau", "Guyana", "Haiti", "Honduras", "Hungary", "Iceland", "India", "Indonesia", "Iran", "Iraq",
     "Ireland", "Israel", "Italy", "Jamaica", "Japan", "Jordan", "Kazakhstan", "Kenya", "Kiribati", "Kosovo",
-    "Kuwait", "Kyrgyzstan", "Laos", "Lao PDR", "Latvia", "Lebanon", "Lesotho", "Liberia", "Libya",
+    "Kuwait", "Kyrgyzstan", "Laos", "Lao PDR", "Lao", "Latvia", "Lebanon", "Lesotho", "Liberia", "Libya",
     "Liechtenstein", "Lithuania", "Luxembourg", "Madagascar", "Malawi", "Malaysia", "Maldives", "Mali", "Malta",
     "Marshall Islands", "Mauritania", "Mauritius", "Mexico", "Micronesia", "Moldova", "Monaco", "Mongolia",
     "Montenegro", "Morocco", "Mozambique", "Myanmar", "Burma", "Namibia", "Nauru", "Nepal", "Netherlands",
@@ -37,11 +37,21 @@ COUNTRIES = (
     "United Kingdom", "UK", "U.K.", "Britain", "Great Britain", "United States", "United States of America",
     "U.S.", "U.S.A.", "USA", "America", "Uruguay", "Uzbekistan", "Vanuatu", "Vatican", "Venezuela", "Vietnam",
     "Viet Nam", "Yemen", "Zambia", "Zimbabwe", "Hong Kong", "Macau", "Macao",
+    # former states that documents still name
+    "Soviet Union", "USSR", "Yugoslavia", "Czechoslovakia", "East Germany", "West Germany", "Zaire", "Siam",
 )
 
 _NAMES = sorted(COUNTRIES, key=len, reverse=True)  # longest first: "South Korea" before "Korea"
 _COUNTRY = re.compile(r"(?<![\w.])(" + "|".join(re.escape(name) for name in _NAMES) + r")(?![\w])")
 COUNTRY_QUESTION = re.compile(r"\b(which|what) (other )?(countr(y|ies)|nations?)\b|\bin which countr", re.I)
+
+
+_COUNTRY_STEM = re.compile(r"(?<![\w.])(" + "|".join(re.escape(name) for name in _NAMES) + r")")
+
+
+def mentions_countries(text: str) -> bool:
+    """Does the text name a country we know, or its people ("Malaysians", "Thai")?"""
+    return bool(_COUNTRY_STEM.search(text))
 
 
 def countries(text: str) -> set[str]:
