@@ -30,6 +30,10 @@ def test_perf_bench_compares_ours_with_the_langchain_baseline(tmp_path, tiny_bei
     ours = report["systems"][1]
     assert set(ours["ndcg@10"]) == {"dense", "bm25", "hybrid"}  # ours reports every retrieval mode
     assert report["ratios"] and report["ceiling"]
+    goals = {t["goal"] for t in report["targets"]}
+    assert any(g.startswith("indexing throughput vs the baseline >= 2") for g in goals)
+    assert all(isinstance(t["met"], bool) and t["system"] == "rag (openvino)" for t in report["targets"])
     table = capsys.readouterr().out
     assert "LangChain baseline" in table and "rag (openvino)" in table and "Ratios against the baseline" in table
+    assert "Targets (printed, not asserted)" in table
     assert (out / "results.md").read_text() == table.rstrip("\n") + "\n"

@@ -127,3 +127,21 @@ def test_empty_and_tiny_stores(tmp_path):
     assert found.shape == (1, 5) and sorted(found[0, :2].tolist()) == [1, 2] and (found[0, 2:] == -1).all()
     store.save(tmp_path)
     assert len(FaissStore.load(tmp_path, DIM, "hnsw")) == 2
+
+
+def test_scale_report_prints_the_million_vector_target():
+    from rag.bench.scale import markdown
+
+    def row(kind, params, recall, p50):
+        return {"vectors": 1_000_000, "kind": kind, "params": params, "recall": recall, "p50_ms": p50, "p95_ms": p50,
+                "build_s": 1.0, "bytes_per_vector": 118, "store_bytes_per_vector": 1662}
+
+    rows = [row("flat", {}, 1.0, 113.0), row("ivfpq", {"nprobe": 32}, 0.79, 1.5), row("ivfpq", {"nprobe": 256}, 0.98, 4.0),
+            row("hnsw", {"ef_search": 64}, 0.5, 0.4)]
+    result = {"k": 10, "rows": rows, "dim": 384, "queries": 5, "clusters": 10, "spread": 0.75,
+              "machine": {"cpus": 2, "cpu": "test"}}
+    text = markdown(result)
+    assert "recall@10 >= 0.95 with p50 <= 50 ms" in text
+    assert "- flat: exact, recall 1.000, p50 113.00 ms, 1662 B/vector: not met" in text
+    assert "- ivfpq: nprobe=256" in text and "p50 4.00 ms" in text and text.count(": met") == 1
+    assert "- hnsw: no setting reached recall 0.95: not met" in text

@@ -192,7 +192,24 @@ def markdown(result: dict) -> str:
         f"{result['machine']['cpus']} CPU cores ({result['machine']['cpu']}{threads}), "
         f"1-minute load average {load}.",
     ]
+    hybrid = result["modes"].get("hybrid")
+    if hybrid:
+        lines += ["", "Targets (printed, not asserted): hybrid nDCG@10 >= 0.70: "
+                  f"{_met(hybrid['ndcg@10'] >= HYBRID_NDCG)}; warm hybrid p50 <= {P50_MS:g} ms: {_met(hybrid['p50_ms'] <= P50_MS)}."]
+        published = PUBLISHED_DENSE.get((result["dataset"], s["embedding_model"]))
+        dense = result["modes"].get("dense")
+        if published is not None and dense and s["chunk_tokens"] >= 2048:  # one chunk per document, as MTEB
+            lines[-1] += (f" Dense nDCG@10 within 0.01 of the published {published}: "
+                          f"{_met(abs(dense['ndcg@10'] - published) <= 0.01)} ({dense['ndcg@10']:.4f}).")
     return "\n".join(lines) + "\n"
+
+
+HYBRID_NDCG, P50_MS = 0.70, 20.0
+PUBLISHED_DENSE = {("scifact", "all-MiniLM-L6-v2"): 0.6451}  # MTEB, from the benchmark's README
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "**not met**"
 
 
 def machine() -> dict:
