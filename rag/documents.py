@@ -132,11 +132,18 @@ def pdf_to_text(data: bytes, source: str) -> tuple[str, tuple[tuple[int, int], .
         from pypdf.errors import PdfReadError
     except ImportError as err:  # pragma: no cover - pypdf is a core dependency
         raise MissingDependencyError("pypdf", "pip install pypdf") from err
+    import logging
+
+    log = logging.getLogger("pypdf")  # it logs what it repairs; a file it cannot read gets our one line
+    level = log.level
+    log.setLevel(logging.CRITICAL)
     try:
         reader = PdfReader(io.BytesIO(data))
         texts = [page.extract_text() or "" for page in reader.pages]
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as err:
         raise LoadError(source, f"corrupt or unreadable PDF ({err.__class__.__name__}); re-export it") from err
+    finally:
+        log.setLevel(level)
     parts: list[str] = []
     pages: list[tuple[int, int]] = []
     offset = 0

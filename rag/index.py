@@ -113,7 +113,7 @@ def check_model(manifest: dict, path: str | os.PathLike, model_id: str, dimensio
     if built["model"] != model_id or (dimension is not None and int(built["dimension"]) != dimension):
         raise IndexMismatchError(
             f"{path} was built with embedding model '{built['model']}' ({built['dimension']} dims), not "
-            f"'{model_id}': use --model {built['model']}, or rebuild with `rag index --rebuild --model {model_id}`"
+            f"'{model_id}': use --model {built['model']}, or rebuild with `rag index --rebuild --model {model_id} --index {path}`"
         )
 
 

@@ -136,7 +136,8 @@ class PgBackend:
         if built["model"] != model:
             raise IndexMismatchError(
                 f"{where} was built with embedding model '{built['model']}' ({built['dimension']} dims), not "
-                f"'{model}': use --model {built['model']}, or rebuild with `rag index --rebuild --model {model}`"
+                f"'{model}': use --model {built['model']}, or rebuild with "
+                f"`rag index --rebuild --model {model} --store pgvector --store-url URL`"
             )
         return meta
 

@@ -90,3 +90,32 @@ def test_cli_search_prints_source_text_at_offsets(real_rag):
     start, end = map(int, first_header.split(" chars ")[1].split()[0].split("-"))
     text = Path(source).read_text(encoding="utf-8")[start:end]
     assert rest.startswith(text + "\n") and "11 extradition treaties" in text
+
+
+class _Inventing:
+    """An LLM stand-in that writes a fluent sentence with no citation."""
+
+    name = "openai:inventing"
+
+    def stream(self, question, passages):
+        yield "Malaysia has 40 extradition treaties, "
+        yield "all signed in 1999."
+
+
+def test_cli_shows_an_llm_draft_on_stderr_only_and_withdraws_it(fast_settings, corpus, monkeypatch, capsys):
+    from rag import Rag
+    from rag.cli import main
+
+    Rag(fast_settings).index([corpus])
+    monkeypatch.setattr(Rag, "answerer", lambda self, llm=None: _Inventing())
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    argv = ["ask", "How many extradition treaties does Malaysia have?", "--index", fast_settings.index_path,
+            "--model", "test-hash"]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert "40 extradition treaties" not in out  # stdout carries only what was verified
+    assert out.startswith("The documents do not contain an answer")
+    assert "draft (not yet checked" in err and "40 extradition treaties" in err
+    assert "(draft withdrawn: the documents do not support it)" in err
+    assert main([*argv, "--no-stream"]) == 0
+    assert "40 extradition" not in "".join(capsys.readouterr())

@@ -265,6 +265,13 @@ def run(args) -> int:
 
     log = lambda message: print(message, file=sys.stderr, flush=True)
     data = load_subset(args.folder, args.split, args.limit_docs, args.limit_queries)
+    import importlib.util
+
+    from ..errors import MissingDependencyError
+
+    if any(importlib.util.find_spec(m) is None for m in ("langchain_community", "langchain_huggingface")):
+        raise MissingDependencyError("the LangChain baseline (langchain-community, langchain-huggingface)",
+                                     "pip install -c constraints.txt -e '.[bench]'")
     work = Path(tempfile.mkdtemp(prefix="rag-perf-"))
     spec = {k: getattr(args, k) for k in ("folder", "split", "limit_docs", "limit_queries", "model", "answer_queries")}
     spec["work"] = str(work)

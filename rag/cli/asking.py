@@ -17,7 +17,7 @@ def add_parser(sub) -> None:
     p.add_argument("--retrieval", choices=["hybrid", "dense", "bm25"], help="retrieval method (default hybrid)")
     p.add_argument("--batch", metavar="FILE", help="JSON lines with a `question` field ('-' for stdin); writes one JSON answer per line")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument("--no-stream", dest="stream", action="store_false", help="print the answer only when complete")
+    p.add_argument("--no-stream", dest="stream", action="store_false", help="do not show an LLM's draft on the terminal while it is written")
     common(p)
     p.set_defaults(run=run)
 
@@ -35,16 +35,21 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(rag.ask(args.question, k=args.k).to_dict(), ensure_ascii=False, indent=2))
         return 0
-    answer = None
-    streamed = False
+    # An LLM's tokens stream to the terminal as a draft, on stderr, so that only verified text ever
+    # reaches stdout; the draft is withdrawn in so many words when verification rejects it.
+    draft = args.stream and sys.stderr.isatty() and rag.answerer().name != "extractive"
+    answer, streamed = None, False
     for event in rag.ask_stream(args.question, k=args.k):
-        if event["type"] == "token" and args.stream and rag.answerer().name != "extractive":
-            print(event["text"], end="", flush=True)
+        if event["type"] == "token" and draft:
+            if not streamed:
+                print("draft (not yet checked against the documents):", file=sys.stderr)
+            print(event["text"], end="", file=sys.stderr, flush=True)
             streamed = True
         elif event["type"] == "answer":
             answer = event["answer"]
     if streamed:
-        print("\n")
+        verdict = "withdrawn: the documents do not support it" if answer.abstained else "checked; the answer follows"
+        print(f"\n(draft {verdict})\n", file=sys.stderr)
     print_answer(answer)
     return 0
 

@@ -39,7 +39,7 @@ def run(args) -> int:
         runs.append(result)
         failures[spec] = check_thresholds(result["summary"], thresholds)
     print(markdown_table(runs))
-    command = "rag " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["eval"] else "rag eval"
+    command = "rag eval " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["eval"] else "rag eval"
     paths = write_outputs(runs, Path(args.out), command, failures)
     print("\nwrote " + ", ".join(str(p) for p in paths.values()))
     failed = {spec: f for spec, f in failures.items() if f}

@@ -46,8 +46,17 @@ def run_index(args) -> int:
             "skipped": [{"source": s.source, "reason": s.reason} for s in report.skipped],
         }))
     else:
-        print(f"{args.index}: {report.summary()}")
+        print(f"{_where(args)}: {report.summary()}")
     return EXIT_SKIPPED if report.skipped else 0
+
+
+def _where(args) -> str:
+    """The index a report is about: the folder, or the database (without its password)."""
+    if args.store == "pgvector" and args.store_url:
+        from ..pgstore import display_url
+
+        return display_url(args.store_url)
+    return args.index
 
 
 def run_docs(args) -> int:
@@ -64,5 +73,5 @@ def run_remove(args) -> int:
     from ..pipeline import Rag
 
     report = Rag(settings_from(args)).remove(args.sources)
-    print(f"{args.index}: {report.summary()}")
+    print(f"{_where(args)}: {report.summary()}")
     return 0
