@@ -6,6 +6,7 @@ It declines (returns no text) when no sentence answers well enough: the caller a
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterator, Sequence
@@ -137,13 +138,19 @@ LIGHT_VERBS = frozenset(terms("""cover covers covered happen happened take took 
     involve involved mean meant"""))
 
 
+@functools.lru_cache(maxsize=256)
+def _predicate(question: str) -> frozenset[str]:
+    """The question's lower-case content words after its wh-phrase, light verbs left out."""
+    asked = re.sub(r"^.*?\b(?:(?:which|what)(?: other)? \w+|how (?:many|much|long)|who|whom|where|when)\b", "", question,
+                   count=1, flags=re.I)
+    return frozenset(terms(" ".join(re.findall(r"(?<![\w’'])[a-z][\w’'-]*", asked)))) - LIGHT_VERBS
+
+
 def _shares_predicate(question: str, text: str) -> bool:
     """Does the text share a lower-case content word with the question, other than the noun that
     names the kind of answer ("which *countries*", "what *date*")? A name, number or date alone does
     not tie a sentence to what is asked."""
-    asked = re.sub(r"^.*?\b(?:(?:which|what)(?: other)? \w+|how (?:many|much|long)|who|whom|where|when)\b", "", question,
-                   count=1, flags=re.I)
-    predicate = set(terms(" ".join(re.findall(r"(?<![\w’'])[a-z][\w’'-]*", asked)))) - LIGHT_VERBS
+    predicate = _predicate(question)
     return not predicate or bool(predicate & set(terms(text)))
 
 

@@ -41,16 +41,15 @@ COUNTRIES = (
     "Soviet Union", "USSR", "Yugoslavia", "Czechoslovakia", "East Germany", "West Germany", "Zaire", "Siam",
 )
 
-_NAMES = sorted(COUNTRIES, key=len, reverse=True)  # longest first: "South Korea" before "Korea"
-_COUNTRY = re.compile(r"(?<![\w.])(" + "|".join(re.escape(name) for name in _NAMES) + r")(?![\w])")
+# longest first: "South Korea" before "Korea"
+_NAMES = "|".join(re.escape(name) for name in sorted(COUNTRIES, key=len, reverse=True))
+_COUNTRY = re.compile(rf"(?<![\w.])({_NAMES})(?![\w])")
+_COUNTRY_STEM = re.compile(rf"(?<![\w.])({_NAMES})")  # also the start of a word: "Malaysians"
 COUNTRY_QUESTION = re.compile(r"\b(which|what) (other )?(countr(y|ies)|nations?)\b|\bin which countr", re.I)
 
 
-_COUNTRY_STEM = re.compile(r"(?<![\w.])(" + "|".join(re.escape(name) for name in _NAMES) + r")")
-
-
 def mentions_countries(text: str) -> bool:
-    """Does the text name a country we know, or its people ("Malaysians", "Thai")?"""
+    """Does the text name a country we know, or its people by a word that starts with it ("Malaysians")?"""
     return bool(_COUNTRY_STEM.search(text))
 
 
