@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .errors import ConfigError, MissingDependencyError
+from .sections import Outline
 from .types import Chunk, Document
 
 ENCODING = "cl100k_base"
@@ -43,9 +44,10 @@ class Segment:
     paragraph_start: bool
 
 
-def chunk_id(source: str, start: int, text: str) -> str:
-    """Stable id from the chunk's content and place: same text, same id, on every run."""
-    return hashlib.sha256(f"{source}\x00{start}\x00{text}".encode()).hexdigest()[:32]
+def chunk_id(source: str, start: int, text: str, heading: str = "") -> str:
+    """Stable id from the chunk's content, context and place: same text under the same heading,
+    same id, on every run."""
+    return hashlib.sha256(f"{source}\x00{start}\x00{heading}\x00{text}".encode()).hexdigest()[:32]
 
 
 def vector_id(cid: str) -> int:
@@ -59,6 +61,7 @@ def split_document(doc: Document, max_tokens: int = 200, overlap: int = 40) -> l
     if not 0 <= overlap < max_tokens // 2:
         raise ConfigError(f"chunk overlap {overlap} must be between 0 and half the chunk size ({max_tokens // 2})")
     segments = _segments(doc.text, max_tokens)
+    outline = Outline(doc.text)
     chunks: list[Chunk] = []
     i = 0
     while i < len(segments):
@@ -72,9 +75,10 @@ def split_document(doc: Document, max_tokens: int = 200, overlap: int = 40) -> l
             j += 1
         start, end = segments[i].start, segments[j - 1].end
         text = doc.text[start:end]
+        heading = outline.context(start)
         chunks.append(
             Chunk(
-                id=chunk_id(doc.source, start, text),
+                id=chunk_id(doc.source, start, text, heading),
                 source=doc.source,
                 start=start,
                 end=end,
@@ -82,6 +86,7 @@ def split_document(doc: Document, max_tokens: int = 200, overlap: int = 40) -> l
                 ordinal=len(chunks),
                 page=doc.page_at(start),
                 n_tokens=tokens,
+                heading=heading,
             )
         )
         if j >= len(segments):

@@ -25,11 +25,12 @@ CREATE TABLE IF NOT EXISTS chunks (
     "end" INTEGER NOT NULL,
     page INTEGER,
     n_tokens INTEGER NOT NULL,
-    text TEXT NOT NULL
+    text TEXT NOT NULL,
+    heading TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
 """
-CHUNK_COLUMNS = 'id, source, start, "end", text, ordinal, page, n_tokens'
+CHUNK_COLUMNS = 'id, source, start, "end", text, ordinal, page, n_tokens'  # then the heading
 
 
 class ChunkStore:
@@ -39,6 +40,13 @@ class ChunkStore:
         self.path = Path(path)
         self.db = sqlite3.connect(self.path, check_same_thread=False)
         self.db.executescript(SCHEMA)
+        self._heading = self._heading_column()
+
+    def _heading_column(self) -> str:
+        """An index from before chunks had headings reads as chunks without one, until `rag index`
+        rebuilds it."""
+        has_heading = any(row[1] == "heading" for row in self.db.execute("PRAGMA table_info(chunks)"))
+        return "heading" if has_heading else "''"
 
     @classmethod
     def open(cls, folder: Path) -> "ChunkStore":
@@ -47,6 +55,7 @@ class ChunkStore:
     def copy_to(self, folder: Path) -> "ChunkStore":
         target = ChunkStore(Path(folder) / self.FILE)
         self.db.backup(target.db)
+        target._heading = target._heading_column()
         return target
 
     def close(self) -> None:
@@ -75,8 +84,8 @@ class ChunkStore:
             (doc.source, doc.sha256, doc.text, json.dumps(doc.pages), len(chunks)),
         )
         self.db.executemany(
-            'INSERT INTO chunks (id, vid, source, ordinal, start, "end", page, n_tokens, text) VALUES (?,?,?,?,?,?,?,?,?)',
-            [(c.id, v, c.source, c.ordinal, c.start, c.end, c.page, c.n_tokens, c.text) for c, v in zip(chunks, vids)],
+            'INSERT INTO chunks (id, vid, source, ordinal, start, "end", page, n_tokens, text, heading) VALUES (?,?,?,?,?,?,?,?,?,?)',
+            [(c.id, v, c.source, c.ordinal, c.start, c.end, c.page, c.n_tokens, c.text, c.heading) for c, v in zip(chunks, vids)],
         )
 
     def delete_document(self, source: str) -> list[int]:
@@ -96,14 +105,14 @@ class ChunkStore:
         for i in range(0, len(vids), 500):
             part = vids[i : i + 500]
             marks = ",".join("?" * len(part))
-            for row in self.db.execute(f"SELECT vid, {CHUNK_COLUMNS} FROM chunks WHERE vid IN ({marks})", part):
+            for row in self.db.execute(f"SELECT vid, {CHUNK_COLUMNS}, {self._heading} FROM chunks WHERE vid IN ({marks})", part):
                 out[row[0]] = Chunk(*row[1:])
         return out
 
     def all_chunks(self) -> tuple[list[int], list[str]]:
-        """(vids, texts) of every chunk in a stable order (by vid)."""
-        rows = self.db.execute("SELECT vid, text FROM chunks ORDER BY vid").fetchall()
-        return [r[0] for r in rows], [r[1] for r in rows]
+        """(vids, indexed texts: heading and text) of every chunk in a stable order (by vid)."""
+        rows = self.db.execute(f"SELECT vid, {self._heading}, text FROM chunks ORDER BY vid").fetchall()
+        return [r[0] for r in rows], [f"{r[1]}\n{r[2]}" if r[1] else r[2] for r in rows]
 
     def count(self) -> tuple[int, int]:
         docs = self.db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]

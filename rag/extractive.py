@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-
-
 from .embeddings import Embedder
 from .places import COUNTRY_QUESTION, mentions_countries, new_countries
+from .sections import headings
 from .text import STOPWORDS, sentences, split_question, terms
 from .types import Hit
 
@@ -38,7 +37,8 @@ NUMBER_QUESTION = re.compile(
 DURATION_QUESTION = re.compile(r"\bhow long\b", re.I)
 DATE_QUESTION = re.compile(r"\b(when|what date|which date|what day|which day|what year|which years?|what month|what period)\b", re.I)
 PLACE_QUESTION = re.compile(r"^\s*where\b|\bin which (city|country|town|place|state)\b", re.I)
-PERSON_QUESTION = re.compile(r"^\s*(who|whom)\b|\b(which|what) (senator|minister|mp|official|person|politician|officer|director)", re.I)
+PERSON_QUESTION = re.compile(
+    r"^\s*(who|whom)\b|\b(which|what) (?:[\w-]+ ){0,2}(senator|minister|mp|official|person|politician|officer|director)s?\b", re.I)
 ENTITY_QUESTION = re.compile(
     r"\b(which|what) (other )?(countr|nation|cit|organi[sz]ation|agenc|compan|bank|partner|state)", re.I
 )
@@ -58,7 +58,9 @@ MONEY_QUESTION = re.compile(
     r"donat\w*|invest\w*|raise|raised|allocat\w*)\b", re.I)
 HAS_MONEY = re.compile(r"(?:RM|S?\$|US\$|USD|EUR|€|£|¥)\s?\d|\b(?:ringgit|dollars?|euros?|yen|pounds?|rupiah|baht)\b", re.I)
 CAPITALIZED = re.compile(r"\b[A-Z][\w’'\-]*")
-ORDINAL_OR_NUMBER = re.compile(r"\b\d[\d,]*(?:st|nd|rd|th)?\b")
+# an ordinal or a number of two or more digits names which event or year ("the 25th meeting", "in
+# 2024"); a single digit more often counts or is part of a name ("SOMTC + 3")
+ORDINAL_OR_NUMBER = re.compile(r"\b(?:\d[\d,]*(?:st|nd|rd|th)|\d[\d,]+)\b")
 # A news dateline or byline before the first sentence ("date 2025-05-03 KUALA LUMPUR:", "By Jane Doe
 # SINGAPORE, June 30 (Bernama) --"): where the story was filed, not what it says. A name in it
 # does not make a sentence an answer to "where" or "who"; its date still answers "when was it said".
@@ -77,10 +79,14 @@ WHO_DID = re.compile(r"^\s*who\s+(?:\w+ly\s+)?(\w+ed)\b", re.I)
 AGENT_BONUS = 0.15
 # "Why ...?" is answered by a sentence that gives a cause
 WHY_QUESTION = re.compile(r"^\s*(?:why\b|what (?:is|was|are|were) the (?:reasons?|causes?)\b|for what reason)", re.I)
+# a cause, or the purpose that explains an act ("..., allowing delegates to ...")
 CAUSE = re.compile(r"\b(?:because|due to|owing to|as a result of|thanks to|reasons?|caused by|driven by|attributed to|"
-                   r"stems? from|in order to|so that)\b", re.I)
+                   r"stems? from|in order to|so that|so as to|in a bid to|aimed at|aims? to|allowing|enabling|to facilitate|"
+                   r"to ensure)\b", re.I)
 CAUSE_BONUS = 0.1
 ENUMERATION_BONUS = 0.04  # a sentence that lists things, for a question that asks for several
+NOVELTY_WEIGHT = 0.1  # times the share of a sentence's words that neither the question nor its context holds
+ENDS_SENTENCE = re.compile(r"[.!?][\"'”’)\]]*$")
 
 
 def body(sentence: str) -> str:
@@ -112,8 +118,32 @@ def _person(sentence: str, q_words: set[str], passage: str = "") -> bool:
     return False
 
 
+# "When Malaysia chairs ASEAN, which tracks ...?": a leading clause sets the scene, the question follows it
+LEADING_CLAUSE = re.compile(
+    r"^\s*(?:when|if|once|after|before|while|as|since|during|in|under|apart from|aside from|besides|other than)\b"
+    r"[^,?]*,\s*(?=(?:(?:through|in|on|at|to|for|from|by|with|under|during|of) )?(?:which|what|who|whom|where|when|why|how)\b)",
+    re.I)
+# "Apart from arms control, what ...?": what the question sets aside is not what it asks for
+SET_ASIDE = re.compile(r"\b(?:apart from|aside from|besides|other than|except(?: for)?|excluding|not counting)\s+([^,?]*)", re.I)
+
+
+def main_question(question: str) -> str:
+    """The question without a leading clause that only sets the scene."""
+    return LEADING_CLAUSE.sub("", question, count=1)
+
+
+def set_aside(question: str) -> set[str]:
+    """Terms the question names only to exclude them ("apart from X, ...")."""
+    excluded = set()
+    for match in SET_ASIDE.finditer(question):
+        excluded |= set(terms(match.group(1)))
+    rest = SET_ASIDE.sub(" ", question)
+    return excluded - set(terms(rest))
+
+
 def requirements(question: str) -> tuple[str, ...]:
     """What kind of thing an answer to this question must contain."""
+    question = main_question(question)
     needs = []
     if MONEY_QUESTION.search(question):
         needs.append("money")
@@ -173,6 +203,14 @@ def _adds(token: re.Pattern, sentence: str, question: str) -> bool:
     return any(t.lower() not in asked for t in token.findall(sentence))
 
 
+def missing_names(question: str, text: str) -> list[str]:
+    """The question's names (capitalized words after the first, months aside, not in a set-aside
+    clause) that the text never writes (a word's first letters will do: "Singapore's", "Singaporean")."""
+    words = [w for w in CAPITALIZED.findall(SET_ASIDE.sub(" ", main_question(question)))[1:] if not re.fullmatch(MONTHS, w)]
+    lowered = text.lower()
+    return [w for w in words if not re.search(r"\b" + re.escape(_plain(w)[: max(4, len(_plain(w)) - 2)]), lowered)]
+
+
 def _plain(word: str) -> str:
     return re.sub(r"[’']s?$", "", word.lower())
 
@@ -213,6 +251,17 @@ def satisfies(sentence: str, question: str, needs: tuple[str, ...], passage: str
     return all(checks[need]() for need in needs)
 
 
+def _heading(chunk, inside: list[tuple[int, int]], start: int) -> str:
+    """The title and heading a sentence of the chunk stands under: the chunk's own context, or the
+    last heading inside the chunk above the sentence (`inside`: heading spans in the chunk's text),
+    after the title (the first of the chunk's context lines, when it has two)."""
+    above = [chunk.text[s:e] for s, e in inside if chunk.start + s < start]
+    if not above:
+        return chunk.heading
+    lines = chunk.heading.splitlines()
+    return "\n".join((lines[:1] if len(lines) > 1 else []) + above[-1:])
+
+
 @dataclass(frozen=True)
 class Candidate:
     passage: int  # 1-based passage number
@@ -223,6 +272,7 @@ class Candidate:
     dense: float
     lexical: float
     list_item: bool = False
+    match: float = 0.0  # how well it matches the question (score without the novelty bonus): decides abstention
 
 
 @dataclass
@@ -230,13 +280,21 @@ class ExtractiveAnswerer:
     embedder: Embedder
     min_score: float = 0.37  # below this the best sentence does not answer the question
     keep_ratio: float = 0.75  # further sentences must score this close to the best
-    max_sentences: int = 3
+    max_sentences: int = 4  # more for a question that asks for several things, and a list's lines
+    # strict: a sentence answers a who/when/how-many question only from a passage (with its heading)
+    # that names everything the question names; declines more, answers fewer near misses
+    strict: bool = False
     name: str = "extractive"
     _cache: dict = field(default_factory=dict, repr=False)
 
     def stream(self, question: str, passages: Sequence[Hit]) -> Iterator[str]:
         chosen = self.select(question, passages)
-        yield "".join(("\n" if c.list_item else " ") * (i > 0) + f"{c.text} [{c.passage}]" for i, c in enumerate(chosen))
+        # a list line, or a line after one that does not end a sentence (a heading), starts a new line:
+        # each stays a claim of its own for the verifier
+        yield "".join(
+            ("\n" if c.list_item or not ENDS_SENTENCE.search(chosen[i - 1].text) else " ") * (i > 0) + f"{c.text} [{c.passage}]"
+            for i, c in enumerate(chosen)
+        )
 
     def select(self, question: str, passages: Sequence[Hit]) -> list[Candidate]:
         parts = split_question(question)
@@ -255,7 +313,7 @@ class ExtractiveAnswerer:
     def _best(self, question: str, passages: Sequence[Hit], limit: int) -> list[Candidate]:
         """The best sentence if it answers well enough, and up to limit - 1 more that score close to it."""
         ranked = self.rank(question, passages)
-        if not ranked or ranked[0].score < self.min_score:
+        if not ranked or max(c.match for c in ranked) < self.min_score:
             return []
         chosen = [ranked[0]]
         for cand in ranked[1:]:
@@ -283,23 +341,28 @@ class ExtractiveAnswerer:
 
     def rank(self, question: str, passages: Sequence[Hit]) -> list[Candidate]:
         """Every sentence of the passages that could answer, best first."""
-        pool: list[tuple[int, int, int, str, set, set, str, str]] = []  # n, start, end, text, terms, context terms, passage, previous
+        # n, start, end, text, terms, context terms, passage (with its heading), previous sentence and heading
+        pool: list[tuple[int, int, int, str, set, set, str, str]] = []
         seen: set[tuple[str, int]] = set()
         for n, hit in enumerate(passages, start=1):
             spans = sentences(hit.chunk.text, hit.chunk.start)
             span_terms = [set(terms(text)) for *_, text in spans]
+            inside = headings(hit.chunk.text)
             for i, (start, end, text) in enumerate(spans):
                 key = (hit.chunk.source, start)
                 if key in seen or len(span_terms[i]) < 3:
                     continue
                 seen.add(key)
-                # a sentence that opens with a pronoun ("He added that...") borrows its subject from before
-                context = span_terms[i - 1] - span_terms[i] if i and LEANS_BACK.match(text) else set()
+                heading = _heading(hit.chunk, inside, start)
+                # a sentence that opens with a pronoun ("He added that...") borrows its subject from
+                # before; every sentence, what its title and heading say
+                context = (span_terms[i - 1] if i and LEANS_BACK.match(text) else set()) | set(terms(heading))
                 previous = spans[i - 1][2] if i else ""
-                pool.append((n, start, end, text, span_terms[i], context, hit.chunk.text, previous))
+                passage = f"{hit.chunk.heading}\n{hit.chunk.text}"
+                pool.append((n, start, end, text, span_terms[i], context - span_terms[i], passage, f"{heading}\n{previous}"))
         if not pool:
             return []
-        q_terms = set(terms(question))
+        q_terms = set(terms(question)) - set_aside(question)
         df = {t: sum(t in row[4] for row in pool) for t in q_terms}
         idf = {t: math.log(1 + len(pool) / (1 + df[t])) for t in q_terms}
         total = sum(idf.values()) or 1.0
@@ -312,6 +375,8 @@ class ExtractiveAnswerer:
         for (n, start, end, text, st, context, passage, previous), d in zip(pool, dense):
             if not satisfies(text, question, needs, passage, previous):
                 continue
+            if self.strict and needs and missing_names(question, passage):
+                continue  # a value (name, number, date) from a passage that never names what was asked about
             lexical = (sum(idf[t] for t in q_terms & st) + CONTEXT_WEIGHT * sum(idf[t] for t in (q_terms & context) - st)) / total
             score = DENSE_WEIGHT * float(d) + (1 - DENSE_WEIGHT) * lexical + 0.02 / n  # small prior for better passages
             if agent and agent.search(text):
@@ -320,7 +385,11 @@ class ExtractiveAnswerer:
                 score += CAUSE_BONUS
             if wants_many and ENUMERATION.search(body(text)):
                 score += ENUMERATION_BONUS
-            out.append(Candidate(n, start, end, text, score, float(d), lexical))
+            match = score
+            # among sentences that match, prefer one that says something the question does not: a
+            # sentence restating the question's subject answers nothing
+            score += NOVELTY_WEIGHT * len(st - q_terms - context) / len(st)
+            out.append(Candidate(n, start, end, text, score, float(d), lexical, match=match))
         out.sort(key=lambda c: -c.score)
         return out
 

@@ -226,7 +226,8 @@ def update_index(
 
 
 def _chunking(settings: Settings) -> dict:
-    return {"tokenizer": ENCODING, "max_tokens": settings.chunk_tokens, "overlap": settings.chunk_overlap}
+    # "context": what each chunk carries besides its text (rag.sections); a change re-embeds everything
+    return {"tokenizer": ENCODING, "max_tokens": settings.chunk_tokens, "overlap": settings.chunk_overlap, "context": "title+heading"}
 
 
 def _update(path, old, settings, embedder, documents, removed, skipped, progress, started) -> IndexReport:
@@ -327,12 +328,12 @@ def _update(path, old, settings, embedder, documents, removed, skipped, progress
 
 def _embed_into(vectors: FaissStore, embedder: Embedder, chunks: list[Chunk], batch_size: int, progress: bool) -> None:
     """Embed in length-sorted batches (little padding) and add to the store as we go."""
-    order = sorted(range(len(chunks)), key=lambda i: len(chunks[i].text))
+    order = sorted(range(len(chunks)), key=lambda i: len(chunks[i].indexed_text))
     step = getattr(embedder, "texts_per_call", max(batch_size * 8, 256))  # RayEmbedder: one job per many texts
     bar = _progress(len(chunks), "embedding", progress, unit="chunk")
     for i in range(0, len(order), step):
         part = [chunks[j] for j in order[i : i + step]]
-        vecs = embedder.embed([c.text for c in part])
+        vecs = embedder.embed([c.indexed_text for c in part])
         vectors.add(np.asarray([vector_id(c.id) for c in part], dtype=np.int64), vecs)
         bar.update(len(part))
     bar.close()
@@ -343,7 +344,7 @@ def _count_truncated(embedder: Embedder, chunks: list[Chunk]) -> int:
     if counter is None or not chunks:
         return 0
     limit = embedder.max_seq_length
-    return sum(n > limit for n in counter([c.text for c in chunks]))
+    return sum(n > limit for n in counter([c.indexed_text for c in chunks]))
 
 
 def _fsync_tree(folder: Path) -> None:

@@ -35,7 +35,7 @@ def smollm2_path() -> str:
 def chat_model(spec: str, *, temperature: float = 0.0, max_tokens: int = 300):
     provider, _, name = spec.partition(":")
     if provider not in PROVIDERS or not name:
-        raise ConfigError(f"unknown LLM spec '{spec}'; use extractive, or one of: openai:MODEL, ollama:MODEL, gguf:PATH")
+        raise ConfigError(f"unknown LLM spec '{spec}'; use extractive, extractive:strict, or one of: openai:MODEL, ollama:MODEL, gguf:PATH")
     if provider == "openai":
         try:
             from langchain_openai import ChatOpenAI

@@ -45,8 +45,9 @@ CREATE TABLE IF NOT EXISTS rag_chunks (
     page integer,
     n_tokens integer NOT NULL,
     text text NOT NULL,
+    heading text NOT NULL DEFAULT '',
     embedding vector({dimension}) NOT NULL,
-    tsv tsvector GENERATED ALWAYS AS (to_tsvector('english', text)) STORED,
+    tsv tsvector GENERATED ALWAYS AS (to_tsvector('english', heading || E'\\n' || text)) STORED,
     PRIMARY KEY (source, vid)
 );
 CREATE INDEX IF NOT EXISTS rag_chunks_embedding ON rag_chunks USING hnsw (embedding vector_ip_ops);
@@ -56,9 +57,9 @@ PUT_DOCUMENT = """INSERT INTO rag_documents (source, sha256, text, pages, n_chun
     ON CONFLICT (source) DO UPDATE
     SET sha256 = EXCLUDED.sha256, text = EXCLUDED.text, pages = EXCLUDED.pages, n_chunks = EXCLUDED.n_chunks"""
 RENUMBER_CHUNK = "UPDATE rag_chunks SET ordinal = %s, page = %s, n_tokens = %s WHERE source = %s AND vid = %s"
-COPY_CHUNKS = """COPY rag_chunks (source, vid, id, ordinal, start, "end", page, n_tokens, text, embedding)
+COPY_CHUNKS = """COPY rag_chunks (source, vid, id, ordinal, start, "end", page, n_tokens, text, heading, embedding)
     FROM STDIN (FORMAT BINARY)"""
-CHUNK_TYPES = ["text", "int8", "text", "int4", "int4", "int4", "int4", "int4", "text", "vector"]
+CHUNK_TYPES = ["text", "int8", "text", "int4", "int4", "int4", "int4", "int4", "text", "text", "vector"]
 PUT_META = "INSERT INTO rag_meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
 
 # Search: the nearest `depth` chunks by vector and the best `depth` by full-text rank (the query's
@@ -84,7 +85,7 @@ fused AS (
     FROM dense d FULL JOIN lexical l ON d.source = l.source AND d.vid = l.vid
 )
 SELECT f.score, f.dense_rank, f.bm25_rank, f.dense, f.bm25,
-       c.id, c.source, c.start, c."end", c.text, c.ordinal, c.page, c.n_tokens
+       c.id, c.source, c.start, c."end", c.text, c.ordinal, c.page, c.n_tokens, {heading}
 FROM fused f JOIN rag_chunks c ON c.source = f.source AND c.vid = f.vid
 ORDER BY f.score DESC, least(f.dense_rank, f.bm25_rank), f.dense_rank NULLS LAST, f.bm25_rank
 LIMIT %(k)s"""
@@ -249,16 +250,16 @@ class PgBackend:
 
     def _embed_into(self, conn, chunks: list[Chunk], progress: bool) -> None:
         """Embed in length-sorted batches (little padding); COPY each batch in as it is ready."""
-        order = sorted(range(len(chunks)), key=lambda i: len(chunks[i].text))
+        order = sorted(range(len(chunks)), key=lambda i: len(chunks[i].indexed_text))
         step = getattr(self.embedder, "texts_per_call", max(self.settings.embedding_batch_size * 8, 256))
         bar = _progress(len(chunks), "embedding", progress, unit="chunk")
         for i in range(0, len(order), step):
             part = [chunks[j] for j in order[i : i + step]]
-            vectors = self.embedder.embed([c.text for c in part])
+            vectors = self.embedder.embed([c.indexed_text for c in part])
             with conn.cursor() as cur, cur.copy(COPY_CHUNKS) as copy:
                 copy.set_types(CHUNK_TYPES)
                 for c, v in zip(part, vectors):
-                    row = (c.source, vector_id(c.id), c.id, c.ordinal, c.start, c.end, c.page, c.n_tokens, c.text, v)
+                    row = (c.source, vector_id(c.id), c.id, c.ordinal, c.start, c.end, c.page, c.n_tokens, c.text, c.heading, v)
                     copy.write_row(row)
             bar.update(len(part))
         bar.close()
@@ -290,9 +291,11 @@ class PgBackend:
         if mode != "bm25":
             params["vector"] = self.embedder.embed([query], query=True)[0]
         dense, lexical = (NOTHING if mode == "bm25" else DENSE), (NOTHING if mode == "dense" else LEXICAL)
-        sql = SEARCH.format(dense=dense, lexical=lexical, score=SCORES[mode])
         with self._transaction() as conn:
-            self._meta(conn)
+            meta = self._meta(conn)
+            # tables from before chunks had headings: searchable as they are until `rag index` rebuilds them
+            heading = "c.heading" if "context" in meta["chunking"] else "''"
+            sql = SEARCH.format(dense=dense, lexical=lexical, score=SCORES[mode], heading=heading)
             _tune_search(conn, depth)
             rows = conn.execute(sql, params).fetchall()
         hits = []

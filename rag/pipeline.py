@@ -22,6 +22,7 @@ from .types import Answer, Document, Hit
 
 
 STORES = ("faiss", "pgvector")
+EXTRACTIVE = ("extractive", "extractive:strict")  # the answerers that need no LLM
 
 
 @dataclass
@@ -122,10 +123,10 @@ class Rag:
         spec = spec or self.settings.answerer
         with self._lock:
             if spec not in self._answerers:
-                if spec == "extractive":
+                if spec in EXTRACTIVE:
                     from .extractive import ExtractiveAnswerer
 
-                    self._answerers[spec] = ExtractiveAnswerer(self.embedder)
+                    self._answerers[spec] = ExtractiveAnswerer(self.embedder, strict=spec.endswith(":strict"), name=spec)
                 else:
                     from .llm import LLMAnswerer, chat_model
 

@@ -30,7 +30,7 @@ def pack_passages(passages: Sequence[Hit], budget_tokens: int) -> list[tuple[int
     kept: list[tuple[int, Hit]] = []
     used = 0
     for n, hit in enumerate(passages, start=1):
-        cost = count_tokens(hit.chunk.text) + 12
+        cost = count_tokens(hit.chunk.indexed_text) + 12
         if kept and used + cost > budget_tokens:
             break
         kept.append((n, hit))
@@ -38,6 +38,12 @@ def pack_passages(passages: Sequence[Hit], budget_tokens: int) -> list[tuple[int
     return kept
 
 
+def _header(n: int, hit: Hit) -> str:
+    """The passage's number and source, and the title and heading it stands under, if any."""
+    under = "; under: " + " / ".join(hit.chunk.heading.splitlines()) if hit.chunk.heading else ""
+    return f"[{n}] (source: {hit.chunk.source}{under})"
+
+
 def user_message(question: str, passages: Sequence[Hit], budget_tokens: int) -> str:
-    blocks = [f"[{n}] (source: {hit.chunk.source})\n{hit.chunk.text}" for n, hit in pack_passages(passages, budget_tokens)]
+    blocks = [f"{_header(n, hit)}\n{hit.chunk.text}" for n, hit in pack_passages(passages, budget_tokens)]
     return "Passages:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}\nAnswer:"

@@ -17,7 +17,7 @@ def rerank(reranker: Reranker, query: str, hits: list, k: int) -> list:
 
     if not hits:
         return []
-    scores = reranker.score(query, [h.chunk.text for h in hits])
+    scores = reranker.score(query, [h.chunk.indexed_text for h in hits])
     order = sorted(range(len(hits)), key=lambda i: -scores[i])[:k]
     return [
         Hit(chunk=hits[i].chunk, score=scores[i], rank=r, scores={**hits[i].scores, "first_stage": hits[i].score})

@@ -31,7 +31,7 @@ class Settings:
     candidates: int = 50
     reranker: str | None = None
     # Answering
-    answerer: str = "extractive"  # extractive | an LLM spec such as openai:gpt-4o-mini
+    answerer: str = "extractive"  # extractive | extractive:strict | an LLM spec such as openai:gpt-4o-mini
     context_tokens: int = 1500
     store: str = "faiss"
     store_url: str | None = None

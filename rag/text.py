@@ -55,14 +55,23 @@ def _stem():
         return lambda w: w
 
 
+# "the second day" and "Day Two" say the same: ordinal words count as their numbers
+ORDINALS = dict(zip("first second third fourth fifth sixth seventh eighth ninth tenth".split(),
+                    "one two three four five six seven eight nine ten".split()))
+
+
 def terms(text: str) -> list[str]:
-    """Lowercased, stemmed content words (stopwords dropped)."""
+    """Lowercased, stemmed content words (stopwords dropped; ordinal words as their numbers)."""
     stem = _stem()
     out = []
     for word in TERM.findall(text.lower().replace("’", "'")):
         word = word.strip("'-")
         if word.endswith("'s"):
             word = word[:-2]
+        head, _, rest = word.partition("-")
+        if head in ORDINALS:  # "second", "second-day"
+            out.append(ORDINALS[head])
+            word = rest
         if word and word not in STOPWORDS:
             out.append(stem(word))
     return out

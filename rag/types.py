@@ -42,6 +42,12 @@ class Chunk:
     ordinal: int
     page: int | None = None
     n_tokens: int = 0
+    heading: str = ""  # the document's title and the section heading the chunk starts under (context, not text)
+
+    @property
+    def indexed_text(self) -> str:
+        """What is embedded and searched: the heading, then the text."""
+        return f"{self.heading}\n{self.text}" if self.heading else self.text
 
 
 @dataclass(frozen=True)

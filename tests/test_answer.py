@@ -119,3 +119,27 @@ def test_cli_shows_an_llm_draft_on_stderr_only_and_withdraws_it(fast_settings, c
     assert "(draft withdrawn: the documents do not support it)" in err
     assert main([*argv, "--no-stream"]) == 0
     assert "40 extradition" not in "".join(capsys.readouterr())
+
+
+def test_a_section_heading_gives_its_sentences_context_and_can_be_quoted(real_rag):
+    # "the second day" is the heading "Day Two (25 June 2025): ..." above a list that never says so
+    listed = real_rag.ask("Which dialogue partners held SOMTC consultation sessions on the second day of the 25th SOMTC?")
+    assert not listed.abstained
+    for partner in ("Canada", "New Zealand", "India", "Russia"):
+        assert partner in listed.text
+    # a heading is a line of its own in the answer, so its date is checked against its own quote
+    opened = real_rag.ask("On what date did the 25th SOMTC meeting open?")
+    assert not opened.abstained and "24 June 2025" in opened.text
+    assert all(c.verified for c in opened.citations)
+    assert any(c.quote.startswith("Day One (24 June 2025)") for c in opened.citations)
+
+
+def test_strict_extractive_declines_a_near_miss_the_default_answers(real_rag):
+    # the documents say where the meeting was held, never when; the default answers with another date
+    near_miss = "On what date was the inaugural Malaysia–Singapore Joint Working Committee meeting held in Kota Kinabalu?"
+    assert not real_rag.ask(near_miss).abstained
+    strict = real_rag.ask(near_miss, llm="extractive:strict")
+    assert strict.abstained and strict.answerer == "extractive:strict"
+    # a question whose names all stand in the passage is still answered
+    answered = real_rag.ask("How many extradition treaties does Malaysia currently have?", llm="extractive:strict")
+    assert not answered.abstained and "11 extradition treaties" in answered.text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.answer import merged_search
-from rag.extractive import ENUMERATION, PLURAL_QUESTION, body, requirements, satisfies
+from rag.extractive import ENUMERATION, PLURAL_QUESTION, body, missing_names, requirements, satisfies, set_aside
 from rag.text import split_question
 from rag.types import Chunk, Hit
 
@@ -191,3 +191,36 @@ def test_what_is_the_noun_questions_need_their_noun_unless_it_names_the_kind_of_
     # "what harms does ..." names a category whose members answer it: no noun check
     harms = "What harms does the Leader say synthetic drugs cause?"
     assert satisfies("The Leader says synthetic drugs cause trauma and stress.", harms, requirements(harms))
+
+
+def test_a_leading_clause_does_not_set_the_kind_of_answer():
+    # "When Malaysia chairs ASEAN, through which ...?" asks for tracks, not a date
+    assert "date" not in requirements("When Malaysia holds the ASEAN chair, through which tracks will it raise scams?")
+    assert requirements("When was the MoU signed?") == ("date",)
+    assert requirements("After the meeting, who spoke to the press?") == ("person",)
+
+
+def test_a_role_with_words_before_it_asks_for_a_person():
+    assert requirements("Which Singapore minister signed the MoU?") == ("person",)
+    assert requirements("Which deputy home ministers spoke?") == ("person",)
+    assert requirements("What is the role of the minister?") == ()
+
+
+def test_what_the_question_sets_aside_is_not_matched():
+    question = "Apart from arms control, what approach does Malaysia back for regional security?"
+    assert set_aside(question) == {"arm", "control"}
+    assert set_aside("Besides Japan, which countries took part, and did Japan host?") == set()  # named again: still asked
+
+
+def test_a_single_digit_in_the_question_need_not_be_in_the_passage_but_an_ordinal_must():
+    question = "Apart from the SOMTC + 3 session, which partners met on day three?"
+    assert satisfies("Several other consultation sessions included:", question, (), passage="Day Three sessions")
+    question = "Who chaired the 25th SOMTC plenary?"
+    assert not satisfies("The plenary was chaired by Datuk Awang Alik.", question, ("person",), passage="the 26th SOMTC")
+    assert satisfies("The plenary was chaired by Datuk Awang Alik.", question, ("person",), passage="the 25th SOMTC")
+
+
+def test_names_missing_from_a_passage():
+    question = "Which ASEAN member co-chaired the SOMTC + United Kingdom Consultation?"
+    assert missing_names(question, "17th SOMTC + United States, co-chaired by Cambodia. ASEAN Consultation") == ["Kingdom"]
+    assert missing_names("Who leads Singapore's police?", "The Singaporean police are led by ...") == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -208,3 +209,30 @@ def test_bad_input_keeps_what_was_indexed(corpus, fast_settings, tmp_path):
 
 def _source(rag: Rag, path: Path) -> str:
     return next(s for s, _ in rag.documents() if s.endswith(path.name))
+
+
+def test_chunks_keep_their_headings_and_an_index_from_before_headings_is_rebuilt(corpus, fast_settings):
+    from rag.sections import Outline
+
+    rag = Rag(fast_settings)
+    built = rag.index([corpus])
+    chunks = rag.opened.chunks.chunks_by_vid(rag.opened.chunks.all_chunks()[0]).values()
+    assert any("Day Two (25 June 2025)" in c.heading for c in chunks)
+    for chunk in chunks:
+        assert chunk.heading == Outline(rag.document(chunk.source).text).context(chunk.start)
+    # words found only in a chunk's heading find it: its heading is searched with it
+    hits = rag.search("Day Three Leadership Multilateral", k=3, mode="bm25")
+    assert any("Day Three" in h.chunk.heading and "Day Three" not in h.chunk.text for h in hits)
+
+    # the same index as the previous release wrote it: no heading column, no "context" in the manifest
+    path = Path(fast_settings.index_path)
+    manifest = json.loads((path / "manifest.json").read_text())
+    del manifest["chunking"]["context"]
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    with sqlite3.connect(path / manifest["data"] / "chunks.sqlite") as db:
+        db.execute("ALTER TABLE chunks DROP COLUMN heading")
+    old = Rag(fast_settings)
+    assert old.search("extradition treaties", k=3) and all(h.chunk.heading == "" for h in old.search("Day Two", k=5))
+    rebuilt = old.index([corpus])
+    assert rebuilt.embedded == rebuilt.chunks == built.chunks
+    assert any(h.chunk.heading for h in Rag(fast_settings).search("Day Two", k=5))

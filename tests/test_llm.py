@@ -82,11 +82,22 @@ def openai_rag(real_rag, chat_server, monkeypatch):
 def passage_sentence(messages, needle: str) -> tuple[int, str]:
     """The model's 'answer': the sentence holding `needle`, copied from the numbered passage."""
     prompt = messages[-1]["content"]
-    for number, body in re.findall(r"\[(\d+)\] \(source: [^)]*\)\n(.*?)(?=\n\n\[\d+\] \(source|\n\nQuestion:)", prompt, re.S):
+    for number, body in re.findall(r"\[(\d+)\] \(source: .*?\)\n(.*?)(?=\n\n\[\d+\] \(source|\n\nQuestion:)", prompt, re.S):
         for sentence in re.split(r"(?<=[.!?])\s+", body):
             if needle in sentence:
                 return int(number), sentence.strip()
     raise AssertionError(f"{needle!r} not in the prompt's passages")
+
+
+def test_prompt_names_each_passage_source_and_the_heading_it_stands_under():
+    from rag.prompt import user_message
+    from rag.types import Chunk, Hit
+
+    plain = Chunk("a", "a.txt", 0, 9, "Otters swim.", 0)
+    under = Chunk("b", "b.txt", 40, 60, "Four sessions were held.", 3, heading="Meeting Report\nDay Two (25 June): Talks")
+    prompt = user_message("What was held?", [Hit(plain, 1.0, 1), Hit(under, 0.5, 2)], 1000)
+    assert "[1] (source: a.txt)\nOtters swim." in prompt
+    assert "[2] (source: b.txt; under: Meeting Report / Day Two (25 June): Talks)\nFour sessions were held." in prompt
 
 
 def test_streamed_answer_is_verified(openai_rag, chat_server):

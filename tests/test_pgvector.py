@@ -50,6 +50,9 @@ def test_seed_corpus_with_the_real_model(pg_url, minilm):
     hybrid = rag.search(QUESTION, k=5)
     assert set(hybrid[0].scores) == {"dense_rank", "bm25_rank", "dense", "bm25"}
     assert hybrid[0].scores["dense"] > 0.5
+    # chunks keep the title and section heading they stand under, and are searched with it
+    listed = rag.search("Day Two Consultations with ASEAN Dialogue Partners", k=5, mode="bm25")
+    assert any(h.chunk.heading.endswith("Day Two (25 June 2025): Consultations with ASEAN Dialogue Partners") for h in listed)
 
     again = rag.index([SEEDS])
     assert (again.embedded, again.unchanged, again.chunks) == (0, 5, first.chunks)

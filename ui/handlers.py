@@ -31,7 +31,7 @@ class Handlers:
         self.uploads = Path(rag.settings.index_path) / "uploads"
 
     def modes(self) -> list[str]:
-        return list(dict.fromkeys(["extractive", self.rag.settings.answerer]))
+        return list(dict.fromkeys(["extractive", "extractive:strict", self.rag.settings.answerer]))
 
     @staticmethod
     def _llm(mode: str | None) -> str | None:

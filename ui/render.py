@@ -152,6 +152,8 @@ def passage_html(hit: Hit, snippet: int = 420) -> str:
         f'<span class="rq-src" title="{esc(c.source)}">{esc(short_name(c.source))}</span>{link}</div>'
         f'<div class="rq-meta">{page}score {hit.score:.4f}{esc(_ranks(hit))}</div>'
     )
+    if c.heading:  # the section it stands under, which the passage itself may not say
+        head += f'<div class="rq-meta rq-under">under “{esc(c.heading.splitlines()[-1])}”</div>'
     return f'<div class="rq-passage">{head}<div class="rq-passage-text">{esc(text)}</div></div>'
 
 

@@ -12,7 +12,7 @@ from . import common, settings_from
 def add_parser(sub) -> None:
     p = sub.add_parser("ask", help="answer a question with verified quotes, or say the documents do not hold it")
     p.add_argument("question", nargs="?", help="the question (omit with --batch)")
-    p.add_argument("--llm", help="answerer: extractive (default), openai:MODEL, ollama:MODEL or gguf:PATH")
+    p.add_argument("--llm", help="answerer: extractive (default), extractive:strict (declines more near misses), openai:MODEL, ollama:MODEL or gguf:PATH")
     p.add_argument("-k", type=int, help="passages to retrieve (default 5)")
     p.add_argument("--retrieval", choices=["hybrid", "dense", "bm25"], help="retrieval method (default hybrid)")
     p.add_argument("--batch", metavar="FILE", help="JSON lines with a `question` field ('-' for stdin); writes one JSON answer per line")
@@ -37,7 +37,7 @@ def run(args) -> int:
         return 0
     # An LLM's tokens stream to the terminal as a draft, on stderr, so that only verified text ever
     # reaches stdout; the draft is withdrawn in so many words when verification rejects it.
-    draft = args.stream and sys.stderr.isatty() and rag.answerer().name != "extractive"
+    draft = args.stream and sys.stderr.isatty() and not rag.answerer().name.startswith("extractive")
     answer, streamed = None, False
     for event in rag.ask_stream(args.question, k=args.k):
         if event["type"] == "token" and draft:

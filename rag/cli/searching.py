@@ -33,6 +33,8 @@ def run(args) -> int:
         ranks = ", ".join(f"{k.removesuffix('_rank')} #{v}" for k, v in hit.scores.items() if k.endswith("_rank"))
         page = f" p.{c.page}" if c.page else ""
         print(f"[{hit.rank}] {c.source}{page} chars {c.start}-{c.end}  score {hit.score:.4f}  ({ranks})")
+        if c.heading:
+            print(f"under: {' / '.join(c.heading.splitlines())}")
         print(c.text)  # verbatim: equals the source text at these offsets
         print()
     return 0
