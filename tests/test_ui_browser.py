@@ -135,6 +135,13 @@ def test_answer_with_verified_quote_opens_the_source_at_the_quote(page, tmp_path
     assert abstained.locator(".rq-passage").count() >= 1  # the nearest passages, labelled as such
     shot(page, tmp_path / "abstained.png")
 
+    # a passage shows the section it stands under, which its own text may not say
+    listed = ask(page, "Which dialogue partners held SOMTC consultation sessions on the second day?")
+    assert "Canada" in listed.locator(".rq-answer").inner_text()
+    under = page.locator("#rq-passages .rq-under").filter(has_text="Day Two (25 June 2025)")
+    assert under.count() >= 1
+    shot(page, tmp_path / "sections.png", publish="ui-sections.png")
+
 
 def test_upload_then_ask_about_it_and_a_bad_upload_loses_nothing(page, tmp_path):
     page.get_by_role("tab", name="Documents").click()
