@@ -16,7 +16,7 @@ import numpy as np
 
 from .embeddings import Embedder
 from .places import COUNTRY_QUESTION, mentions_countries, new_countries
-from .sections import headings
+from .sections import headings, title
 from .text import STOPWORDS, sentences, split_question, terms
 from .types import Hit
 
@@ -254,8 +254,12 @@ def satisfies(sentence: str, question: str, needs: tuple[str, ...], passage: str
 def _heading(chunk, inside: list[tuple[int, int]], start: int) -> str:
     """The title and heading a sentence of the chunk stands under: the chunk's own context, or the
     last heading inside the chunk above the sentence (`inside`: heading spans in the chunk's text),
-    after the title (the first of the chunk's context lines, when it has two)."""
-    above = [chunk.text[s:e] for s, e in inside if chunk.start + s < start]
+    after the title (the first of the chunk's context lines, when it has two). The first chunk of
+    a document holds its title: the sentences after it stand under it."""
+    top = title(chunk.text) if chunk.ordinal == 0 else None
+    above = [chunk.text[s:e] for s, e in inside if chunk.start + s < start and (s, e) != top]
+    if top and chunk.start + top[0] < start:
+        return "\n".join([chunk.text[top[0] : top[1]], *above[-1:]])
     if not above:
         return chunk.heading
     lines = chunk.heading.splitlines()

@@ -224,3 +224,16 @@ def test_names_missing_from_a_passage():
     question = "Which ASEAN member co-chaired the SOMTC + United Kingdom Consultation?"
     assert missing_names(question, "17th SOMTC + United States, co-chaired by Cambodia. ASEAN Consultation") == ["Kingdom"]
     assert missing_names("Who leads Singapore's police?", "The Singaporean police are led by ...") == []
+
+
+def test_a_sentence_stands_under_its_title_and_the_nearest_heading_in_its_chunk():
+    from rag.extractive import _heading
+    from rag.sections import headings
+
+    text = "Ministers meet on crime.\nKUALA LUMPUR: They met.\nDay Two Talks\nFour sessions were held."
+    first = Chunk("a", "a.txt", 0, len(text), text, 0)
+    assert _heading(first, headings(text), text.index("KUALA")) == "Ministers meet on crime."
+    assert _heading(first, headings(text), text.index("Four")) == "Ministers meet on crime.\nDay Two Talks"
+    assert _heading(first, headings(text), 0) == ""  # the title is not its own context
+    later = Chunk("b", "a.txt", 100, 100 + len("More was said."), "More was said.", 3, heading="Ministers meet\nDay One Talks")
+    assert _heading(later, [], 100) == "Ministers meet\nDay One Talks"
