@@ -6,7 +6,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from .types import Chunk, Document
+from .types import Chunk, Document, indexed_text
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -112,7 +112,7 @@ class ChunkStore:
     def all_chunks(self) -> tuple[list[int], list[str]]:
         """(vids, indexed texts: heading and text) of every chunk in a stable order (by vid)."""
         rows = self.db.execute(f"SELECT vid, {self._heading}, text FROM chunks ORDER BY vid").fetchall()
-        return [r[0] for r in rows], [f"{r[1]}\n{r[2]}" if r[1] else r[2] for r in rows]
+        return [r[0] for r in rows], [indexed_text(heading, text) for _, heading, text in rows]
 
     def count(self) -> tuple[int, int]:
         docs = self.db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]

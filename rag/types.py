@@ -30,6 +30,11 @@ class Document:
         return page
 
 
+def indexed_text(heading: str, text: str) -> str:
+    """What is embedded and searched for a chunk: its heading, then its text."""
+    return f"{heading}\n{text}" if heading else text
+
+
 @dataclass(frozen=True)
 class Chunk:
     """A span of a document: `text == document.text[start:end]`."""
@@ -46,8 +51,7 @@ class Chunk:
 
     @property
     def indexed_text(self) -> str:
-        """What is embedded and searched: the heading, then the text."""
-        return f"{self.heading}\n{self.text}" if self.heading else self.text
+        return indexed_text(self.heading, self.text)
 
 
 @dataclass(frozen=True)

@@ -256,3 +256,24 @@ def test_configuration_errors(pg_url):
     with pytest.raises(StoreError, match="cannot reach PostgreSQL at postgresql://postgres@127.0.0.1:") as caught:
         gone.documents()
     assert "hunter2" not in str(caught.value)
+
+
+def test_tables_from_before_headings_still_search_and_are_rebuilt(tmp_path, pg_url):
+    import psycopg
+
+    corpus = small_corpus(tmp_path / "corpus")
+    rivers = "The Danube has many tributaries. It drains a large basin across central Europe.\n"
+    (corpus / "d.txt").write_text("Notes on Rivers\n" + rivers * 3)
+    settings = Settings(store="pgvector", store_url=pg_url, embedding_model="test-hash", chunk_tokens=16, chunk_overlap=0)
+    built = Rag(settings).index([corpus])
+    assert any(h.chunk.heading == "Notes on Rivers" for h in Rag(settings).search("rivers basin", k=4))
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # the tables as release 0.1 wrote them
+        conn.execute("ALTER TABLE rag_chunks DROP COLUMN tsv, DROP COLUMN heading")
+        conn.execute("ALTER TABLE rag_chunks ADD COLUMN tsv tsvector GENERATED ALWAYS AS (to_tsvector('english', text)) STORED")
+        conn.execute("UPDATE rag_meta SET value = value #- '{context}' WHERE key = 'chunking'")
+    old = Rag(settings)
+    hits = old.search("rivers basin", k=4)
+    assert hits and all(h.chunk.heading == "" for h in hits)
+    rebuilt = old.index([corpus])
+    assert rebuilt.embedded == rebuilt.chunks == built.chunks
+    assert any(h.chunk.heading == "Notes on Rivers" for h in Rag(settings).search("rivers basin", k=4))
