@@ -13,7 +13,6 @@ from functools import lru_cache
 
 from .errors import ConfigError, MissingDependencyError
 from .sections import Outline
-from .text import ABBREVIATION
 from .types import Chunk, Document
 
 ENCODING = "cl100k_base"
@@ -109,8 +108,6 @@ def _segments(text: str, max_tokens: int) -> list[Segment]:
     spans: list[tuple[int, int, bool]] = []
     pos, paragraph = 0, True
     for match in SENTENCE_END.finditer(text):
-        if "\n" not in match.group() and ABBREVIATION.search(text, pos, match.start()):
-            continue  # "H.E. Minami", "Dr. Tan": the sentence goes on
         _add_span(text, pos, match.start(), paragraph, spans)
         paragraph = "\n" in match.group()
         pos = match.end()
