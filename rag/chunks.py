@@ -114,7 +114,8 @@ def _segments(text: str, max_tokens: int) -> list[Segment]:
     _add_span(text, pos, len(text), paragraph, spans)
     if not spans:
         return []
-    counts = [len(t) for t in encoding().encode_ordinary_batch([text[s:e] for s, e, _ in spans])]
+    enc = encoding()  # encode_ordinary_batch would start a thread pool per call: slower for one document
+    counts = [len(enc.encode_ordinary(text[s:e])) for s, e, _ in spans]
     segments: list[Segment] = []
     for (start, end, para), n in zip(spans, counts):
         if n <= max_tokens:
