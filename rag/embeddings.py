@@ -15,6 +15,7 @@ import re
 import shutil
 import tempfile
 import threading
+import warnings
 from pathlib import Path
 from typing import Protocol
 
@@ -351,8 +352,6 @@ def _export_openvino(path: Path, pooling: str, xml: Path) -> None:
     model = AutoModel.from_pretrained(str(path)).eval()
     example = {name: torch.ones((2, 8), dtype=torch.long) for name in ("input_ids", "attention_mask", "token_type_ids")}
     example["token_type_ids"] = torch.zeros((2, 8), dtype=torch.long)
-    import warnings
-
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         converted = ov.convert_model(Pooled(model), example_input=example)

@@ -251,12 +251,12 @@ def satisfies(sentence: str, question: str, needs: tuple[str, ...], passage: str
     return all(checks[need]() for need in needs)
 
 
-def _heading(chunk, inside: list[tuple[int, int]], start: int) -> str:
+def _heading(chunk, inside: list[tuple[int, int]], top: tuple[int, int] | None, start: int) -> str:
     """The title and heading a sentence of the chunk stands under: the chunk's own context, or the
     last heading inside the chunk above the sentence (`inside`: heading spans in the chunk's text),
     after the title (the first of the chunk's context lines, when it has two). The first chunk of
-    a document holds its title: the sentences after it stand under it."""
-    top = title(chunk.text) if chunk.ordinal == 0 else None
+    a document holds its title (`top`, its span in the chunk's text): the sentences after it stand
+    under it."""
     above = [chunk.text[s:e] for s, e in inside if chunk.start + s < start and (s, e) != top]
     if top and chunk.start + top[0] < start:
         return "\n".join([chunk.text[top[0] : top[1]], *above[-1:]])
@@ -352,17 +352,18 @@ class ExtractiveAnswerer:
             spans = sentences(hit.chunk.text, hit.chunk.start)
             span_terms = [set(terms(text)) for *_, text in spans]
             inside = headings(hit.chunk.text)
+            top = title(hit.chunk.text) if hit.chunk.ordinal == 0 else None
+            passage = hit.chunk.indexed_text  # the passage with its heading
             for i, (start, end, text) in enumerate(spans):
                 key = (hit.chunk.source, start)
                 if key in seen or len(span_terms[i]) < 3:
                     continue
                 seen.add(key)
-                heading = _heading(hit.chunk, inside, start)
+                heading = _heading(hit.chunk, inside, top, start)
                 # a sentence that opens with a pronoun ("He added that...") borrows its subject from
                 # before; every sentence, what its title and heading say
                 context = (span_terms[i - 1] if i and LEANS_BACK.match(text) else set()) | set(terms(heading))
                 previous = spans[i - 1][2] if i else ""
-                passage = f"{hit.chunk.heading}\n{hit.chunk.text}"
                 pool.append((n, start, end, text, span_terms[i], context - span_terms[i], passage, f"{heading}\n{previous}"))
         if not pool:
             return []

@@ -228,12 +228,13 @@ def test_names_missing_from_a_passage():
 
 def test_a_sentence_stands_under_its_title_and_the_nearest_heading_in_its_chunk():
     from rag.extractive import _heading
-    from rag.sections import headings
+    from rag.sections import headings, title
 
     text = "Ministers meet on crime.\nKUALA LUMPUR: They met.\nDay Two Talks\nFour sessions were held."
     first = Chunk("a", "a.txt", 0, len(text), text, 0)
-    assert _heading(first, headings(text), text.index("KUALA")) == "Ministers meet on crime."
-    assert _heading(first, headings(text), text.index("Four")) == "Ministers meet on crime.\nDay Two Talks"
-    assert _heading(first, headings(text), 0) == ""  # the title is not its own context
+    inside, top = headings(text), title(text)
+    assert _heading(first, inside, top, text.index("KUALA")) == "Ministers meet on crime."
+    assert _heading(first, inside, top, text.index("Four")) == "Ministers meet on crime.\nDay Two Talks"
+    assert _heading(first, inside, top, 0) == ""  # the title is not its own context
     later = Chunk("b", "a.txt", 100, 100 + len("More was said."), "More was said.", 3, heading="Ministers meet\nDay One Talks")
-    assert _heading(later, [], 100) == "Ministers meet\nDay One Talks"
+    assert _heading(later, [], None, 100) == "Ministers meet\nDay One Talks"

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from . import write_results
+from ..embeddings import resolve_model_path
 from ..metrics import mean_metric, percentile
 
 BASELINE_COLD = """
@@ -50,12 +51,6 @@ def load_subset(folder: str, split: str, limit_docs: int | None, limit_queries: 
     qrels = {q: {d: r for d, r in rel.items() if d in corpus} for q, rel in data.qrels.items()}
     qrels = {q: rel for q, rel in qrels.items() if any(r > 0 for r in rel.values())}
     return Beir(data.name, corpus, {q: data.queries[q] for q in qrels}, qrels)
-
-
-def model_path(model: str) -> str:
-    from ..embeddings import resolve_model_path
-
-    return resolve_model_path(model)
 
 
 def word_pieces(model: str, texts: list[str], truncated: bool = False) -> int:
@@ -157,7 +152,7 @@ def run_baseline(data, work: Path, args) -> dict:
     from langchain_huggingface import HuggingFaceEmbeddings
 
     started = time.perf_counter()
-    embeddings = HuggingFaceEmbeddings(model_name=model_path(args.model))
+    embeddings = HuggingFaceEmbeddings(model_name=resolve_model_path(args.model))
     embeddings.embed_query("warm up")
     load_s = time.perf_counter() - started
     docs = [LCDocument(page_content=f"{title} {text}", metadata={"id": doc_id}) for doc_id, (title, text) in data.corpus.items()]
@@ -218,7 +213,7 @@ def measured(command: list[str], env: dict | None = None) -> tuple[float, float,
 
 def model_flops_per_token(model: str, seq: float) -> float:
     """Forward FLOPs per token of a BERT encoder: the dense layers plus attention over `seq` tokens."""
-    config = json.loads((Path(model_path(model)) / "config.json").read_text())
+    config = json.loads((Path(resolve_model_path(model)) / "config.json").read_text())
     d, ffn, layers = config["hidden_size"], config["intermediate_size"], config["num_hidden_layers"]
     return layers * (2 * (4 * d * d + 2 * d * ffn) + 4 * seq * d)
 
@@ -287,7 +282,7 @@ def run(args) -> int:
             result = json.loads((work / "out.json").read_text())
             result["peak_mib"] = round(peak, 1)
             if system == "baseline":
-                command = [sys.executable, "-c", BASELINE_COLD, result["index_path"], model_path(args.model), first_question]
+                command = [sys.executable, "-c", BASELINE_COLD, result["index_path"], resolve_model_path(args.model), first_question]
                 env = None
             else:
                 command = [sys.executable, "-m", "rag.cli", "ask", first_question, "--index", result["index_path"], "--json"]
