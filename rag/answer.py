@@ -17,7 +17,7 @@ from typing import Protocol
 
 from .prompt import ABSTAIN
 from .text import split_question, terms
-from .types import Answer, Hit
+from .types import Answer, Claim, Hit
 from .verify import verify
 
 NOT_FOUND = "The documents do not contain an answer to this question."
@@ -95,12 +95,20 @@ def run(
 
     t = time.perf_counter()
     declined = not text or ABSTAIN in text
-    check = verify(text, hits, source_text) if not declined else None
+    claims = verify(text, hits, source_text).claims if not declined else ()
     timings["verify"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
-    if declined or check.supported == 0:
-        issues = check.issues if check else ()
-        answer = Answer(question, query, NOT_FOUND, (), tuple(hits), True, answerer.name, timings, tuple(issues))
-    else:
-        answer = Answer(question, query, text, check.citations, tuple(hits), False, answerer.name, timings, check.issues)
-    yield {"type": "answer", "answer": answer}
+    yield {"type": "answer", "answer": assemble(question, query, claims, hits, answerer.name, timings)}
+
+
+def assemble(question: str, query: str, claims: Sequence[Claim], hits: Sequence[Hit], answerer: str,
+             timings: dict | None = None) -> Answer:
+    """The answer the user sees: supported claims only, each with the markers of its verified
+    quotes; what could not be verified is withheld (kept on the Answer, never in its text). With
+    no supported claim the answer is an abstention."""
+    shown = [c for c in claims if c.supported]
+    text = "".join(("\n" if c.new_line else " ") * (i > 0) + c.render() for i, c in enumerate(shown))
+    citations = tuple(dict.fromkeys(cite for c in shown for cite in c.citations if cite.verified))
+    issues = tuple(p for c in claims for p in c.problems)
+    return Answer(question, query, text or NOT_FOUND, citations, tuple(hits), not shown, answerer, dict(timings or {}),
+                  issues, tuple(claims))

@@ -17,12 +17,9 @@ from .embeddings import Embedder, make_embedder
 from .errors import ConfigError
 from .index import Index, IndexReport, index_paths, open_index, remove_documents, update_index
 from .retrieve import Retriever
-from .settings import DEFAULT_CORPUS, Settings
+from .answerers import EXTRACTIVE
+from .settings import DEFAULT_CORPUS, Settings, check_k, check_question
 from .types import Answer, Document, Hit
-
-
-STORES = ("faiss", "pgvector")
-EXTRACTIVE = ("extractive", "extractive:strict")  # the answerers that need no LLM
 
 
 @dataclass
@@ -44,10 +41,6 @@ class Rag:
             from .distributed import RayEmbedder
 
             self.embedder = RayEmbedder(self.embedder, self.settings)
-        elif self.settings.embed_with != "local":
-            raise ConfigError(f"unknown embedding runner '{self.settings.embed_with}'; known: local, ray")
-        if self.settings.store not in STORES:
-            raise ConfigError(f"unknown store '{self.settings.store}'; known: {', '.join(STORES)}")
         self._backend = None
         if self.settings.store == "pgvector":
             from .pgindex import PgBackend
@@ -137,6 +130,8 @@ class Rag:
         """Stream the answer as events (see rag.answer); the last event carries the `Answer`."""
         from . import answer
 
+        question = check_question(question)
+        k = check_k(k) if k is not None else None
         answerer = self.answerer(llm)
         return answer.run(
             question,
@@ -170,6 +165,9 @@ class Rag:
         return doc.text
 
     def search(self, query: str, k: int | None = None, mode: str | None = None) -> list[Hit]:
+        """The k best passages for `query` (k in 1..100; fewer when the index holds fewer chunks)."""
+        query = check_question(query)
+        k = check_k(k) if k is not None else None
         if self._backend is not None:
             k = k or self.settings.k
             reranker = self._reranker()

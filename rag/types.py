@@ -79,7 +79,37 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """One sentence of an answer and what backs it: the unit every answerer produces and the
+    verifier judges. `supported` is true when at least one citation is verified; only supported
+    claims make up `Answer.text`, the others are withheld and say why in `problems`."""
+
+    text: str  # the sentence as the answerer wrote it, without its [n] markers
+    citations: tuple[Citation, ...] = ()
+    supported: bool = False
+    problems: tuple[str, ...] = ()
+    new_line: bool = False  # the answerer started it on a line of its own (a list item, a heading)
+
+    def render(self) -> str:
+        """The claim with the markers of its verified citations: "... [1][3]"."""
+        markers = "".join(f"[{m}]" for m in dict.fromkeys(c.marker for c in self.citations if c.verified))
+        return f"{self.text} {markers}" if markers else self.text
+
+    def to_dict(self) -> dict:
+        return {
+            "text": self.text,
+            "supported": self.supported,
+            "citations": [citation_to_dict(c) for c in self.citations],
+            "problems": list(self.problems),
+        }
+
+
+@dataclass(frozen=True)
 class Answer:
+    """What an answerer said, after verification. `text` holds only supported claims (with their
+    markers); `citations` are the verified quotes behind them; `withheld` are the claims that
+    could not be verified, never part of `text`. An abstention has no supported claim."""
+
     question: str
     query: str
     text: str
@@ -89,6 +119,11 @@ class Answer:
     answerer: str
     timings: dict = field(default_factory=dict, compare=False, hash=False)
     issues: tuple[str, ...] = ()
+    claims: tuple[Claim, ...] = ()
+
+    @property
+    def withheld(self) -> tuple[Claim, ...]:
+        return tuple(c for c in self.claims if not c.supported)
 
     def to_dict(self) -> dict:
         return {
@@ -97,23 +132,26 @@ class Answer:
             "answer": self.text,
             "abstained": self.abstained,
             "answerer": self.answerer,
-            "citations": [
-                {
-                    "marker": c.marker,
-                    "source": c.source,
-                    "start": c.start,
-                    "end": c.end,
-                    "quote": c.quote,
-                    "verified": c.verified,
-                    "page": c.page,
-                    "sentence": c.sentence,
-                }
-                for c in self.citations
-            ],
+            "citations": [citation_to_dict(c) for c in self.citations],
+            "claims": [c.to_dict() for c in self.claims if c.supported],
+            "withheld": [c.to_dict() for c in self.withheld],
             "passages": [hit_to_dict(h) for h in self.passages],
             "issues": list(self.issues),
             "timings": dict(self.timings),
         }
+
+
+def citation_to_dict(c: Citation) -> dict:
+    return {
+        "marker": c.marker,
+        "source": c.source,
+        "start": c.start,
+        "end": c.end,
+        "quote": c.quote,
+        "verified": c.verified,
+        "page": c.page,
+        "sentence": c.sentence,
+    }
 
 
 def hit_to_dict(hit: Hit) -> dict:

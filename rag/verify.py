@@ -2,7 +2,11 @@
 sentence it ends, and every quote is cut from the source text at its offsets, never retyped.
 
 A sentence is supported by a span of the cited passage when the span holds most of the
-sentence's content words, every number the sentence states, and any text it puts in quotes.
+sentence's content words, every number the sentence states, and any text it puts in quotes; when
+it is negated exactly where the span is (or neither is); and when the names around a verb the two
+share stand in the same order ("A extradited B" is not "B extradited A").
+
+The result is one `Claim` per answer sentence: the contract every answerer's output goes through.
 """
 
 from __future__ import annotations
@@ -11,8 +15,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .text import numbers, sentences, terms
-from .types import Citation, Hit
+from .text import STOPWORDS, numbers, sentences, terms
+from .types import Citation, Claim, Hit
 
 MARKER = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 LEADING_MARKERS = re.compile(r"^(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+")
@@ -21,12 +25,32 @@ SUPPORT_MIN = 0.6  # share of the sentence's content words the quoted span must 
 MAX_WINDOW = 3  # a claim may be supported by up to this many consecutive source sentences
 
 
+# words that turn a statement into its denial
+NEGATION = re.compile(
+    r"\b(?:not|no|never|none|nobody|nothing|neither|nor|without|cannot|no longer|failed to|refused to|"
+    r"denied|den(?:y|ies)|rejected)\b|n[’']t\b", re.I)
+NAME = re.compile(r"\b[A-Z][\w’'-]+")
+
+
 @dataclass(frozen=True)
 class Verification:
-    citations: tuple[Citation, ...]
-    issues: tuple[str, ...]
-    sentences: int  # answer sentences that make a claim
-    supported: int  # of those, backed by at least one verified citation
+    claims: tuple[Claim, ...]
+
+    @property
+    def citations(self) -> tuple[Citation, ...]:
+        return tuple(c for claim in self.claims for c in claim.citations)
+
+    @property
+    def issues(self) -> tuple[str, ...]:
+        return tuple(p for claim in self.claims for p in claim.problems)
+
+    @property
+    def sentences(self) -> int:  # answer sentences that make a claim
+        return len(self.claims)
+
+    @property
+    def supported(self) -> int:  # of those, backed by at least one verified citation
+        return sum(c.supported for c in self.claims)
 
 
 def split_claims(answer: str) -> list[tuple[str, list[int]]]:
@@ -34,8 +58,13 @@ def split_claims(answer: str) -> list[tuple[str, list[int]]]:
 
     Markers standing after a sentence's full stop ("... justice. [1]") belong to that sentence.
     """
-    out: list[tuple[str, list[int]]] = []
-    for _, _, sentence in sentences(answer):
+    return [(claim, markers) for claim, markers, _ in _split(answer)]
+
+
+def _split(answer: str) -> list[tuple[str, list[int], bool]]:
+    """split_claims, with whether each sentence starts a line of its own."""
+    out: list[tuple[str, list[int], bool]] = []
+    for start, _, sentence in sentences(answer):
         leading = LEADING_MARKERS.match(sentence)
         if leading and out:
             out[-1][1].extend(_numbers(leading.group()))
@@ -45,8 +74,8 @@ def split_claims(answer: str) -> list[tuple[str, list[int]]]:
         if not terms(claim) and out and found:
             out[-1][1].extend(found)
             continue
-        out.append((claim, found))
-    return [(c, m) for c, m in out if terms(c)]
+        out.append((claim, found, bool(out) and "\n" in answer[:start].rstrip(" \t")[-1:]))
+    return [item for item in out if terms(item[0])]
 
 
 def _numbers(text: str) -> list[int]:
@@ -54,26 +83,24 @@ def _numbers(text: str) -> list[int]:
 
 
 def verify(answer: str, passages: Sequence[Hit], source_text: Callable[[str], str | None]) -> Verification:
-    citations: list[Citation] = []
-    issues: list[str] = []
-    claims = split_claims(answer)
-    supported = 0
-    for claim, markers in claims:
+    """Each sentence of `answer` as a `Claim`, checked against the passages its markers cite."""
+    claims = []
+    for text, markers, new_line in _split(answer):
+        citations: list[Citation] = []
+        problems: list[str] = []
         if not markers:
-            issues.append(f"no citation: “{_short(claim)}”")
-            continue
-        ok = False
+            problems.append(f"no citation: “{_short(text)}”")
         for n in dict.fromkeys(markers):
             if not 1 <= n <= len(passages):
-                issues.append(f"citation [{n}] points at no passage (there are {len(passages)}): “{_short(claim)}”")
+                problems.append(f"citation [{n}] points at no passage (there are {len(passages)}): “{_short(text)}”")
                 continue
-            citation, problem = support(claim, n, passages[n - 1], source_text)
+            citation, problem = support(text, n, passages[n - 1], source_text)
             citations.append(citation)
             if problem:
-                issues.append(f"[{n}] {problem}: “{_short(claim)}”")
-            ok = ok or citation.verified
-        supported += ok
-    return Verification(tuple(citations), tuple(issues), len(claims), supported)
+                problems.append(f"[{n}] {problem}: “{_short(text)}”")
+        supported = any(c.verified for c in citations)
+        claims.append(Claim(text, tuple(citations), supported, tuple(problems), new_line))
+    return Verification(tuple(claims))
 
 
 def support(claim: str, marker: int, hit: Hit, source_text: Callable[[str], str | None]) -> tuple[Citation, str | None]:
@@ -105,8 +132,57 @@ def support(claim: str, marker: int, hit: Hit, source_text: Callable[[str], str 
         problem = "quoted words are not in the cited passage"
     elif coverage < SUPPORT_MIN:
         problem = f"the cited passage does not support this (word overlap {coverage:.0%})"
+    elif negated(claim) != negated(_closest(claim, quote)):
+        problem = "the claim and the cited passage differ in negation (one says not, never or no)"
+    elif swapped_roles(claim, quote):
+        problem = "the cited passage has the names around the verb the other way round"
     verified = problem is None and quote == text[start:end]
     return Citation(marker, chunk.source, start, end, quote, verified, chunk.page, claim), problem
+
+
+def negated(text: str) -> bool:
+    """Does the text deny what it states? An odd number of negations ("not ... not" affirms)."""
+    return len(NEGATION.findall(text)) % 2 == 1
+
+
+def _closest(claim: str, quote: str) -> str:
+    """The sentence of the quote that shares most content words with the claim."""
+    want = set(terms(claim))
+    return max((s for *_, s in sentences(quote)), key=lambda s: len(want & set(terms(s))), default=quote)
+
+
+def swapped_roles(claim: str, quote: str) -> bool:
+    """Do two names the claim puts on either side of a word ("Malaysia extradited X to Singapore")
+    stand the other way round around that word in the quote, and never the claim's way? Passive
+    voice ("... by ...") in either text can swap them honestly, so it is left alone."""
+    if re.search(r"\bby\b", claim + " " + quote, re.I):
+        return False
+    claim_words, quote_words = _positions(claim), _positions(quote)
+    names = [w for w in dict.fromkeys(m.group().lower() for m in NAME.finditer(claim)) if w in quote_words]
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            for verb, at in claim_words.items():
+                if verb in names or verb not in quote_words or not min(claim_words[a]) < min(at) < min(claim_words[b]):
+                    continue
+                same = _between(quote_words[a], quote_words[verb], quote_words[b])
+                other = _between(quote_words[b], quote_words[verb], quote_words[a])
+                if other and not same:
+                    return True
+    return False
+
+
+def _positions(text: str) -> dict[str, list[int]]:
+    """Each lowercased content word (names and stemmed terms alike) and where it stands."""
+    out: dict[str, list[int]] = {}
+    for i, word in enumerate(re.findall(r"[\w’'-]+", text)):
+        for key in {word.lower(), *terms(word)}:
+            if key not in STOPWORDS:
+                out.setdefault(key, []).append(i)
+    return out
+
+
+def _between(first: list[int], middle: list[int], last: list[int]) -> bool:
+    return any(f < m < x for f in first for m in middle for x in last)
 
 
 def _normal(text: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 
 from ..errors import RagError
@@ -22,7 +23,15 @@ COMMANDS = {
     "bench": "rag.cli.benching",
 }
 
-EXIT_SKIPPED = 3  # the run finished but some input files were skipped
+EXIT_SKIPPED = 3  # the run finished but some input files (or batch lines) were skipped
+# C0 and C1 control characters other than tab and newline, and whole ANSI escape sequences: document
+# text printed to a terminal must not move the cursor, retitle the window or hide what follows
+CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Document text made safe for a terminal: control characters and escape sequences removed."""
+    return CONTROL.sub("", text)
 
 
 def common(parser: argparse.ArgumentParser) -> None:

@@ -6,16 +6,17 @@ import json
 import sys
 import textwrap
 
-from . import common, settings_from
+from . import EXIT_SKIPPED, common, printable, settings_from
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("ask", help="answer a question with verified quotes, or say the documents do not hold it")
     p.add_argument("question", nargs="?", help="the question (omit with --batch)")
     p.add_argument("--llm", help="answerer: extractive (default), extractive:strict (declines more near misses), openai:MODEL, ollama:MODEL or gguf:PATH")
-    p.add_argument("-k", type=int, help="passages to retrieve (default 5)")
+    p.add_argument("-k", type=int, help="passages to retrieve, 1 to 100 (default 5)")
     p.add_argument("--retrieval", choices=["hybrid", "dense", "bm25"], help="retrieval method (default hybrid)")
-    p.add_argument("--batch", metavar="FILE", help="JSON lines with a `question` field ('-' for stdin); writes one JSON answer per line")
+    p.add_argument("--batch", metavar="FILE", help="JSON lines with a `question` field ('-' for stdin); writes one JSON line per input line, "
+                   "an answer or {\"line\": N, \"error\": ...}; exit code 3 when any line failed")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--no-stream", dest="stream", action="store_false", help="do not show an LLM's draft on the terminal while it is written")
     common(p)
@@ -43,12 +44,14 @@ def run(args) -> int:
         if event["type"] == "token" and draft:
             if not streamed:
                 print("draft (not yet checked against the documents):", file=sys.stderr)
-            print(event["text"], end="", file=sys.stderr, flush=True)
+            print(printable(event["text"]), end="", file=sys.stderr, flush=True)
             streamed = True
         elif event["type"] == "answer":
             answer = event["answer"]
     if streamed:
         verdict = "withdrawn: the documents do not support it" if answer.abstained else "checked; the answer follows"
+        if answer.withheld and not answer.abstained:
+            verdict = "checked; only what the documents support follows"
         print(f"\n(draft {verdict})\n", file=sys.stderr)
     print_answer(answer)
     return 0
@@ -56,43 +59,64 @@ def run(args) -> int:
 
 def print_answer(answer) -> None:
     if answer.query != answer.question:
-        print(f"(searched for: {answer.query})")
+        print(printable(f"(searched for: {answer.query})"))
     if answer.abstained:
         print(answer.text)
         if answer.passages:
             print("\nNearest passages:")
             for hit in answer.passages[:3]:
                 c = hit.chunk
-                print(f"  [{hit.rank}] {c.source} chars {c.start}-{c.end}: {textwrap.shorten(c.text, 160)}")
-        return
-    print(answer.text)
-    print("\nSources:")
-    for c in answer.citations:
-        mark = "verified" if c.verified else "NOT verified"
-        page = f" p.{c.page}" if c.page else ""
-        print(f"  [{c.marker}] {c.source}{page} chars {c.start}-{c.end} ({mark})")
-        if c.quote:
-            print(textwrap.indent(f"“{c.quote}”", "      "))
-    for issue in answer.issues:
-        print(f"  ! {issue}")
+                print(printable(f"  [{hit.rank}] {c.source} chars {c.start}-{c.end}: {textwrap.shorten(c.text, 160)}"))
+    else:
+        print(printable(answer.text))
+        print("\nSources:")
+        for c in answer.citations:
+            page = f" p.{c.page}" if c.page else ""
+            print(printable(f"  [{c.marker}] {c.source}{page} chars {c.start}-{c.end} (verified)"))
+            print(textwrap.indent(printable(f"“{c.quote}”"), "      "))
+    if answer.withheld:
+        print(f"\nWithheld, not supported by the documents ({len(answer.withheld)}):")
+        for claim in answer.withheld:
+            print(printable(f"  ✗ {textwrap.shorten(claim.text, 160)}"))
+            for problem in claim.problems:
+                print(printable(f"      {problem.split(': “')[0]}"))
 
 
 def run_batch(rag, args) -> int:
-    from ..errors import ConfigError
+    """One output line per input line, in order: the answer, or {"line": n, "error": ...}."""
+    from ..errors import ConfigError, RagError
 
-    handle = sys.stdin if args.batch == "-" else open(args.batch, encoding="utf-8")
+    try:
+        handle = sys.stdin if args.batch == "-" else open(args.batch, encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"cannot read the batch file {args.batch} ({err.strerror}); give a JSON-lines file or - for stdin") from err
+    failed = 0
     with handle:
         for lineno, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             try:
-                item = json.loads(line)
-                question = item["question"]
-            except (ValueError, KeyError, TypeError) as err:
-                raise ConfigError(f"{args.batch} line {lineno}: expected a JSON object with a \"question\" field") from err
-            answer = rag.ask(question, history=[tuple(t) for t in item.get("history", [])], k=args.k)
-            out = answer.to_dict()
-            if "id" in item:
-                out = {"id": item["id"], **out}
+                out = _answer_line(rag, line, args.k)
+            except (ConfigError, ValueError) as err:
+                out = {"line": lineno, "error": str(err) if isinstance(err, ConfigError) else
+                       "not a JSON object with a \"question\" field (text)"}
+            except RagError as err:  # the answerer or the store failed for this line; the others may not
+                out = {"line": lineno, "error": str(err)}
+            failed += "error" in out
             print(json.dumps(out, ensure_ascii=False), flush=True)
-    return 0
+    if failed:
+        print(f"{failed} batch line(s) failed; each has an {{\"line\": N, \"error\": ...}} record", file=sys.stderr)
+    return EXIT_SKIPPED if failed else 0
+
+
+def _answer_line(rag, line: str, k: int | None) -> dict:
+    from ..errors import ConfigError
+
+    item = json.loads(line)
+    if not isinstance(item, dict) or not isinstance(item.get("question"), str):
+        raise ValueError("no question")
+    history = item.get("history", [])
+    if not isinstance(history, list) or not all(isinstance(t, list) and len(t) == 2 for t in history):
+        raise ConfigError("\"history\" must be a list of [question, answer] pairs")
+    out = rag.ask(item["question"], history=[(str(q), str(a)) for q, a in history], k=k).to_dict()
+    return {"id": item["id"], **out} if "id" in item else out

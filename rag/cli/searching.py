@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 
-from . import common, settings_from
+from . import common, printable, settings_from
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("search", help="show the passages retrieved for a query")
     p.add_argument("query")
-    p.add_argument("-k", type=int, default=5, help="number of passages (default 5)")
+    p.add_argument("-k", type=int, default=5, help="number of passages, 1 to 100 (default 5)")
     p.add_argument("--retrieval", choices=["hybrid", "dense", "bm25"], help="retrieval method (default hybrid)")
     p.add_argument("--reranker", help="cross-encoder model name or path to rerank with")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -32,9 +32,9 @@ def run(args) -> int:
         c = hit.chunk
         ranks = ", ".join(f"{k.removesuffix('_rank')} #{v}" for k, v in hit.scores.items() if k.endswith("_rank"))
         page = f" p.{c.page}" if c.page else ""
-        print(f"[{hit.rank}] {c.source}{page} chars {c.start}-{c.end}  score {hit.score:.4f}  ({ranks})")
+        print(printable(f"[{hit.rank}] {c.source}{page} chars {c.start}-{c.end}  score {hit.score:.4f}  ({ranks})"))
         if c.heading:
-            print(f"under: {' / '.join(c.heading.splitlines())}")
-        print(c.text)  # verbatim: equals the source text at these offsets
+            print(printable(f"under: {' / '.join(c.heading.splitlines())}"))
+        print(printable(c.text))  # verbatim (less control characters): the source text at these offsets
         print()
     return 0
