@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-BENCHES = {"beir": "rag.bench.beir", "perf": "rag.bench.perf", "scale": "rag.bench.scale"}
+BENCHES = {"beir": "rag.bench.beir", "perf": "rag.bench.perf", "scale": "rag.bench.scale", "squad": "rag.bench.squad"}
 
 
 def add_parser(sub) -> None:

@@ -1,0 +1,303 @@
+"""`rag bench squad FILE`: answer quality on Wikipedia articles the answerer was not written for.
+
+Reads a SQuAD v1.1 file (the training articles in ../shared/qa-train), splits its articles into
+train and validation **by article** (a fixed rule on the title, so every run and every fitting
+script agrees), indexes the articles of the scored split through the public API, keeps a few of
+them *out* of the index (their questions must be declined), and asks every sampled question the
+way a user would (retrieval first). Printed side by side for each answerer and for a naive
+baseline that takes as many sentences as the answerer did, by word overlap, from the same passages:
+
+- gold in answer: a gold answer string stands in the answer text (whole words, case-insensitive)
+- short answer EM / F1: SQuAD's exact match and token F1 of `Answer.short_answer` (when the
+  answerer gives one)
+- median / p90 answer words
+- wrong declines: answerable questions declined; out-of-corpus declines: questions about articles
+  not in the index that were declined
+- quote validity: every citation's quote equals the indexed text at its offsets
+- latency p50 / p90 per answer
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import re
+import shlex
+import shutil
+import string
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import write_results
+from ..metrics import percentile
+
+VALIDATION_SHARE = 0.25  # of the articles: a quarter are validation, never fitted on
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    article: str
+    text: str
+    answers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Article:
+    title: str
+    paragraphs: tuple[str, ...]
+    questions: tuple[Question, ...]
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(self.paragraphs)
+
+
+def load_squad(path: str | os.PathLike) -> list[Article]:
+    from ..errors import RagError
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))["data"]
+    except (OSError, ValueError, KeyError) as err:
+        raise RagError(f"{path} is not a readable SQuAD v1.1 JSON file ({err.__class__.__name__})") from err
+    articles = []
+    for article in data:
+        title = article["title"]
+        paragraphs = tuple(p["context"] for p in article["paragraphs"])
+        questions = tuple(
+            Question(qa["id"], title, qa["question"].strip(), tuple(dict.fromkeys(a["text"] for a in qa["answers"])))
+            for p in article["paragraphs"] for qa in p["qas"]
+        )
+        articles.append(Article(title, paragraphs, questions))
+    return articles
+
+
+def validation_titles(titles: list[str]) -> set[str]:
+    """The validation articles: the quarter of the titles with the smallest SHA-256, so that every
+    run and every fitting script holds out the same articles."""
+    ranked = sorted(titles, key=lambda t: hashlib.sha256(t.encode()).hexdigest())
+    return set(ranked[: round(len(ranked) * VALIDATION_SHARE)])
+
+
+def split(articles: list[Article], name: str) -> list[Article]:
+    """The articles of one split: 'validation', 'train' or 'all'."""
+    if name == "all":
+        return list(articles)
+    held = validation_titles([a.title for a in articles])
+    return [a for a in articles if (a.title in held) == (name == "validation")]
+
+
+def source_of(title: str) -> str:
+    return f"squad/{title}.txt"
+
+
+# SQuAD's official answer normalisation: lower case, no punctuation, no articles, single spaces
+def normalize(text: str) -> str:
+    text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
+    return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
+
+
+def exact_match(prediction: str, answers: tuple[str, ...]) -> float:
+    return float(any(normalize(prediction) == normalize(a) for a in answers))
+
+
+def f1(prediction: str, answers: tuple[str, ...]) -> float:
+    best = 0.0
+    predicted = normalize(prediction).split()
+    for answer in answers:
+        gold = normalize(answer).split()
+        common = sum((Counter(predicted) & Counter(gold)).values())
+        if common:
+            precision, recall = common / len(predicted), common / len(gold)
+            best = max(best, 2 * precision * recall / (precision + recall))
+    return best
+
+
+def contains_gold(text: str, answers: tuple[str, ...]) -> bool:
+    padded = f" {normalize(text)} "
+    return any(normalize(a) and f" {normalize(a)} " in padded for a in answers)
+
+
+def naive_answer(question: str, passages, words: int) -> str:
+    """The baseline: sentences of the passages that share most content words with the question,
+    best first, until they hold as many words as the answer they are compared with (none: empty)."""
+    from ..text import sentences, terms
+
+    want = set(terms(question))
+    pool = [(len(want & set(terms(s))), -i, s) for i, s in
+            enumerate(s for hit in passages for *_, s in sentences(hit.chunk.text))]
+    picked: list[str] = []
+    for *_, sentence in sorted(pool, reverse=True):
+        if sum(len(p.split()) for p in picked) >= words:
+            break
+        picked.append(sentence)
+    return " ".join(picked)
+
+
+def sample(articles: list[Article], per_article: int, seed: int) -> list[Question]:
+    rng = random.Random(seed)
+    picked = []
+    for article in articles:
+        questions = list(article.questions)
+        rng.shuffle(questions)
+        picked += questions[:per_article]
+    return picked
+
+
+def score(rag, spec: str, questions: list[Question], out_of_corpus: set[str], log) -> dict:
+    """Every metric for one answerer, and the naive baseline on the same passages."""
+    rows = []
+    for i, q in enumerate(questions, start=1):
+        t = time.perf_counter()
+        answer = rag.ask(q.text, llm=spec)
+        seconds = time.perf_counter() - t
+        words = 0 if answer.abstained else len(re.sub(r"\[\d+\]", "", answer.text).split())
+        naive = naive_answer(q.text, answer.passages, words)
+        short = getattr(answer, "short_answer", None)
+        valid = [rag.document(c.source).text[c.start : c.end] == c.quote for c in answer.citations]
+        if short is not None:
+            valid.append(rag.document(short.source).text[short.start : short.end] == short.text)
+        rows.append({
+            "id": q.id, "in_corpus": q.article not in out_of_corpus, "abstained": answer.abstained,
+            "gold_in_answer": not answer.abstained and contains_gold(answer.text, q.answers),
+            "gold_in_naive": contains_gold(naive, q.answers),
+            "gold_in_passages": any(contains_gold(h.chunk.text, q.answers) for h in answer.passages),
+            "words": words,
+            "naive_words": len(naive.split()),
+            "em": exact_match(short.text, q.answers) if short else None,
+            "f1": f1(short.text, q.answers) if short else None,
+            "valid": all(valid), "seconds": seconds,
+        })
+        if i % 50 == 0:
+            log(f"  {spec}: {i}/{len(questions)}")
+    return summarize(rows)
+
+
+def summarize(rows: list[dict]) -> dict:
+    inside = [r for r in rows if r["in_corpus"]]
+    outside = [r for r in rows if not r["in_corpus"]]
+    answered = [r for r in inside if not r["abstained"]]
+
+    def share(items, key) -> float | None:
+        return round(sum(bool(r[key]) for r in items) / len(items), 4) if items else None
+
+    shorts = [r for r in inside if r["em"] is not None]
+    words = [r["words"] for r in answered]
+    return {
+        "answerable": len(inside),
+        "out_of_corpus": len(outside),
+        "gold_in_passages": share(inside, "gold_in_passages"),
+        "gold_in_answer": share(inside, "gold_in_answer"),
+        "gold_in_naive": share(inside, "gold_in_naive"),
+        "short_em": round(sum(r["em"] for r in shorts) / len(inside), 4) if shorts else None,
+        "short_f1": round(sum(r["f1"] for r in shorts) / len(inside), 4) if shorts else None,
+        "words_p50": percentile(words, 50) if words else None,
+        "words_p90": percentile(words, 90) if words else None,
+        "naive_words_p50": percentile([r["naive_words"] for r in answered], 50) if answered else None,
+        "wrong_declines": share(inside, "abstained"),
+        "out_of_corpus_declines": share(outside, "abstained"),
+        "quote_validity": share(rows, "valid"),
+        "latency_p50_ms": round(1000 * percentile([r["seconds"] for r in rows], 50), 1),
+        "latency_p90_ms": round(1000 * percentile([r["seconds"] for r in rows], 90), 1),
+    }
+
+
+ROWS = (
+    ("gold_in_passages", "gold in the passages (retrieval)"),
+    ("gold_in_answer", "gold in the answer"),
+    ("gold_in_naive", "gold in a naive answer: same passages and words, sentences by word overlap"),
+    ("short_em", "short answer exact match"),
+    ("short_f1", "short answer F1"),
+    ("words_p50", "answer words, median"),
+    ("words_p90", "answer words, p90"),
+    ("naive_words_p50", "naive baseline words, median"),
+    ("wrong_declines", "answerable questions declined"),
+    ("out_of_corpus_declines", "out-of-corpus questions declined"),
+    ("quote_validity", "quote and short-answer offsets valid"),
+    ("latency_p50_ms", "latency p50 (ms)"),
+    ("latency_p90_ms", "latency p90 (ms)"),
+)
+
+
+def markdown(result: dict) -> str:
+    specs = list(result["answerers"])
+    lines = [
+        f"# SQuAD v1.1 ({result['split']} articles): {result['answerable']} answerable questions over "
+        f"{result['indexed_articles']} indexed articles, {result['out_of_corpus']} about "
+        f"{len(result['held_out_articles'])} articles left out of the index",
+        "",
+        "| metric | " + " | ".join(f"`{s}`" for s in specs) + " |",
+        "|---|" + "---:|" * len(specs),
+    ]
+    for key, label in ROWS:
+        cells = [result["answerers"][s].get(key) for s in specs]
+        lines.append(f"| {label} | " + " | ".join("n/a" if v is None else f"{v:g}" for v in cells) + " |")
+    if result.get("command"):
+        lines += ["", f"Command: `{result['command']}`"]
+    return "\n".join(lines) + "\n"
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("squad", help="answer quality on SQuAD v1.1 articles (open setting: retrieval first)")
+    p.add_argument("file", help="a SQuAD v1.1 JSON file, e.g. ../shared/qa-train/squad-v1.1-dev-visible.json")
+    p.add_argument("--split", choices=["validation", "train", "all"], default="validation",
+                   help="which articles to index and ask about (default: validation, never fitted on)")
+    p.add_argument("--per-article", dest="per_article", type=int, default=50, help="questions sampled per article (default 50)")
+    p.add_argument("--held-out", dest="held_out", type=int, default=2,
+                   help="articles of the split left out of the index; their questions should be declined (default 2)")
+    p.add_argument("--held-out-questions", dest="held_out_questions", type=int, default=40,
+                   help="questions sampled per left-out article (default 40)")
+    p.add_argument("--llm", action="append", help="answerer spec to score (repeatable; default: extractive)")
+    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--out", default="out/bench/squad", help="where results.json and results.md go")
+    p.add_argument("--index", help="keep the index here and reuse it (default: a temporary folder)")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from ..pipeline import Rag
+    from ..settings import Settings
+    from ..types import Document
+
+    log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
+    articles = split(load_squad(args.file), args.split)
+    ordered = sorted(articles, key=lambda a: hashlib.sha256(f"{args.seed}:{a.title}".encode()).hexdigest())
+    held_out = ordered[: args.held_out]
+    indexed = ordered[args.held_out :]
+    if not indexed:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"no {args.split} articles left to index; lower --held-out")
+    questions = sample(indexed, args.per_article, args.seed) + sample(held_out, args.held_out_questions, args.seed)
+    scratch = None if args.index else tempfile.mkdtemp(prefix="rag-squad-")
+    index_path = args.index or os.path.join(scratch, "index")
+    try:
+        rag = Rag(Settings(index_path=index_path))
+        log(f"indexing {len(indexed)} {args.split} articles ({len(held_out)} left out) into {index_path}")
+        rag.add_documents([Document.from_text(source_of(a.title), a.text) for a in indexed])
+        specs = args.llm or ["extractive"]
+        answerers = {}
+        for spec in specs:
+            log(f"asking {len(questions)} questions with {spec}")
+            answerers[spec] = score(rag, spec, questions, {a.title for a in held_out}, log)
+    finally:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+    first = answerers[specs[0]]
+    result = {
+        "split": args.split,
+        "indexed_articles": len(indexed),
+        "held_out_articles": [a.title for a in held_out],
+        "answerable": first["answerable"],
+        "out_of_corpus": first["out_of_corpus"],
+        "answerers": answerers,
+        "command": "rag " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else None,
+    }
+    write_results(Path(args.out), result, markdown(result), log)
+    return 0
