@@ -1,4 +1,8 @@
-"""The chunk store: documents and chunks in one SQLite file a person can open with `sqlite3`."""
+"""The chunk store: documents and chunks in one SQLite file a person can open with `sqlite3`.
+
+Readers open the file read-only (a missing file is an error, never a new empty database); only
+`create`, which the index writer uses for a new generation, opens it read-write.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+from .errors import StoreError
 from .types import Chunk, Document, indexed_text
 
 SCHEMA = """
@@ -36,11 +41,25 @@ CHUNK_COLUMNS = 'id, source, start, "end", text, ordinal, page, n_tokens'  # the
 class ChunkStore:
     FILE = "chunks.sqlite"
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, writable: bool = False):
         self.path = Path(path)
-        self.db = sqlite3.connect(self.path, check_same_thread=False)
-        self.db.executescript(SCHEMA)
-        self._heading = self._heading_column()
+        if writable:
+            self.db = sqlite3.connect(self.path, check_same_thread=False)
+            self.db.executescript(SCHEMA)
+        else:
+            if not self.path.is_file():
+                raise StoreError(f"{self.path.name} is missing")
+            uri = f"{self.path.resolve().as_uri()}?mode=ro"
+            self.db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        try:
+            tables = {name for (name,) in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            self._heading = self._heading_column()
+        except sqlite3.DatabaseError as err:  # garbage bytes: "file is not a database"
+            self.db.close()
+            raise StoreError(f"{self.path.name} is not a readable SQLite database: {err}") from err
+        if not {"documents", "chunks"} <= tables:
+            self.db.close()
+            raise StoreError(f"{self.path.name} holds no chunk tables")
 
     def _heading_column(self) -> str:
         """An index from before chunks had headings reads as chunks without one, until `rag index`
@@ -50,10 +69,16 @@ class ChunkStore:
 
     @classmethod
     def open(cls, folder: Path) -> "ChunkStore":
+        """The store in `folder`, read-only."""
         return cls(Path(folder) / cls.FILE)
 
+    @classmethod
+    def create(cls, folder: Path) -> "ChunkStore":
+        """A new (or the existing) store in `folder`, for writing."""
+        return cls(Path(folder) / cls.FILE, writable=True)
+
     def copy_to(self, folder: Path) -> "ChunkStore":
-        target = ChunkStore(Path(folder) / self.FILE)
+        target = ChunkStore.create(folder)
         self.db.backup(target.db)
         target._heading = target._heading_column()
         return target

@@ -5,7 +5,9 @@
         chunks.sqlite  vectors.faiss  bm25/
 
 Every update writes a new generation folder and then atomically replaces manifest.json, so a
-build killed at any point leaves the previous index loadable and unchanged.
+build killed at any point leaves the previous index loadable and unchanged. Opening checks that
+the manifest names a generation folder inside the index, that its files are there and that they
+hold the same number of chunks; a damaged index is a one-line error naming the rebuild command.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
+import sqlite3
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +30,7 @@ from .chunks import ENCODING, split_document, vector_id
 from .chunkstore import ChunkStore
 from .documents import Skipped, load_paths
 from .embeddings import Embedder
-from .errors import IndexMismatchError, IndexNotFoundError, RagError
+from .errors import IndexMismatchError, IndexNotFoundError, RagError, StoreError
 from .lexical import BM25Index
 from .settings import Settings
 from .store import FaissStore
@@ -33,6 +38,7 @@ from .types import Chunk, Document
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+DATA_DIR = re.compile(r"data-(\d{6,})")  # a generation folder, directly inside the index folder
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,12 @@ class Index:
     vectors: FaissStore
     bm25: BM25Index
     data_dir: Path = field(repr=False)
+    stamp: tuple | None = field(default=None, repr=False)  # manifest.json as it was when opened
+
+    def changed_on_disk(self) -> bool:
+        """Whether another process has committed a new generation since this one was opened
+        (one stat call: cheap enough to ask before every search)."""
+        return manifest_stamp(self.path) != self.stamp
 
     @property
     def model_id(self) -> str:
@@ -91,6 +103,19 @@ class Index:
         self.chunks.close()
 
 
+def damaged(path: str | os.PathLike, what: str) -> IndexMismatchError:
+    return IndexMismatchError(f"{path} is damaged ({what}); rebuild it with `rag index --rebuild [PATH ...] --index {path}`")
+
+
+def manifest_stamp(path: str | os.PathLike) -> tuple | None:
+    """Identifies one version of manifest.json (each commit replaces the file: a new inode)."""
+    try:
+        info = os.stat(Path(path) / MANIFEST)
+    except OSError:
+        return None
+    return info.st_ino, info.st_mtime_ns, info.st_size
+
+
 def read_manifest(path: str | os.PathLike) -> dict:
     file = Path(path) / MANIFEST
     if not file.exists():
@@ -98,13 +123,20 @@ def read_manifest(path: str | os.PathLike) -> dict:
     try:
         manifest = json.loads(file.read_text())
     except (OSError, ValueError) as err:
-        raise IndexMismatchError(f"{file} is unreadable; rebuild with `rag index --rebuild --index {path}`") from err
+        raise damaged(path, f"{MANIFEST} is unreadable") from err
+    if not isinstance(manifest, dict):
+        raise damaged(path, f"{MANIFEST} is not an object")
     version = manifest.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise IndexMismatchError(
             f"{path} uses index format {version}, newer than this version of rag reads ({FORMAT_VERSION}): "
             "upgrade rag, or rebuild with `rag index --rebuild`"
         )
+    data, embedding = manifest.get("data"), manifest.get("embedding")
+    if not isinstance(data, str) or not DATA_DIR.fullmatch(data):  # never "/etc" or "../x"
+        raise damaged(path, f"{MANIFEST} names {data!r}, not a data-NNNNNN folder of the index")
+    if not isinstance(embedding, dict) or not isinstance(embedding.get("model"), str) or not isinstance(embedding.get("dimension"), int):
+        raise damaged(path, f"{MANIFEST} does not name the embedding model and its dimension")
     return manifest
 
 
@@ -118,27 +150,57 @@ def check_model(manifest: dict, path: str | os.PathLike, model_id: str, dimensio
 
 
 def open_index(path: str | os.PathLike, model_id: str | None = None) -> Index:
+    """Open the generation the manifest names, read-only; a damaged index raises a one-line error."""
     path = Path(path)
+    for last in (False, False, True):
+        stamp = manifest_stamp(path)
+        try:
+            return _open(path, model_id, stamp)
+        except (IndexMismatchError, StoreError):
+            # a writer may have committed and removed the generation we read about: read again
+            if last or manifest_stamp(path) == stamp:
+                raise
+
+
+def _open(path: Path, model_id: str | None, stamp: tuple | None) -> Index:
     manifest = read_manifest(path)
     if model_id is not None:
         check_model(manifest, path, model_id)
     data_dir = path / manifest["data"]
-    dimension = int(manifest["embedding"]["dimension"])
-    return Index(
-        path=path,
-        manifest=manifest,
-        chunks=ChunkStore.open(data_dir),
-        vectors=FaissStore.load(data_dir, dimension, manifest.get("store", {}).get("faiss_index", "flat")),
-        bm25=BM25Index.load(data_dir),
-        data_dir=data_dir,
-    )
+    if not data_dir.is_dir() or data_dir.resolve().parent != path.resolve():
+        raise damaged(path, f"its data folder {manifest['data']} is missing or lies outside the index")
+    store = manifest.get("store")
+    kind = store.get("faiss_index", "flat") if isinstance(store, dict) else "flat"
+    chunks = None
+    try:
+        chunks = ChunkStore.open(data_dir)
+        vectors = FaissStore.load(data_dir, manifest["embedding"]["dimension"], kind)
+        bm25 = BM25Index.load(data_dir)
+        n_chunks = chunks.count()[1]
+    except (StoreError, sqlite3.DatabaseError) as err:
+        if chunks is not None:
+            chunks.close()
+        raise damaged(path, str(err)) from err
+    counts = manifest.get("counts")
+    recorded = counts.get("chunks") if isinstance(counts, dict) else None
+    if not n_chunks == len(vectors) == len(bm25) or recorded not in (None, n_chunks):
+        chunks.close()
+        found = f"chunks.sqlite holds {n_chunks} chunks, {FaissStore.FILE} {len(vectors)}, bm25/ {len(bm25)}"
+        raise damaged(path, found + (f", the manifest {recorded}" if recorded is not None else ""))
+    return Index(path=path, manifest=manifest, chunks=chunks, vectors=vectors, bm25=bm25, data_dir=data_dir, stamp=stamp)
 
 
 @contextlib.contextmanager
-def _locked(path: Path):
+def _locked(path: Path, progress: bool = False):
+    """One writer at a time. When another holds the index, say so (with progress on), then wait."""
     path.mkdir(parents=True, exist_ok=True)
     with open(path / ".lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if progress:
+                print(f"waiting for another indexer to finish with {path} ...", file=sys.stderr, flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
@@ -160,7 +222,9 @@ def index_paths(
     (deleted or renamed files) are removed.
     """
     started = time.perf_counter()
-    documents, skipped = load_paths(paths)
+    documents, skipped = load_paths(
+        paths, max_document_chars=settings.max_document_chars, max_docx_xml_bytes=settings.max_docx_xml_bytes
+    )
     removed: set[str] = set()
     if prune:
         roots = [_source_prefix(p) for p in paths if Path(p).exists()]
@@ -188,9 +252,10 @@ def _source_prefix(path: str | os.PathLike) -> str:
 
 def _indexed_sources(path: Path) -> list[str]:
     try:
-        return list(read_manifest(path).get("documents", {}))
-    except IndexNotFoundError:
+        documents = read_manifest(path).get("documents")
+    except (IndexNotFoundError, IndexMismatchError):  # nothing to prune from; a rebuild replaces a damaged index
         return []
+    return list(documents) if isinstance(documents, dict) else []
 
 
 def update_index(
@@ -206,13 +271,13 @@ def update_index(
 ) -> IndexReport:
     started = started or time.perf_counter()
     path = Path(settings.index_path)
-    with _locked(path):
+    with _locked(path, progress):
         old = None
         if not rebuild:
             try:
                 manifest = read_manifest(path)
                 check_model(manifest, path, embedder.model_id)
-                if manifest["chunking"] != _chunking(settings):
+                if manifest.get("chunking") != _chunking(settings):
                     rebuild = True  # different chunking: every chunk changes
                 else:
                     old = open_index(path)
@@ -240,8 +305,8 @@ def _update(path, old, settings, embedder, documents, removed, skipped, progress
         docs, chunks = old.chunks.count()
         return IndexReport(docs, chunks, unchanged=unchanged, skipped=tuple(skipped), seconds=time.perf_counter() - started)
 
-    existing = [int(p.name.rsplit("-", 1)[1].split(".")[0]) for p in path.glob("*data-*") if p.is_dir()]
-    generation = max(existing, default=0) + 1
+    existing = [re.fullmatch(r"\.?data-(\d+)(\.partial)?", p.name) for p in path.iterdir() if p.is_dir()]
+    generation = max((int(m[1]) for m in existing if m), default=0) + 1
     final_dir = path / f"data-{generation:06d}"
     work_dir = path / f".data-{generation:06d}.partial"
     for stale in path.glob(".data-*.partial"):
@@ -253,7 +318,7 @@ def _update(path, old, settings, embedder, documents, removed, skipped, progress
         vectors = old.vectors
         vectors.kind = settings.faiss_index  # the setting of this build decides
     else:
-        store = ChunkStore.open(work_dir)
+        store = ChunkStore.create(work_dir)
         vectors = FaissStore(embedder.dimension, settings.faiss_index)
 
     # Chunk every new or changed document; keep vectors of chunks whose id is unchanged.

@@ -84,9 +84,11 @@ class BM25Index:
         try:
             vids = np.load(target / "vids.npy", allow_pickle=False)
             meta = json.loads((target / "meta.json").read_text())
-        except (OSError, ValueError) as err:
-            raise StoreError(f"cannot read the BM25 index in {target}; rebuild with `rag index --rebuild`") from err
-        if not len(vids):
-            return cls.build([], [], meta.get("k1", 1.2), meta.get("b", 0.75))
-        retriever = _bm25s().BM25.load(str(target), mmap=False, allow_pickle=False, show_progress=False, verbosity=0)
+            if not len(vids):
+                return cls.build([], [], meta.get("k1", 1.2), meta.get("b", 0.75))
+            retriever = _bm25s().BM25.load(str(target), mmap=False, allow_pickle=False, show_progress=False, verbosity=0)
+        except MissingDependencyError:
+            raise
+        except Exception as err:  # missing or damaged files, whatever numpy, json or bm25s raise on them
+            raise StoreError(f"the BM25 index in {FOLDER}/ is missing or unreadable ({err.__class__.__name__})") from err
         return cls(retriever, vids)

@@ -158,7 +158,9 @@ class PgBackend:
     def index(self, paths: list, *, rebuild: bool = False, prune: bool = True, progress: bool = False) -> IndexReport:
         """Index files and folders; with `prune`, drop indexed documents no longer found under them."""
         started = time.perf_counter()
-        documents, skipped = load_paths(paths)
+        documents, skipped = load_paths(
+            paths, max_document_chars=self.settings.max_document_chars, max_docx_xml_bytes=self.settings.max_docx_xml_bytes
+        )
         roots = [display_path(Path(p)) for p in paths if Path(p).exists()] if prune else []
         found = {d.source for d in documents} | {s.source for s in skipped}
 

@@ -79,8 +79,10 @@ class Rag:
 
     @property
     def opened(self) -> Index:
+        """The index as on disk now: reopened when another process (another `rag index`, a second
+        server) has committed a new generation since it was opened (one stat call per use)."""
         with self._lock:
-            if self._index is None:
+            if self._index is None or self._index.changed_on_disk():
                 self._index = open_index(self.settings.index_path, self.embedder.model_id)
             return self._index
 

@@ -266,12 +266,14 @@ class FaissStore:
         folder = Path(folder)
         path = folder / cls.FILE
         faiss = _faiss()
+        if not path.is_file():
+            raise StoreError(f"{cls.FILE} is missing")
         try:
             index = faiss.read_index(str(path))
         except RuntimeError as err:
-            raise StoreError(f"cannot read {path}: the file is damaged; rebuild with `rag index --rebuild`") from err
+            raise StoreError(f"{cls.FILE} is unreadable") from err
         if index.d != dimension:
-            raise StoreError(f"{path} holds {index.d}-dimensional vectors, the manifest says {dimension}")
+            raise StoreError(f"{cls.FILE} holds {index.d}-dimensional vectors, the manifest says {dimension}")
         store = cls(dimension, kind, index)
         meta = folder / cls.ANN_META
         if meta.is_file() and store.searched_with != "flat":
@@ -279,8 +281,8 @@ class FaissStore:
                 built = json.loads(meta.read_text())["kind"]
                 ann = faiss.read_index(str(folder / cls.ANN_FILE))
                 ann_ids = np.load(folder / cls.ANN_IDS, allow_pickle=False)
-            except (OSError, ValueError, KeyError, RuntimeError) as err:
-                raise StoreError(f"cannot read the {kind} index in {folder}; rebuild with `rag index --rebuild`") from err
+            except (OSError, ValueError, KeyError, TypeError, RuntimeError) as err:
+                raise StoreError(f"the {kind} index beside {cls.FILE} is unreadable") from err
             if built == store.searched_with and ann.ntotal == len(ann_ids) and int((ann_ids >= 0).sum()) == len(store):
                 store._ann, store._ann_ids = (built, ann), ann_ids
         return store

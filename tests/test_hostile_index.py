@@ -1,0 +1,233 @@
+"""Hostile input to the loaders and a damaged index on disk (issue #14): each case is one file's
+skip with its reason, or a one-line error that names the fix; never a traceback, never a quietly
+empty index, never a file written outside the index folder."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from rag import IndexMismatchError, LoadError, Rag, Settings
+from rag.cli import EXIT_SKIPPED
+from rag.documents import docx_xml_bytes, load_file
+
+ROOT = Path(__file__).resolve().parent.parent
+W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+
+
+def run_cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "rag.cli", *args, "--model", "test-hash"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120, **kwargs,
+    )
+
+
+def make_docx(path: Path, document_xml=None) -> Path:
+    """A .docx from python-docx; `document_xml` (bytes, or a function writing to a stream) replaces
+    word/document.xml."""
+    docx = pytest.importorskip("docx")
+    template = path.with_suffix(".template.docx")
+    document = docx.Document()
+    document.add_paragraph("Malaysia signed a treaty with Iran.")
+    document.save(template)
+    with zipfile.ZipFile(template) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in src.infolist():
+            if info.filename != "word/document.xml" or document_xml is None:
+                out.writestr(info.filename, src.read(info.filename))
+            elif callable(document_xml):
+                with out.open(info.filename, "w") as stream:
+                    document_xml(stream)
+            else:
+                out.writestr(info.filename, document_xml)
+    template.unlink()
+    return path
+
+
+# 1. a parser error is one file's skip, not the run's end
+
+
+def test_malformed_docx_is_skipped_and_the_good_files_are_indexed(corpus, fast_settings):
+    make_docx(corpus / "bad.docx", b"<w:document><w:body><w:p>not closed")
+    make_docx(corpus / "good.docx")
+    done = run_cli("index", str(corpus), "--index", fast_settings.index_path)
+    assert done.returncode == EXIT_SKIPPED, done.stderr
+    assert "Traceback" not in done.stderr
+    skipped = [line for line in done.stderr.splitlines() if "skipped" in line]
+    assert len(skipped) == 1 and "bad.docx: corrupt or unreadable .docx (XMLSyntaxError)" in skipped[0]
+    sources = [source for source, _ in Rag(fast_settings).documents()]
+    assert len(sources) == 6 and any(s.endswith("good.docx") for s in sources)
+
+
+# 2. size limits: checked before parsing where possible
+
+
+def test_docx_zip_bomb_is_skipped_before_parsing(tmp_path):
+    def bomb(stream):  # 64 MiB of well-formed XML that deflates to about 200 KB
+        stream.write(f'<?xml version="1.0"?><w:document xmlns:w="{W}"><w:body>'.encode())
+        row = b"<w:p><w:r><w:t>aaaaaaaaaaaaaaaa</w:t></w:r></w:p>" * 20_000
+        for _ in range(64 * 2**20 // len(row) + 1):
+            stream.write(row)
+        stream.write(b"</w:body></w:document>")
+
+    path = make_docx(tmp_path / "bomb.docx", bomb)
+    assert path.stat().st_size < 500_000
+    started = time.perf_counter()
+    with pytest.raises(LoadError, match=r"document too large: its XML unzips to 6\d\.\d MB \(limit 32 MB\)"):
+        load_file(path)
+    assert time.perf_counter() - started < 1.0
+    # the same text under another name counts too: the parser reads any part a relationship names
+    renamed = tmp_path / "renamed.zip"
+    with zipfile.ZipFile(renamed, "w", zipfile.ZIP_DEFLATED) as out:
+        out.writestr("word/media/image1.png", b"\0" * 40 * 2**20)
+    assert docx_xml_bytes(renamed.read_bytes()) == 40 * 2**20
+
+
+def test_overlong_documents_are_skipped_with_the_limit(corpus, tmp_path):
+    from test_documents import make_pdf
+
+    settings = Settings(index_path=str(tmp_path / "index"), embedding_model="test-hash", max_document_chars=3000)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for file in sorted(corpus.iterdir())[:2]:
+        (folder / file.name).write_text(file.read_text()[:2500])
+    (folder / "long.txt").write_text("Word " * 700)  # 3500 characters: decoded, then refused
+    (folder / "huge.txt").write_text("Word " * 5000)  # more bytes than 4 per allowed character: refused unread
+    (folder / "long.pdf").write_bytes(make_pdf(["Treaty text " * 150, "More treaty text " * 100]))
+    report = Rag(settings).index([folder])
+    assert report.documents == 2
+    reasons = {Path(s.source).name: s.reason for s in report.skipped}
+    assert reasons["long.txt"] == "document too large: 3,500 characters of text (limit 3,000); split it into smaller files"
+    assert reasons["huge.txt"].startswith("document too large:") and "limit 3,000 characters" in reasons["huge.txt"]
+    assert reasons["long.pdf"].startswith("document too large:") and "(limit 3,000)" in reasons["long.pdf"]
+
+
+def test_default_limit_admits_5m_characters_and_refuses_one_more(tmp_path):
+    limit = Settings().max_document_chars
+    (tmp_path / "fits.txt").write_text("a" * limit)
+    (tmp_path / "over.txt").write_text("a" * (limit + 1))
+    assert len(load_file(tmp_path / "fits.txt").text) == limit
+    with pytest.raises(LoadError, match="document too large: 5,000,001 characters of text"):
+        load_file(tmp_path / "over.txt")
+
+
+# 3. a damaged index is a one-line error naming the fix, and a reader writes nothing
+
+
+def _built(corpus: Path, settings: Settings) -> tuple[Path, Path]:
+    Rag(settings).index([corpus])
+    index = Path(settings.index_path)
+    return index, index / json.loads((index / "manifest.json").read_text())["data"]
+
+
+def test_deleted_chunk_store_is_an_error_through_the_cli_and_a_rebuild_fixes_it(corpus, fast_settings):
+    index, data = _built(corpus, fast_settings)
+    (data / "chunks.sqlite").unlink()
+    fix = f"rebuild it with `rag index --rebuild [PATH ...] --index {index}`"
+    for command in (["ask", "which countries have extradition treaties with Malaysia?"], ["docs"]):
+        done = run_cli(*command, "--index", str(index))
+        assert done.returncode == 1, done
+        assert done.stdout == ""
+        assert done.stderr == f"error: {index} is damaged (chunks.sqlite is missing); {fix}\n"
+    assert not (data / "chunks.sqlite").exists()  # reading created no empty database
+    done = run_cli("index", str(corpus), "--rebuild", "--index", str(index))
+    assert done.returncode == 0, done.stderr
+    assert len(Rag(fast_settings).documents()) == 5
+
+
+def _delete_one_chunk(data: Path) -> None:
+    import sqlite3
+
+    with sqlite3.connect(data / "chunks.sqlite") as db:
+        db.execute("DELETE FROM chunks WHERE vid = (SELECT MIN(vid) FROM chunks)")
+
+
+DAMAGE = {
+    "garbage chunks.sqlite": (lambda d: (d / "chunks.sqlite").write_bytes(b"not a database " * 300),
+                              "chunks.sqlite is not a readable SQLite database: file is not a database"),
+    "empty chunks.sqlite": (lambda d: (d / "chunks.sqlite").write_bytes(b""), "chunks.sqlite holds no chunk tables"),
+    "a chunk row deleted": (_delete_one_chunk, "chunks.sqlite holds "),
+    "missing vectors": (lambda d: (d / "vectors.faiss").unlink(), "vectors.faiss is missing"),
+    "garbage vectors": (lambda d: (d / "vectors.faiss").write_bytes(b"\0" * 100), "vectors.faiss is unreadable"),
+    "missing BM25": (lambda d: (d / "bm25" / "vids.npy").unlink(), "the BM25 index in bm25/ is missing or unreadable"),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_damaged_files_are_one_line_errors(corpus, fast_settings, damage):
+    index, data = _built(corpus, fast_settings)
+    harm, what = DAMAGE[damage]
+    harm(data)
+    with pytest.raises(IndexMismatchError) as info:
+        Rag(fast_settings).search("extradition")
+    message = str(info.value)
+    assert message.startswith(f"{index} is damaged ({what}") and "\n" not in message
+    assert message.endswith(f"rebuild it with `rag index --rebuild [PATH ...] --index {index}`")
+    with pytest.raises(IndexMismatchError, match="is damaged"):  # an update refuses too ...
+        Rag(fast_settings).index([corpus])
+    assert Rag(fast_settings).index([corpus], rebuild=True).documents == 5  # ... and a rebuild repairs it
+    assert Rag(fast_settings).search("extradition")
+
+
+@pytest.mark.parametrize("data", ["OUTSIDE", "../x", "data-000001/../../y", ".", "", None, 7])
+def test_manifest_pointing_outside_the_index_is_refused_and_nothing_is_created(corpus, fast_settings, tmp_path, data):
+    index, _ = _built(corpus, fast_settings)
+    outside = tmp_path / "outside"
+    manifest = json.loads((index / "manifest.json").read_text())
+    manifest["data"] = str(outside) if data == "OUTSIDE" else data
+    (index / "manifest.json").write_text(json.dumps(manifest))
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    with pytest.raises(IndexMismatchError, match=r"manifest.json names .*, not a data-NNNNNN folder of the index"):
+        Rag(fast_settings).search("extradition")
+    done = run_cli("ask", "extradition?", "--index", str(index))
+    assert done.returncode == 1 and done.stderr.startswith(f"error: {index} is damaged") and done.stderr.count("\n") == 1
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+    assert not outside.exists() and not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+# 4. a second indexer says why it waits
+
+
+def test_second_indexer_says_it_waits_for_the_lock(corpus, fast_settings, tmp_path):
+    index, _ = _built(corpus, fast_settings)
+    (corpus / "new.txt").write_text("The lock test adds one document about Zanzibar.")
+    log = tmp_path / "stderr.txt"
+    with open(index / ".lock", "w") as lock, open(log, "w") as err:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as a running `rag index` holds it
+        child = subprocess.Popen(
+            [sys.executable, "-m", "rag.cli", "index", str(corpus), "--index", str(index), "--model", "test-hash"],
+            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE, stderr=err, text=True,
+        )
+        deadline = time.time() + 60
+        while "waiting" not in log.read_text() and child.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        assert f"waiting for another indexer to finish with {index} ...\n" in log.read_text().splitlines(keepends=True)
+        assert child.poll() is None  # still waiting
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        assert child.wait(timeout=60) == 0
+    assert "1 new" in child.stdout.read()
+    assert len(Rag(fast_settings).documents()) == 6
+
+
+# 5. a long-running reader sees what another process committed
+
+
+def test_reader_sees_documents_another_writer_added(corpus, fast_settings, tmp_path):
+    server = Rag(fast_settings)
+    server.index([corpus])
+    assert len(server.documents()) == 5 and server.opened is server.opened  # no reopening while unchanged
+    extra = tmp_path / "zanzibar.txt"
+    extra.write_text("The committee will next meet in Zanzibar in 2031.")
+    Rag(fast_settings).index([extra], prune=False)  # another process, as far as `server` knows
+    assert len(server.documents()) == 6
+    hits = server.search("Zanzibar 2031", k=1, mode="bm25")
+    assert hits and hits[0].chunk.source.endswith("zanzibar.txt")
+    Rag(fast_settings).remove([hits[0].chunk.source])
+    assert len(server.documents()) == 5
