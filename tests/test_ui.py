@@ -101,6 +101,13 @@ def test_passages_panel_lists_scores_and_method_ranks():
     assert "score 0.5000 · dense #1, bm25 #2" in html and "score 0.2500 · dense #2, bm25 #2" in html
 
 
+def test_a_streaming_draft_is_labelled_as_not_yet_checked_until_the_answer_replaces_it():
+    draft = render.pending_html("who signed it?", "who signed it?", "Freedonia and <b>Sylvania</b> [1]")
+    assert "Draft: not yet checked against the documents" in draft and 'class="rq-draft"' in draft
+    assert "rq-answer" not in draft and "&lt;b&gt;Sylvania&lt;/b&gt;" in draft
+    assert "Draft" not in render.pending_html("who signed it?")  # before any token: "Searching the documents…"
+
+
 def test_safe_name_keeps_plain_file_names_only():
     assert safe_name("../../etc/passwd") == "passwd"
     assert safe_name(".hidden.txt") == "hidden.txt"

@@ -61,6 +61,28 @@ def app_url(tmp_path, real_rag):
     yield url
     app.close()
 
+CODEX = """The Varn Codex
+
+The scribes of Lenk copied the square rule, written $$x^2$$ 42 times, into the Varn Codex in 1412.
+
+The codex is kept in the town hall.
+"""
+
+
+@pytest.fixture
+def codex_url(tmp_path, real_rag):
+    """The app over one document whose text holds TeX delimiters."""
+    docs = tmp_path / "codex"
+    docs.mkdir()
+    (docs / "codex.txt").write_text(CODEX)
+    settings = real_rag.settings.with_(index_path=str(tmp_path / "codex-index"))
+    rag = Rag(settings, embedder=real_rag.embedder)
+    rag.index([docs])
+    app = build_app(settings, rag=rag)
+    _, url, _ = launch(app, host="127.0.0.1", port=_free_port(), block=False, quiet=True)
+    yield url
+    app.close()
+
 
 @pytest.fixture
 def page(browser, app_url):
@@ -202,3 +224,25 @@ def test_two_users_at_once_each_see_only_their_own_conversation(browser, app_url
     finally:
         for context in contexts:
             context.close()
+
+
+def test_document_text_with_tex_delimiters_is_shown_as_written(browser, codex_url, tmp_path):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        page.goto(codex_url)
+        page.wait_for_selector("#rq-question textarea")
+        message = ask(page, "How many times did the scribes copy the square rule into the Varn Codex?")
+        cite = message.locator(".rq-cite").first
+        assert "✓ verified" in cite.inner_text()
+        assert "written $$x^2$$ 42 times" in cite.locator("mark").inner_text()  # the quote as the source has it
+        assert "$$x^2$$ 42" in message.locator(".rq-answer").inner_text()
+        assert "$$x^2$$ 42" in page.locator("#rq-passages").inner_text()
+        cite.locator("a.rq-open").click()
+        page.locator("#rq-viewer mark.rq-target").wait_for()
+        assert "$$x^2$$ 42" in page.locator("#rq-viewer mark.rq-target").inner_text()
+        assert page.locator(".katex, math").count() == 0  # nothing on the page was typeset
+        shot(page, tmp_path / "codex.png")
+    finally:
+        context.close()

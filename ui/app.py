@@ -2,31 +2,37 @@
 
 A thin layer over `rag.Rag`. One shared `Rag` serves every session (its reads are thread-safe);
 each conversation lives in its own `gr.State`, so concurrent users never see each other's turns.
-`rag serve` starts it; `build_app(settings)` returns the Blocks for tests and embedding.
+`rag serve` starts it; `build_app(settings)` returns the Blocks for tests and embedding. A read-only
+app registers no upload or remove handler at all, so no client can reach one; logins are Gradio's
+`auth=` with the hashed user file of `ui.auth`. No component renders LaTeX or takes a custom answerer.
 """
 
 from __future__ import annotations
 
 import gradio as gr
 
+from collections.abc import Iterable
+
 from rag import Rag, Settings
+from rag.answerers import EXTRACTIVE
 from rag.documents import SUPPORTED_SUFFIXES
 
 from . import render
 from .assets import BRIDGE_JS, CSS, VIEWER_JS
+from .auth import Users
 from .handlers import Handlers
 
 TITLE = "Ask your documents"
 HELP = (
     "Answers come only from the indexed documents, and every quote is checked against its source "
     "(✓ verified / ✗ not verified). Click a quote or a passage to read it in context. "
-    "Add or remove documents in the <b>Documents</b> tab."
 )
+HELP_DOCUMENTS = {False: "Add or remove documents in the <b>Documents</b> tab.", True: "The <b>Documents</b> tab lists them."}
 CHAT_PLACEHOLDER = (
     "<div class='rq-placeholder'><b>Ask a question about your documents.</b><br>"
     "Follow-up questions work too: they are rewritten into a standalone search.</div>"
 )
-MODE_HELP = "extractive (quotes sentences, no LLM) or an LLM such as openai:gpt-4o-mini"
+MODE_HELP = "extractive quotes sentences (no LLM); other entries are the LLMs this server offers"
 UPLOAD_HELP = (
     "### Add documents\nText, Markdown, HTML, PDF or Word files. They are saved beside the index and indexed right away."
 )
@@ -34,13 +40,20 @@ UPLOAD_TYPES = sorted(SUPPORTED_SUFFIXES)
 PRIVATE = {"api_visibility": "private"}  # UI plumbing; the named API endpoints are declared with gr.api
 ANSWERING = {"concurrency_id": "answer", "concurrency_limit": 8}  # questions run side by side
 INDEXING = {"concurrency_id": "index", "concurrency_limit": 1}  # index updates run one at a time
+NO_LATEX: list = []  # document text is shown as written: "$$x^2$$" must not become a formula
 
 
-def build_app(settings: Settings, *, rag: Rag | None = None) -> gr.Blocks:
-    """The whole UI over one shared `Rag`. Start it with `launch(app, ...)`, which adds the styling."""
-    ui = Handlers(rag or Rag(settings))
+def build_app(
+    settings: Settings, *, rag: Rag | None = None, read_only: bool = False, allow: Iterable[str] = EXTRACTIVE
+) -> gr.Blocks:
+    """The whole UI over one shared `Rag`. Start it with `launch(app, ...)`, which adds the styling.
+
+    `allow`: the answerer specs a client may choose, besides the server's own (settings.answerer).
+    `read_only`: list the documents, but build no upload or remove control and register no handler for one.
+    """
+    ui = Handlers(rag or Rag(settings), allow=allow)
     with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
-        gr.HTML(f'<div class="rq-header"><h1>{TITLE}</h1><p>{HELP}</p></div>')
+        gr.HTML(f'<div class="rq-header"><h1>{TITLE}</h1><p>{HELP}{HELP_DOCUMENTS[read_only]}</p></div>')
         conversation = gr.State({"turns": [], "messages": []})  # one per browser session
         with gr.Tabs(elem_id="rq-tabs"):
             with gr.Tab("Ask", id="ask"):
@@ -49,6 +62,7 @@ def build_app(settings: Settings, *, rag: Rag | None = None) -> gr.Blocks:
                         chat = gr.Chatbot(
                             elem_id="rq-chat", height=560, show_label=False, layout="bubble",
                             feedback_options=None, buttons=["copy"], placeholder=CHAT_PLACEHOLDER,
+                            latex_delimiters=NO_LATEX,
                         )
                         with gr.Row(elem_id="rq-ask-row"):
                             question = gr.Textbox(
@@ -60,7 +74,7 @@ def build_app(settings: Settings, *, rag: Rag | None = None) -> gr.Blocks:
                         with gr.Accordion("Answer settings", open=False, elem_id="rq-settings"):
                             with gr.Row():
                                 mode = gr.Dropdown(
-                                    choices=ui.modes(), value=ui.rag.settings.answerer, allow_custom_value=True,
+                                    choices=ui.modes(), value=ui.rag.settings.answerer, allow_custom_value=False,
                                     label="Answer mode", info=MODE_HELP, scale=3, min_width=260,
                                 )
                                 k = gr.Slider(1, 20, value=ui.rag.settings.k, step=1, label="Passages (k)", scale=2, min_width=220)
@@ -75,23 +89,29 @@ def build_app(settings: Settings, *, rag: Rag | None = None) -> gr.Blocks:
                                 )
             with gr.Tab("Documents", id="documents"):
                 with gr.Row(equal_height=False):
-                    with gr.Column(scale=2, min_width=360):
-                        gr.Markdown(UPLOAD_HELP)
-                        files = gr.File(
-                            label="Upload files", file_count="multiple", file_types=UPLOAD_TYPES,
-                            elem_id="rq-upload", height=160,
-                        )
-                        status = gr.HTML("", elem_id="rq-upload-status")
+                    if not read_only:
+                        with gr.Column(scale=2, min_width=360):
+                            gr.Markdown(UPLOAD_HELP)
+                            files = gr.File(
+                                label="Upload files", file_count="multiple", file_types=UPLOAD_TYPES,
+                                elem_id="rq-upload", height=160,
+                            )
+                            status = gr.HTML("", elem_id="rq-upload-status")
                     with gr.Column(scale=3, min_width=480):
                         gr.Markdown("### Indexed documents")
                         table = gr.Dataframe(
                             headers=["Document", "Chunks", "Source"], datatype=["str", "number", "str"],
                             interactive=False, elem_id="rq-docs", max_height=420, wrap=True,
-                            column_widths=["34%", "12%", "54%"],
+                            column_widths=["34%", "12%", "54%"], latex_delimiters=NO_LATEX,
                         )
-                        with gr.Row():
-                            chosen = gr.Dropdown(label="Remove a document", choices=[], scale=4, elem_id="rq-remove-choice")
-                            remove = gr.Button("Remove", variant="stop", scale=1, min_width=100, elem_id="rq-remove")
+                        if not read_only:
+                            with gr.Row():
+                                chosen = gr.Dropdown(
+                                    label="Remove a document", choices=[], scale=4, elem_id="rq-remove-choice"
+                                )
+                                remove = gr.Button(
+                                    "Remove", variant="stop", scale=1, min_width=100, elem_id="rq-remove"
+                                )
         bridge = gr.HTML("", visible="hidden", elem_id="rq-bridge", html_template="<span></span>", js_on_load=BRIDGE_JS)
 
         asked = [question, conversation, mode, k]
@@ -102,9 +122,12 @@ def build_app(settings: Settings, *, rag: Rag | None = None) -> gr.Blocks:
         chat.clear(ui.new_chat, None, reset, queue=False, **PRIVATE)
         bridge.click(ui.open_source, bridge, [viewer, side], **PRIVATE, **ANSWERING)
 
-        files.upload(ui.upload, files, [status, table, chosen, files], **PRIVATE, **INDEXING)
-        remove.click(ui.remove, chosen, [status, table, chosen], **PRIVATE, **INDEXING)
-        app.load(ui.refresh_documents, None, [table, chosen], **PRIVATE)
+        if read_only:
+            app.load(ui.document_table, None, table, **PRIVATE)
+        else:
+            files.upload(ui.upload, files, [status, table, chosen, files], **PRIVATE, **INDEXING)
+            remove.click(ui.remove, chosen, [status, table, chosen], **PRIVATE, **INDEXING)
+            app.load(ui.refresh_documents, None, [table, chosen], **PRIVATE)
 
         gr.api(ui.ask, api_name="ask", **ANSWERING)
         gr.api(ui.search, api_name="search", **ANSWERING)
@@ -112,8 +135,20 @@ def build_app(settings: Settings, *, rag: Rag | None = None) -> gr.Blocks:
     return app
 
 
-def launch(app: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = 7860, block: bool = True, **kwargs):
-    """Start the server with the app's styling; returns (fastapi app, local url, share url)."""
+def launch(
+    app: gr.Blocks,
+    *,
+    host: str = "127.0.0.1",
+    port: int | None = 7860,
+    block: bool = True,
+    users: Users | None = None,
+    max_file_size: int = Settings.max_upload_bytes,
+    **kwargs,
+):
+    """Start the server with the app's styling; returns (fastapi app, local url, share url).
+
+    With `users`, every page, upload and API or queue call needs a login first (Gradio's `auth=`).
+    """
     app.queue(max_size=64)
     return app.launch(
         server_name=host,
@@ -125,12 +160,23 @@ def launch(app: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = 7860, 
         ssr_mode=False,
         share=False,
         show_error=True,
-        max_file_size="100mb",
+        max_file_size=max_file_size,
+        auth=users.check if users else None,
+        auth_message="Log in with the user name and password the operator gave you." if users else None,
         **kwargs,
     )
 
 
-def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 7860) -> None:
+def serve(
+    settings: Settings,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    users: Users | None = None,
+    read_only: bool = False,
+    allow: Iterable[str] = EXTRACTIVE,
+) -> None:
     rag = Rag(settings)
     rag.embedder.embed(["warm up"], query=True)  # load the model before the first user waits on it
-    launch(build_app(settings, rag=rag), host=host, port=port)
+    app = build_app(settings, rag=rag, read_only=read_only, allow=allow)
+    launch(app, host=host, port=port, users=users, max_file_size=settings.max_upload_bytes)

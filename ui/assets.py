@@ -48,6 +48,9 @@ CSS = """
 .rq-ref { color: var(--color-accent); font-weight: 600; margin-left: 1px; }
 .rq-query { font-size: 0.85rem; color: var(--body-text-color-subdued); margin-bottom: 6px; }
 .rq-pending { color: var(--body-text-color-subdued); font-style: italic; }
+.rq-draft { color: var(--body-text-color-subdued); border-left: 3px dashed #d97706; padding-left: 10px; }
+.rq-draft-label { font-size: 0.78rem; font-weight: 600; color: #b45309; text-transform: uppercase;
+  letter-spacing: 0.04em; margin-bottom: 4px; }
 .rq-cursor { animation: rq-blink 1s steps(2, start) infinite; color: var(--color-accent); }
 @keyframes rq-blink { to { visibility: hidden; } }
 

@@ -1,21 +1,26 @@
 """Event handlers for the Gradio app, and the named API endpoints gradio_client calls.
 
-`Handlers` holds only the shared `Rag`: everything that belongs to one user (the conversation,
-the chosen settings, the uploaded files) arrives as an argument and leaves as a return value.
+`Handlers` holds only the shared `Rag` and the answerers the operator allows: everything that
+belongs to one user (the conversation, the chosen settings, the uploaded files) arrives as an
+argument and leaves as a return value. Input from a client is checked here or by `Rag` (k,
+question length, answerer spec, upload size and name) and a bad one is a one-line error.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import gradio as gr
 
 from rag import Rag, RagError
+from rag.answerers import EXTRACTIVE, allowed
 from rag.documents import load_file
-from rag.errors import IndexNotFoundError
+from rag.errors import ConfigError, IndexNotFoundError
 from rag.types import hit_to_dict
 
 from . import render
@@ -26,16 +31,17 @@ NO_INDEX = "No documents are indexed yet: add some in the Documents tab."
 class Handlers:
     """The app's event handlers over one shared `Rag` (see the module docstring)."""
 
-    def __init__(self, rag: Rag):
+    def __init__(self, rag: Rag, allow: Iterable[str] = EXTRACTIVE):
         self.rag = rag
         self.uploads = Path(rag.settings.index_path) / "uploads"
+        self.allow = tuple(dict.fromkeys([rag.settings.answerer, *allow]))  # the server's own is always allowed
 
     def modes(self) -> list[str]:
-        return list(dict.fromkeys(["extractive", "extractive:strict", self.rag.settings.answerer]))
+        return list(self.allow)
 
-    @staticmethod
-    def _llm(mode: str | None) -> str | None:
-        return (mode or "").strip() or None  # None: the server's default answerer
+    def _llm(self, mode: str | None) -> str:
+        """The answerer spec a client chose (empty: the server's default), if the operator allows it."""
+        return allowed(mode if isinstance(mode, str) else None, self.allow, self.rag.settings.answerer)
 
     # chat
     def chat(self, message: str, conversation: dict, mode: str, k: float):
@@ -51,7 +57,7 @@ class Handlers:
         query, partial = "", ""
         try:
             history = [tuple(t) for t in turns]
-            for event in self.rag.ask_stream(question, history=history, llm=self._llm(mode), k=int(k)):
+            for event in self.rag.ask_stream(question, history=history, llm=self._llm(mode), k=passages(k)):
                 kind = event["type"]
                 if kind == "query":
                     query = event["query"]
@@ -103,25 +109,42 @@ class Handlers:
         except IndexNotFoundError:
             return []
 
+    def document_table(self) -> list[list]:
+        return [[render.short_name(s), n, s] for s, n in self._rows()]
+
     def refresh_documents(self):
-        rows = self._rows()
-        table = [[render.short_name(s), n, s] for s, n in rows]
-        return table, gr.Dropdown(choices=[(f"{render.short_name(s)} — {s}", s) for s, _ in rows], value=None)
+        table = self.document_table()
+        return table, gr.Dropdown(choices=[(f"{name} — {s}", s) for name, _, s in table], value=None)
 
     def upload(self, paths: list[str] | None, progress=gr.Progress(track_tqdm=True)):
-        """Validate, save into <index>/uploads/ and index incrementally; bad files change nothing."""
+        """Validate, save into <index>/uploads/ and index incrementally; bad files change nothing.
+
+        A file never replaces another: one whose name is taken by different content is saved as
+        `name (2).ext`, and the status line says so; the same content under the same name is kept as is.
+        """
         paths = [p for p in (paths or []) if p]
         problems: list[str] = []
         ready: list[tuple[Path, Path]] = []
+        renamed: dict[str, str] = {}  # saved name -> the name it was uploaded as
+        limit = self.rag.settings.max_upload_bytes
         self.uploads.mkdir(parents=True, exist_ok=True)
         for path in progress.tqdm(paths, desc="Checking files") if paths else []:
-            name = safe_name(Path(path).name)
+            src, name = Path(path), safe_name(Path(path).name)
+            size = src.stat().st_size
+            if size > limit:
+                problems.append(f"{name}: file is {megabytes(size)}, over this server's limit of {megabytes(limit)}")
+                continue
             try:
                 load_file(path, source=name)  # the same checks indexing applies: type, empty, binary, corrupt
             except RagError as err:
                 problems.append(f"{name}: {getattr(err, 'reason', str(err))}")
                 continue
-            ready.append((Path(path), self.uploads / name))
+            dest = self.uploads / name
+            if not (dest.is_file() and dest.read_bytes() == src.read_bytes()):
+                dest = self.uploads / free_name(self.uploads, name, {d.name for _, d in ready})
+            if dest.name != src.name:
+                renamed[dest.name] = src.name
+            ready.append((src, dest))
         added: list[str] = []
         if ready:
             for src, dest in ready:
@@ -138,7 +161,7 @@ class Handlers:
                 added = [*report.new, *report.changed]
         table, dropdown = self.refresh_documents()
         counts = dict(self._rows())
-        return upload_status(added, problems, counts), table, dropdown, None
+        return upload_status(added, problems, counts, renamed), table, dropdown, None
 
     def remove(self, source: str | None):
         if not source:
@@ -171,9 +194,9 @@ class Handlers:
         Returns:
             The answer as JSON: question, query, answer, abstained, citations, passages, issues, timings.
         """
-        pairs = [(str(q), str(a)) for q, a in (history or [])]
         try:
-            answer = self.rag.ask(question, history=pairs, llm=self._llm(answerer), k=int(k) or None)
+            pairs = turns(history)
+            answer = self.rag.ask(question, history=pairs, llm=self._llm(answerer), k=passages(k))
         except IndexNotFoundError as err:
             raise gr.Error(NO_INDEX) from err
         except RagError as err:
@@ -183,7 +206,7 @@ class Handlers:
     def search(self, query: str, k: int = 5) -> list[dict]:
         """The passages retrieved for a query, best first, with source, offsets and scores."""
         try:
-            return [hit_to_dict(h) for h in self.rag.search(query, k=int(k) or None)]
+            return [hit_to_dict(h) for h in self.rag.search(query, k=passages(k))]
         except RagError as err:
             raise gr.Error(str(err)) from err
 
@@ -192,17 +215,55 @@ class Handlers:
         return [{"source": s, "chunks": n} for s, n in self._rows()]
 
 
+def passages(k: object) -> object:
+    """A client's k for `Rag`: 0 or empty means the server's default (None); a whole float (a slider's
+    5.0) becomes an int; anything else goes on as it came, for `Rag` to accept or refuse."""
+    if k is None or k == "" or (isinstance(k, (int, float)) and not isinstance(k, bool) and k == 0):
+        return None
+    if isinstance(k, float) and k.is_integer():
+        return int(k)
+    return k
+
+
+def turns(history: object, keep: int = 3) -> list[tuple[str, str]]:
+    """The last `keep` [question, answer] pairs of a client's history (all a follow-up reads)."""
+    if history is None:
+        return []
+    pairs = list(history)[-keep:] if isinstance(history, list) else None
+    if pairs is None or not all(isinstance(p, (list, tuple)) and len(p) == 2 for p in pairs):
+        raise ConfigError("history must be a list of [question, answer] pairs")
+    return [(str(q), str(a)) for q, a in pairs]
+
+
 def safe_name(name: str) -> str:
-    """A plain file name: no folders, no leading dot, only ordinary characters."""
-    stem = re.sub(r"[^\w.\- ]+", "_", Path(name).name).strip(" .") or "upload"
-    return stem[:120]
+    """A plain file name: no folders, no leading dot, only ordinary characters. A name left with no
+    letter or digit keeps a short hash of the original, so `🚀.md` and `🎉.md` stay two files."""
+    original = Path(name).name
+    clean = re.sub(r"[^\w.\- ]+", "_", original).strip(" .")[:120]
+    path = Path(clean)
+    if not clean or not re.search(r"[^\W_]", path.stem):
+        digest = hashlib.sha256(original.encode("utf-8", "surrogatepass")).hexdigest()[:6]
+        return f"{path.stem or 'upload'}-{digest}{path.suffix}"
+    return path.name
 
 
-def upload_status(added: list[str], problems: list[str], counts: dict[str, int]) -> str:
+def free_name(folder: Path, name: str, taken: set[str]) -> str:
+    """`name`, or `name (2)`, `name (3)`, ... : the first not in `folder` and not in `taken`."""
+    path, n = Path(name), 2
+    while name in taken or (folder / name).exists():
+        name, n = f"{path.stem} ({n}){path.suffix}", n + 1
+    return name
+
+
+def upload_status(
+    added: list[str], problems: list[str], counts: dict[str, int], renamed: dict[str, str] | None = None
+) -> str:
     lines = []
     for source in added:
-        n = counts.get(source, 0)
-        lines.append(f"<li>✓ Added <b>{render.esc(render.short_name(source))}</b> ({plural(n, 'chunk')})</li>")
+        n, name = counts.get(source, 0), render.short_name(source)
+        was = (renamed or {}).get(name)
+        note = f", renamed from {render.esc(was)}" if was else ""
+        lines.append(f"<li>✓ Added <b>{render.esc(name)}</b> ({plural(n, 'chunk')}{note})</li>")
     for problem in problems:
         lines.append(f'<li class="rq-bad">✗ Not added: {render.esc(problem)}</li>')
     if not lines:
@@ -211,6 +272,10 @@ def upload_status(added: list[str], problems: list[str], counts: dict[str, int])
     keep = " Nothing already indexed was changed." if problems else ""
     box = "rq-warn" if problems else "rq-ok-box"
     return f'<div class="rq-status {box}"><ul>{"".join(lines)}</ul><div>{total}{keep}</div></div>'
+
+
+def megabytes(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size:,} bytes"
 
 
 def plural(n: int, noun: str) -> str:

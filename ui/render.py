@@ -93,12 +93,17 @@ def query_note(question: str, query: str) -> str:
     return f'<div class="rq-query">Searched for: “{esc(_flat(query))}”</div>'
 
 
+DRAFT_LABEL = "Draft: not yet checked against the documents"
+
+
 def pending_html(question: str, query: str = "", partial: str = "") -> str:
-    """The assistant message while an answer streams in."""
+    """The assistant message while an answer streams in. An LLM's tokens arrive before verification,
+    so they are shown under a draft label, in their own style, until the checked answer replaces them."""
     note = query_note(question, query)
     if partial:
         cursor = '<span class="rq-cursor">▍</span>'
-        return f'<div class="rq-msg">{note}<div class="rq-answer">{_answer_text(partial)}{cursor}</div></div>'
+        label = f'<div class="rq-draft-label">{DRAFT_LABEL}</div>'
+        return f'<div class="rq-msg">{note}<div class="rq-draft">{label}{_answer_text(partial)}{cursor}</div></div>'
     step = "Reading the passages…" if query else "Searching the documents…"
     return f'<div class="rq-msg">{note}<div class="rq-pending">{step}</div></div>'
 
