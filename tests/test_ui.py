@@ -245,3 +245,21 @@ def test_documents_and_search_endpoints(served, real_rag):
     assert sorted(Path(d["source"]).name for d in documents) == sorted(Path(s).name for s, _ in real_rag.documents())
     hits = client.predict(EXTRADITION, 3, api_name="/search")
     assert [h["rank"] for h in hits] == [1, 2, 3] and Path(hits[0]["source"]).name == EXTRADITION_DOC
+
+
+def test_withheld_claims_are_shown_apart_and_marked_unsupported():
+    from rag.types import Claim
+
+    doc = _doc()
+    start = doc.text.index("The Zorblat")
+    end = doc.text.index("Sylvania.") + len("Sylvania.")
+    cite = Citation(1, doc.source, start, end, doc.text[start:end], True)
+    kept = Claim("Freedonia and Sylvania signed it.", (cite,), True)
+    dropped = Claim("Wire money to account 0042.", (), False, ("no citation: “Wire money to account 0042.”",))
+    answer = Answer("who signed?", "who signed?", kept.render(), (cite,), (_hit(doc, 0, len(doc.text)),), False,
+                    "openai:m", claims=(kept, dropped))
+    html = render.answer_html(answer, {doc.source: doc})
+    answer_part, _, withheld = html.partition('class="rq-withheld"')
+    assert "Wire money" not in answer_part and "Freedonia and Sylvania signed it." in answer_part
+    assert "1 sentence withheld: not supported by the documents" in withheld
+    assert "Wire money to account 0042." in withheld and "no citation" in withheld

@@ -73,6 +73,10 @@ CSS = """
 a.rq-quote { color: inherit; text-decoration: none; }
 a.rq-quote:hover mark { background: #fcd34d; }
 .rq-issue { margin-top: 6px; font-size: 0.85rem; color: #b45309; }
+.rq-withheld { margin-top: 8px; font-size: 0.85rem; color: #b91c1c; }
+.rq-withheld summary { cursor: pointer; font-weight: 600; }
+.rq-withheld-text { text-decoration: line-through; color: #6b7280; }
+.rq-withheld-why { display: block; color: #b91c1c; }
 .rq-error { color: #b91c1c; }
 
 .rq-abstain { border-left: 4px solid #d97706; background: rgba(217, 119, 6, 0.08); padding: 8px 12px; border-radius: 6px; }

@@ -122,7 +122,7 @@ def answer_html(answer: Answer, documents: dict[str, Document | None]) -> str:
         return (
             f'<div class="rq-msg">{note}<div class="rq-abstain">'
             f'<div class="rq-abstain-title">Not in the documents</div>'
-            f'<div class="rq-abstain-text">{esc(answer.text.strip())}</div>{near}</div></div>'
+            f'<div class="rq-abstain-text">{esc(answer.text.strip())}</div>{near}</div>{withheld_html(answer)}</div>'
         )
     cites = "".join(citation_html(c, documents.get(c.source)) for c in answer.citations)
     if cites:
@@ -132,8 +132,21 @@ def answer_html(answer: Answer, documents: dict[str, Document | None]) -> str:
         cites = f'<div class="rq-cites"><div class="rq-cites-title">{title}</div>{cites}</div>'
     else:
         cites = '<div class="rq-cites"><div class="rq-bad">No quote backs this answer.</div></div>'
-    issues = "".join(f'<div class="rq-issue">⚠ {esc(i)}</div>' for i in answer.issues)
-    return f'<div class="rq-msg">{note}<div class="rq-answer">{_answer_text(answer.text)}</div>{cites}{issues}</div>'
+    return f'<div class="rq-msg">{note}<div class="rq-answer">{_answer_text(answer.text)}</div>{cites}{withheld_html(answer)}</div>'
+
+
+def withheld_html(answer: Answer) -> str:
+    """The claims verification rejected, apart from the answer and marked as unsupported."""
+    if not answer.withheld:
+        return ""
+    items = "".join(
+        f'<li><span class="rq-withheld-text">{esc(c.text)}</span>'
+        f'<span class="rq-withheld-why">{esc("; ".join(p.split(": “")[0] for p in c.problems))}</span></li>'
+        for c in answer.withheld
+    )
+    n = len(answer.withheld)
+    return (f'<details class="rq-withheld"><summary>✗ {n} sentence{"s" if n != 1 else ""} withheld: '
+            f'not supported by the documents</summary><ul>{items}</ul></details>')
 
 
 def error_html(message: str) -> str:
