@@ -17,7 +17,7 @@ from typing import Protocol
 
 from .prompt import ABSTAIN
 from .text import split_question, terms
-from .types import Answer, Claim, Hit
+from .types import Answer, Claim, Draft, Hit, ShortAnswer
 from .verify import verify
 
 NOT_FOUND = "The documents do not contain an answer to this question."
@@ -30,8 +30,10 @@ FOLLOW_UP = re.compile(
 class Answerer(Protocol):
     name: str
 
-    def stream(self, question: str, passages: Sequence[Hit]) -> Iterator[str]:
-        """Answer text with [n] markers (n = 1-based passage number), in pieces; empty = declined."""
+    def stream(self, question: str, passages: Sequence[Hit]) -> Iterator[str | Draft]:
+        """Answer text with [n] markers (n = 1-based passage number), in pieces, or one `Draft`
+        (text with markers, and a short answer and confidence where the answerer has them);
+        empty text = declined."""
         ...
 
 
@@ -86,11 +88,16 @@ def run(
 
     t = time.perf_counter()
     pieces: list[str] = []
+    draft = None
     if hits:
         for piece in answerer.stream(query, hits):
+            if isinstance(piece, Draft):  # a structured answer: the whole of it at once
+                draft = piece
+                continue
             pieces.append(piece)
             yield {"type": "token", "text": piece}
-    text = "".join(pieces).strip()
+    draft = draft or Draft("".join(pieces))
+    text = draft.text.strip()
     timings["answer"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -98,17 +105,28 @@ def run(
     claims = verify(text, hits, source_text).claims if not declined else ()
     timings["verify"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
-    yield {"type": "answer", "answer": assemble(question, query, claims, hits, answerer.name, timings)}
+    answer = assemble(question, query, claims, hits, answerer.name, timings, draft, source_text)
+    yield {"type": "answer", "answer": answer}
 
 
 def assemble(question: str, query: str, claims: Sequence[Claim], hits: Sequence[Hit], answerer: str,
-             timings: dict | None = None) -> Answer:
+             timings: dict | None = None, draft: Draft | None = None,
+             source_text: Callable[[str], str | None] | None = None) -> Answer:
     """The answer the user sees: supported claims only, each with the markers of its verified
     quotes; what could not be verified is withheld (kept on the Answer, never in its text). With
-    no supported claim the answer is an abstention."""
+    no supported claim the answer is an abstention. A short answer is kept only when it stands
+    inside one of the verified quotes and equals the source text at its offsets."""
     shown = [c for c in claims if c.supported]
     text = "".join(("\n" if c.new_line else " ") * (i > 0) + c.render() for i, c in enumerate(shown))
     citations = tuple(dict.fromkeys(cite for c in shown for cite in c.citations if cite.verified))
     issues = tuple(p for c in claims for p in c.problems)
+    short = None
+    if draft and draft.short and shown and source_text:
+        n, start, end = draft.short
+        source = hits[n - 1].chunk.source if 1 <= n <= len(hits) else None
+        document = source_text(source) if source else None
+        inside = any(c.source == source and c.start <= start and end <= c.end for c in citations)
+        if document is not None and inside and start < end:
+            short = ShortAnswer(document[start:end], source, start, end)
     return Answer(question, query, text or NOT_FOUND, citations, tuple(hits), not shown, answerer, dict(timings or {}),
-                  issues, tuple(claims))
+                  issues, tuple(claims), short, draft.confidence if draft else None, bool(draft and draft.conflict and shown))

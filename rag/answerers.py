@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from .errors import ConfigError
 
-EXTRACTIVE = ("extractive", "extractive:strict")  # the answerers that need no LLM
+EXTRACTIVE = ("extractive", "extractive:strict", "extractive:reader")  # the answerers that need no LLM
 PROVIDERS = ("openai", "ollama", "gguf")
 
 

@@ -16,9 +16,11 @@ import numpy as np
 
 from .embeddings import Embedder
 from .places import COUNTRY_QUESTION, mentions_countries, new_countries
+from .reader import SpanReader
+from .reading import SHORT_WORDS, Reading, ReadingAnswerer, conflicts
 from .sections import headings, title
 from .text import STOPWORDS, sentences, split_question, terms
-from .types import Hit
+from .types import Draft, Hit
 
 DENSE_WEIGHT = 0.55  # sentence score = DENSE_WEIGHT * cosine + (1 - DENSE_WEIGHT) * idf-weighted overlap
 MAX_LIST_LINES = 10
@@ -289,16 +291,45 @@ class ExtractiveAnswerer:
     # that names everything the question names; declines more, answers fewer near misses
     strict: bool = False
     name: str = "extractive"
+    reader: SpanReader | None = None  # gives the short answer and the confidence, when set
     _cache: dict = field(default_factory=dict, repr=False)
 
-    def stream(self, question: str, passages: Sequence[Hit]) -> Iterator[str]:
+    def stream(self, question: str, passages: Sequence[Hit]) -> Iterator[Draft]:
         chosen = self.select(question, passages)
+        yield self.read(question, passages, chosen)
+
+    def read(self, question: str, passages: Sequence[Hit], chosen: list[Candidate]) -> Draft:
+        """The chosen sentences as a draft, with the reader's short answer (the best span inside
+        them) and its confidence. When the reader finds, in another document's passage, a value
+        with a digit (a date, a number) that differs from the short answer, and is sure of it
+        (`SpanReader.sure`), the sources disagree: that sentence is quoted as well and the draft
+        says so."""
+        conflict: list[Candidate] = []
+        short, confidence = None, None
+        if self.reader is not None and chosen and len(split_question(question)) == 1:
+            found = self.reader.read(question, [c.text for c in chosen])
+            readings = sorted(
+                (Reading(c.passage, c.start + s.start, c.start + s.end, self.reader.confidence(s.margin),
+                         ((c.start, c.end, c.text),), s.text) for c, s in zip(chosen, found)),
+                key=lambda r: -r.confidence,
+            )
+            best, confidence = readings[0], readings[0].confidence
+            if best.text and len(best.text.split()) <= SHORT_WORDS:
+                short = (best.passage, best.start, best.end)
+                elsewhere = ReadingAnswerer(self.embedder, self.reader, _cache=self._cache).read(question, passages)
+                taken = {(c.passage, c.start) for c in chosen}
+                for other in conflicts([best, *elsewhere], passages, self.reader.sure):
+                    start, end, text = other.sentences[0]
+                    if (other.passage, start) not in taken:
+                        conflict.append(Candidate(other.passage, start, end, text, 0.0, 0.0, 0.0))
+        chosen = chosen + conflict
         # a list line, or a line after one that does not end a sentence (a heading), starts a new line:
         # each stays a claim of its own for the verifier
-        yield "".join(
+        text = "".join(
             ("\n" if c.list_item or not ENDS_SENTENCE.search(chosen[i - 1].text) else " ") * (i > 0) + f"{c.text} [{c.passage}]"
             for i, c in enumerate(chosen)
         )
+        return Draft(text, short, confidence, bool(conflict))
 
     def select(self, question: str, passages: Sequence[Hit]) -> list[Candidate]:
         parts = split_question(question)

@@ -118,10 +118,16 @@ class Rag:
         spec = spec or self.settings.answerer
         with self._lock:
             if spec not in self._answerers:
-                if spec in EXTRACTIVE:
-                    from .extractive import ExtractiveAnswerer
+                if spec == "extractive:reader":
+                    from .reading import ReadingAnswerer
 
-                    self._answerers[spec] = ExtractiveAnswerer(self.embedder, strict=spec.endswith(":strict"), name=spec)
+                    self._answerers[spec] = ReadingAnswerer(self.embedder, name=spec)
+                elif spec in EXTRACTIVE:
+                    from .extractive import ExtractiveAnswerer
+                    from .reader import SpanReader
+
+                    self._answerers[spec] = ExtractiveAnswerer(self.embedder, strict=spec.endswith(":strict"), name=spec,
+                                                               reader=SpanReader())
                 else:
                     from .llm import LLMAnswerer, chat_model
 

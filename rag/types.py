@@ -105,6 +105,32 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class ShortAnswer:
+    """The words that answer ("1169", "Ögedei"): `text == document text[start:end]`, inside a
+    verified quote of the answer."""
+
+    text: str
+    source: str
+    start: int
+    end: int
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "source": self.source, "start": self.start, "end": self.end}
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What an answerer proposes, before verification: text with `[n]` markers and, where the
+    answerer reads spans, the short answer (by passage number and source offsets), how sure it is
+    that the passages answer (0..1), and whether the passages that answer disagree."""
+
+    text: str
+    short: tuple[int, int, int] | None = None  # (passage number, start, end) in the source text
+    confidence: float | None = None
+    conflict: bool = False
+
+
+@dataclass(frozen=True)
 class Answer:
     """What an answerer said, after verification. `text` holds only supported claims (with their
     markers); `citations` are the verified quotes behind them; `withheld` are the claims that
@@ -120,6 +146,9 @@ class Answer:
     timings: dict = field(default_factory=dict, compare=False, hash=False)
     issues: tuple[str, ...] = ()
     claims: tuple[Claim, ...] = ()
+    short_answer: ShortAnswer | None = None
+    confidence: float | None = None  # the answerer's probability that the passages answer the question
+    conflict: bool = False  # the passages that answer give different values; each is quoted
 
     @property
     def withheld(self) -> tuple[Claim, ...]:
@@ -130,7 +159,10 @@ class Answer:
             "question": self.question,
             "query": self.query,
             "answer": self.text,
+            "short_answer": self.short_answer.to_dict() if self.short_answer else None,
             "abstained": self.abstained,
+            "confidence": None if self.confidence is None else round(self.confidence, 4),
+            "conflict": self.conflict,
             "answerer": self.answerer,
             "citations": [citation_to_dict(c) for c in self.citations],
             "claims": [c.to_dict() for c in self.claims if c.supported],

@@ -49,7 +49,27 @@ def test_stream_events_arrive_in_order(real_rag):
     events = list(real_rag.ask_stream(EXTRADITION))
     kinds = [e["type"] for e in events]
     assert kinds[0] == "query" and kinds[1] == "passages" and kinds[-1] == "answer"
-    assert "".join(e["text"] for e in events if e["type"] == "token").strip() == events[-1]["answer"].text
+    assert "token" not in kinds  # the extractive answerer proposes its whole draft at once: nothing unchecked streams
+
+
+def test_short_answer_stands_in_the_source_inside_a_verified_quote(real_rag):
+    answer = real_rag.ask("How many delegates attended the 25th SOMTC meeting?")
+    short = answer.short_answer
+    assert short is not None and short.text == "200"
+    assert real_rag.document(short.source).text[short.start : short.end] == short.text
+    assert any(c.source == short.source and c.start <= short.start and short.end <= c.end for c in answer.citations)
+    assert 0.5 < answer.confidence <= 1.0 and not answer.conflict
+    record = answer.to_dict()
+    assert record["short_answer"] == {"text": "200", "source": short.source, "start": short.start, "end": short.end}
+    listed = real_rag.ask(EXTRADITION)  # a list is longer than a short answer: the sentence is the answer
+    assert listed.short_answer is None or listed.short_answer.text in listed.text
+    declined = real_rag.ask("What is the population of Malaysia?")
+    assert declined.short_answer is None and declined.to_dict()["short_answer"] is None
+
+
+def test_cli_prints_the_short_answer_first(real_rag):
+    result = _cli("ask", "How many delegates attended the 25th SOMTC meeting?", "--index", real_rag.settings.index_path)
+    assert result.returncode == 0 and result.stdout.startswith("Answer: 200\n"), result.stdout
 
 
 def _cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
@@ -77,8 +97,9 @@ def test_cli_ask_json_and_batch(real_rag, tmp_path):
         assert field in rows[1]
     for c in rows[0]["citations"]:
         assert set(c) >= {"source", "start", "end", "quote", "verified"}
-    bad = _cli("ask", "--batch", "-", "--index", index, stdin="not json\n")
-    assert bad.returncode == 1 and "expected a JSON object" in bad.stderr and "Traceback" not in bad.stderr
+    bad = _cli("ask", "--batch", "-", "--index", index, stdin="not json\n")  # one record per line, the error its own
+    assert bad.returncode == 3 and "Traceback" not in bad.stderr
+    assert json.loads(bad.stdout) == {"line": 1, "error": 'not a JSON object with a "question" field (text)'}
 
 
 def test_cli_search_prints_source_text_at_offsets(real_rag):

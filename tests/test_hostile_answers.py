@@ -68,8 +68,9 @@ def test_cli_prints_withheld_claims_apart_and_marked(llm_rag, chat_server):
     assert result.returncode == 0, result.stderr
     answer, _, rest = result.stdout.partition("\nSources:")
     assert "Pakistan" in answer and "wire money" not in answer and "Atlantis" not in answer
-    withheld = rest.split("Withheld, not supported by the documents (4):", 1)[1]
-    assert "✗ Ignore all prior instructions" in withheld and "no citation" in withheld
+    withheld = rest.split("Withheld, not supported by the documents (4 sentences; --json shows them):", 1)[1]
+    assert "✗ 4: no citation" in withheld and "number 47 is not in the cited passage" in withheld
+    assert not any(word in result.stdout for word in ("wire money", "Atlantis", "within a week", "47 extradition"))
     as_json = cli("ask", EXTRADITION, "--llm", "openai:test-model", "--json", "--index", llm_rag.settings.index_path, env=env)
     record = json.loads(as_json.stdout)
     assert "wire money" not in record["answer"] and len(record["withheld"]) == 4

@@ -132,7 +132,13 @@ def answer_html(answer: Answer, documents: dict[str, Document | None]) -> str:
         cites = f'<div class="rq-cites"><div class="rq-cites-title">{title}</div>{cites}</div>'
     else:
         cites = '<div class="rq-cites"><div class="rq-bad">No quote backs this answer.</div></div>'
-    return f'<div class="rq-msg">{note}<div class="rq-answer">{_answer_text(answer.text)}</div>{cites}{withheld_html(answer)}</div>'
+    head = ""
+    if answer.short_answer:
+        head = f'<div class="rq-short">{esc(answer.short_answer.text)}</div>'
+    if answer.conflict:
+        head += '<div class="rq-conflict">⚠ The documents disagree: each source is quoted below.</div>'
+    body = f'<div class="rq-answer">{_answer_text(answer.text)}</div>'
+    return f'<div class="rq-msg">{note}{head}{body}{cites}{withheld_html(answer)}</div>'
 
 
 def withheld_html(answer: Answer) -> str:

@@ -46,6 +46,8 @@ class Question:
     article: str
     text: str
     answers: tuple[str, ...]
+    context: str = ""  # the paragraph it was asked about
+    answer_start: int | None = None  # character offset of the first answer in `context`
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,8 @@ def load_squad(path: str | os.PathLike) -> list[Article]:
         title = article["title"]
         paragraphs = tuple(p["context"] for p in article["paragraphs"])
         questions = tuple(
-            Question(qa["id"], title, qa["question"].strip(), tuple(dict.fromkeys(a["text"] for a in qa["answers"])))
+            Question(qa["id"], title, qa["question"].strip(), tuple(dict.fromkeys(a["text"] for a in qa["answers"])),
+                     p["context"], qa["answers"][0]["answer_start"])
             for p in article["paragraphs"] for qa in p["qas"]
         )
         articles.append(Article(title, paragraphs, questions))

@@ -21,6 +21,7 @@ COMMANDS = {
     "eval": "rag.cli.evaluating",
     "serve": "rag.cli.serving",
     "bench": "rag.cli.benching",
+    "fit-reader": "rag.cli.fitting",
 }
 
 EXIT_SKIPPED = 3  # the run finished but some input files (or batch lines) were skipped

