@@ -433,10 +433,10 @@ class ExtractiveAnswerer:
         """Embeddings, with sentence vectors cached (the same passages come back across questions)."""
         if query:
             return self.embedder.embed(texts, query=True)
-        cache = self._cache
+        cache = self._cache  # shared by threads: read from this call's own view, never clear it under another
         missing = [t for t in dict.fromkeys(texts) if t not in cache]
-        if missing:
-            if len(cache) > 50_000:
-                cache.clear()
-            cache.update(zip(missing, self.embedder.embed(missing)))
-        return np.vstack([cache[t] for t in texts])
+        fresh = dict(zip(missing, self.embedder.embed(missing))) if missing else {}
+        if len(cache) > 50_000:
+            self._cache = {}
+        self._cache.update(fresh)
+        return np.vstack([fresh[t] if t in fresh else cache[t] for t in texts])

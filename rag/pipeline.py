@@ -118,16 +118,19 @@ class Rag:
         spec = spec or self.settings.answerer
         with self._lock:
             if spec not in self._answerers:
+                if spec in EXTRACTIVE and "reader" not in self._answerers:
+                    from .reader import SpanReader
+
+                    self._answerers["reader"] = SpanReader()  # one fitted reader for every extractive answerer
                 if spec == "extractive:reader":
                     from .reading import ReadingAnswerer
 
-                    self._answerers[spec] = ReadingAnswerer(self.embedder, name=spec)
+                    self._answerers[spec] = ReadingAnswerer(self.embedder, self._answerers["reader"], name=spec)
                 elif spec in EXTRACTIVE:
                     from .extractive import ExtractiveAnswerer
-                    from .reader import SpanReader
 
                     self._answerers[spec] = ExtractiveAnswerer(self.embedder, strict=spec.endswith(":strict"), name=spec,
-                                                               reader=SpanReader())
+                                                               reader=self._answerers["reader"])
                 else:
                     from .llm import LLMAnswerer, chat_model
 
