@@ -16,6 +16,7 @@ import shutil
 import tempfile
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -225,22 +226,12 @@ class OpenVINOEmbedder:
     def exported(self) -> Path:
         """The cached IR for this model folder, exported first if missing."""
         target = self.cache_dir / f"{_slug(self._path.name)}-{_folder_key(self._path, self.EXPORT_VERSION)}"
-        xml = target / "model.xml"
-        if xml.is_file():
-            return xml
-        target.parent.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
-            _export_openvino(self._path, self._pooling, work / "model.xml")
-            (work / "source.json").write_text(json.dumps({"model": str(self._path), "pooling": self._pooling}))
-            try:
-                os.rename(work, target)  # atomic; a concurrent export that finished first wins
-            except OSError:
-                if not xml.is_file():
-                    raise
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-        return xml
+
+        def write(folder: Path) -> None:
+            _export_openvino(self._path, self._pooling, folder / "model.xml")
+            (folder / "source.json").write_text(json.dumps({"model": str(self._path), "pooling": self._pooling}))
+
+        return export_once(target, write)
 
     def embed(self, texts: list[str], *, query: bool = False) -> np.ndarray:
         texts = [self.query_prompt + t if query and self.query_prompt else t for t in texts]
@@ -287,6 +278,26 @@ class OpenVINOEmbedder:
             rows.append(i)
         if rows:
             yield rows
+
+
+def export_once(target: Path, write: Callable[[Path], None]) -> Path:
+    """`target/model.xml`, written by `write(folder)` into a scratch folder that is renamed into
+    place when complete (atomic: a concurrent export that finished first wins), unless it exists."""
+    xml = target / "model.xml"
+    if xml.is_file():
+        return xml
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        write(work)
+        try:
+            os.rename(work, target)
+        except OSError:
+            if not xml.is_file():
+                raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return xml
 
 
 def default_cache_dir() -> Path:

@@ -17,8 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 import threading
 import warnings
 from collections.abc import Sequence
@@ -242,24 +240,10 @@ class SpanReader:
 
     def exported(self) -> Path:
         """The OpenVINO IR of this reader, exported (with torch) the first time and cached."""
-        from .embeddings import default_cache_dir
+        from .embeddings import default_cache_dir, export_once
 
         target = (self.cache_dir or default_cache_dir()) / f"reader-{self.EXPORT_VERSION}-{self.files.key()}"
-        xml = target / "model.xml"
-        if xml.is_file():
-            return xml
-        target.parent.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
-            self._export(work / "model.xml")
-            try:
-                os.rename(work, target)  # atomic; a concurrent export that finished first wins
-            except OSError:
-                if not xml.is_file():
-                    raise
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-        return xml
+        return export_once(target, lambda folder: self._export(folder / "model.xml"))
 
     def _export(self, xml: Path) -> None:
         try:

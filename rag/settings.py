@@ -64,7 +64,7 @@ class Settings:
             value = getattr(self, f.name)
             expected = {"int": int, "float": (int, float), "str": str}.get(str(f.type))
             if expected is not None and (not isinstance(value, expected) or isinstance(value, bool)):
-                raise ConfigError(f"setting {f.name} must be {str(f.type)}, not {value!r}")
+                raise ConfigError(f"setting {f.name} must be {f.type!s}, not {value!r}")
         choices = {"retrieval": RETRIEVALS, "embedding_backend": EMBEDDING_BACKENDS, "store": STORES,
                    "faiss_index": FAISS_INDEXES, "embed_with": EMBED_WITH}
         for name, known in choices.items():
@@ -86,7 +86,7 @@ class Settings:
 
         check_spec(self.answerer)
 
-    def with_(self, **changes) -> "Settings":
+    def with_(self, **changes) -> Settings:
         return replace(self, **changes)
 
     def to_dict(self) -> dict:

@@ -28,7 +28,7 @@ MAX_WINDOW = 3  # a claim may be supported by up to this many consecutive source
 # words that turn a statement into its denial
 NEGATION = re.compile(
     r"\b(?:not|no|never|none|nobody|nothing|neither|nor|without|cannot|no longer|failed to|refused to|"
-    r"denied|den(?:y|ies)|rejected)\b|n[’']t\b", re.I)
+    r"denied|den(?:y|ies)|rejected)\b|n[’']t\b", re.IGNORECASE)
 NAME = re.compile(r"\b[A-Z][\w’'-]+")
 
 
@@ -155,7 +155,7 @@ def swapped_roles(claim: str, quote: str) -> bool:
     """Do two names the claim puts on either side of a word ("Malaysia extradited X to Singapore")
     stand the other way round around that word in the quote, and never the claim's way? Passive
     voice ("... by ...") in either text can swap them honestly, so it is left alone."""
-    if re.search(r"\bby\b", claim + " " + quote, re.I):
+    if re.search(r"\bby\b", claim + " " + quote, re.IGNORECASE):
         return False
     claim_words, quote_words = _positions(claim), _positions(quote)
     names = [w for w in dict.fromkeys(m.group().lower() for m in NAME.finditer(claim)) if w in quote_words]

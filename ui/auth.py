@@ -61,7 +61,7 @@ class Users:
         self._unknown = hash_password(secrets.token_hex(16))  # unknown names cost as much time as known ones
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike) -> "Users":
+    def from_file(cls, path: str | os.PathLike) -> Users:
         try:
             return cls(Path(path).read_text(encoding="utf-8"), origin=str(path))
         except OSError as err:

@@ -34,8 +34,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import write_results
 from ..metrics import percentile
+from . import write_results
 
 VALIDATION_SHARE = 0.25  # of the articles: a quarter are validation, never fitted on
 
@@ -268,7 +268,7 @@ def run(args) -> int:
     from ..settings import Settings
     from ..types import Document
 
-    log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
+    log = lambda message: print(message, file=sys.stderr, flush=True)
     articles = split(load_squad(args.file), args.split)
     ordered = sorted(articles, key=lambda a: hashlib.sha256(f"{args.seed}:{a.title}".encode()).hexdigest())
     held_out = ordered[: args.held_out]
