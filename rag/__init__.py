@@ -18,10 +18,13 @@ from .errors import (
     RagError,
     StoreError,
 )
+from .answer import Answerer, Condenser
+from .embeddings import Embedder
 from .index import IndexReport
 from .pipeline import Rag
+from .rerank import Reranker
 from .settings import Settings
-from .types import Answer, Chunk, Citation, Document, Hit
+from .types import Answer, Chunk, Citation, Claim, Document, Draft, Hit, ShortAnswer
 
 __all__ = [
     "Rag",
@@ -31,6 +34,13 @@ __all__ = [
     "Hit",
     "Citation",
     "Answer",
+    "Claim",
+    "ShortAnswer",
+    "Draft",
+    "Answerer",
+    "Condenser",
+    "Embedder",
+    "Reranker",
     "IndexReport",
     "RagError",
     "ConfigError",

@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from .prompt import ABSTAIN
 from .text import split_question, terms
@@ -27,7 +27,10 @@ FOLLOW_UP = re.compile(
 )
 
 
+@runtime_checkable
 class Answerer(Protocol):
+    """One swappable part: turns a question and its numbered passages into an answer draft."""
+
     name: str
 
     def stream(self, question: str, passages: Sequence[Hit]) -> Iterator[str | Draft]:
@@ -35,6 +38,13 @@ class Answerer(Protocol):
         (text with markers, and a short answer and confidence where the answerer has them);
         empty text = declined."""
         ...
+
+
+@runtime_checkable
+class Condenser(Protocol):
+    """An answerer that can also rewrite a follow-up question into a standalone one (an LLM)."""
+
+    def condense(self, question: str, history: Sequence[tuple[str, str]]) -> str: ...
 
 
 def standalone_query(question: str, history: Sequence[tuple[str, str]]) -> str:

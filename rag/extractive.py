@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
@@ -291,6 +292,7 @@ class ExtractiveAnswerer:
     # that names everything the question names; declines more, answers fewer near misses
     strict: bool = False
     name: str = "extractive"
+    CACHE_LIMIT: ClassVar[int] = 50_000  # sentence vectors kept; past it the cache starts afresh
     reader: SpanReader | None = None  # gives the short answer and the confidence, when set
     _cache: dict = field(default_factory=dict, repr=False)
 
@@ -436,7 +438,7 @@ class ExtractiveAnswerer:
         cache = self._cache  # shared by threads: read from this call's own view, never clear it under another
         missing = [t for t in dict.fromkeys(texts) if t not in cache]
         fresh = dict(zip(missing, self.embedder.embed(missing))) if missing else {}
-        if len(cache) > 50_000:
+        if len(cache) > self.CACHE_LIMIT:
             self._cache = {}
         self._cache.update(fresh)
         return np.vstack([fresh[t] if t in fresh else cache[t] for t in texts])

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 from collections.abc import Iterator, Sequence
@@ -35,7 +36,8 @@ def smollm2_path() -> str:
 def chat_model(spec: str, *, temperature: float = 0.0, max_tokens: int = 300):
     provider, _, name = spec.partition(":")
     if provider not in PROVIDERS or not name:
-        raise ConfigError(f"unknown LLM spec '{spec}'; use extractive, extractive:strict, or one of: openai:MODEL, ollama:MODEL, gguf:PATH")
+        raise ConfigError(f"unknown LLM spec '{spec}'; use extractive, extractive:strict, or one of: openai:MODEL, ollama:MODEL, "
+                          "gguf:PATH")
     if provider == "openai":
         try:
             from langchain_openai import ChatOpenAI
@@ -54,42 +56,66 @@ def chat_model(spec: str, *, temperature: float = 0.0, max_tokens: int = 300):
     path = smollm2_path() if name == "smollm2" else name
     if not Path(path).is_file():
         raise ConfigError(f"GGUF file not found: {path}")
-    return LlamaCppChat(path, temperature=temperature, max_tokens=max_tokens)
+    return llama_cpp_chat(path, temperature=temperature, max_tokens=max_tokens)
 
 
-class LlamaCppChat:
-    """A minimal LangChain-compatible chat model over llama-cpp-python (stream/invoke of messages)."""
+def llama_cpp_chat(path: str, *, temperature: float = 0.0, max_tokens: int = 300, n_ctx: int = 4096):
+    """A LangChain chat model over a GGUF file, run in-process by llama-cpp-python."""
+    try:
+        import llama_cpp  # noqa: F401  (checked here, so a missing runtime is one clear line)
+    except ImportError as err:
+        raise MissingDependencyError("llama-cpp-python", "pip install 'rag-quotes[gguf]'") from err
+    model = _llama_cpp_chat_class()(model_path=path, temperature=temperature, max_tokens=max_tokens, n_ctx=n_ctx)
+    model.client()  # load now: a bad file fails here, not at the first question
+    return model
 
-    def __init__(self, path: str, *, temperature: float = 0.0, max_tokens: int = 300, n_ctx: int = 4096):
-        try:
-            from llama_cpp import Llama
-        except ImportError as err:
-            raise MissingDependencyError("llama-cpp-python", "pip install 'rag-quotes[gguf]'") from err
-        self.model = Llama(model_path=path, n_ctx=n_ctx, n_threads=os.cpu_count() or 2, verbose=False, seed=0)
-        self.temperature = temperature
-        self.max_tokens = max_tokens
 
-    def _messages(self, messages):
-        out = []
-        for m in messages:
-            role = {"system": "system", "human": "user", "ai": "assistant"}.get(getattr(m, "type", ""), "user")
-            out.append({"role": role, "content": m.content})
-        return out
+@functools.cache
+def _llama_cpp_chat_class():
+    """Defined on first use: langchain-core is an optional dependency."""
+    from langchain_core.language_models.chat_models import BaseChatModel
+    from langchain_core.messages import AIMessage, AIMessageChunk
+    from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+    from pydantic import PrivateAttr
 
-    def stream(self, messages):
-        from langchain_core.messages import AIMessageChunk
+    class LlamaCppChat(BaseChatModel):
+        """llama-cpp-python's chat completion as a LangChain chat model (invoke, stream, batch)."""
 
-        for part in self.model.create_chat_completion(
-            self._messages(messages), temperature=self.temperature, max_tokens=self.max_tokens, stream=True
-        ):
-            delta = part["choices"][0].get("delta", {}).get("content")
-            if delta:
-                yield AIMessageChunk(content=delta)
+        model_path: str
+        temperature: float = 0.0
+        max_tokens: int = 300
+        n_ctx: int = 4096
+        _llama: object = PrivateAttr(default=None)
 
-    def invoke(self, messages):
-        from langchain_core.messages import AIMessage
+        @property
+        def _llm_type(self) -> str:
+            return "llama-cpp"
 
-        return AIMessage(content="".join(c.content for c in self.stream(messages)))
+        def client(self):
+            if self._llama is None:
+                from llama_cpp import Llama
+
+                self._llama = Llama(model_path=self.model_path, n_ctx=self.n_ctx, n_threads=os.cpu_count() or 2,
+                                    verbose=False, seed=0)
+            return self._llama
+
+        def _stream(self, messages, stop=None, run_manager=None, **kwargs):
+            roles = {"system": "system", "human": "user", "ai": "assistant"}
+            chat = [{"role": roles.get(m.type, "user"), "content": m.content} for m in messages]
+            for part in self.client().create_chat_completion(chat, temperature=self.temperature, max_tokens=self.max_tokens,
+                                                              stop=stop, stream=True):
+                delta = part["choices"][0].get("delta", {}).get("content")
+                if delta:
+                    chunk = ChatGenerationChunk(message=AIMessageChunk(content=delta))
+                    if run_manager:
+                        run_manager.on_llm_new_token(delta, chunk=chunk)
+                    yield chunk
+
+        def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+            text = "".join(chunk.message.content for chunk in self._stream(messages, stop, run_manager))
+            return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+    return LlamaCppChat
 
 
 @dataclass

@@ -10,42 +10,57 @@ import hashlib
 import os
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from .answer import Answerer, Condenser
+from .answerers import EXTRACTIVE, as_answerer, is_dotted, resolve_dotted
 from .embeddings import Embedder, make_embedder
-from .errors import ConfigError
+from .rerank import Reranker
 from .index import Index, IndexReport, index_paths, open_index, remove_documents, update_index
 from .retrieve import Retriever
-from .answerers import EXTRACTIVE
 from .settings import DEFAULT_CORPUS, Settings, check_k, check_question
 from .types import Answer, Document, Hit
 
 
-@dataclass
 class Rag:
-    settings: Settings = field(default_factory=Settings)
-    embedder: Embedder | None = None
-    _index: Index | None = field(default=None, init=False, repr=False)
-    _lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False)
-    _answerers: dict = field(default_factory=dict, init=False, repr=False)
+    """The system over one index. Parts can be injected as objects next to the spec strings:
 
-    def __post_init__(self) -> None:
-        if self.embedder is None:
-            self.embedder = make_embedder(
-                self.settings.embedding_model,
-                batch_size=self.settings.embedding_batch_size,
-                backend=self.settings.embedding_backend,
-            )
-        if self.settings.embed_with == "ray":
+        Rag(settings, embedder=MyEmbedder(), answerer=ChatAnthropic(...), reranker=MyReranker())
+
+    `answerer` takes an `Answerer` (anything with `name` and `stream`), any LangChain chat model
+    instance (its answers are verified like every other), or a spec string (see rag.answerers,
+    dotted paths included); `embedder` an `Embedder`; `reranker` a `Reranker`.
+    """
+
+    def __init__(self, settings: Settings | None = None, *, embedder: Embedder | None = None,
+                 answerer: str | Answerer | object | None = None, reranker: Reranker | None = None):
+        settings = settings or Settings()
+        self._default_answerer = None
+        if isinstance(answerer, str):
+            settings = settings.with_(answerer=answerer)
+        elif answerer is not None:
+            self._default_answerer = as_answerer(answerer, settings.context_tokens)
+        self.settings = settings
+        self._index: Index | None = None
+        self._lock = threading.RLock()
+        self._answerers: dict = {}
+        self._custom_reranker = reranker
+        if embedder is None:
+            embedder = make_embedder(settings.embedding_model, batch_size=settings.embedding_batch_size,
+                                     backend=settings.embedding_backend)
+        if settings.embed_with == "ray":
             from .distributed import RayEmbedder
 
-            self.embedder = RayEmbedder(self.embedder, self.settings)
+            embedder = RayEmbedder(embedder, settings)
+        self.embedder = embedder
         self._backend = None
-        if self.settings.store == "pgvector":
+        if settings.store == "pgvector":
             from .pgindex import PgBackend
 
-            self._backend = PgBackend(self.settings, self.embedder)
+            self._backend = PgBackend(settings, self.embedder)
+
+    def __repr__(self) -> str:
+        return f"Rag(settings={self.settings!r})"
 
     # indexing
     def index(self, paths: list[str | os.PathLike] | None = None, *, rebuild: bool = False, prune: bool = True, progress: bool = False) -> IndexReport:
@@ -103,6 +118,8 @@ class Rag:
         return Retriever(self.opened, self.embedder, self.settings, self._reranker())
 
     def _reranker(self):
+        if self._custom_reranker is not None:
+            return self._custom_reranker
         if not self.settings.reranker:
             return None
         key = ("reranker", self.settings.reranker)
@@ -113,8 +130,11 @@ class Rag:
         return self._answerers[key]
 
     # answering
-    def answerer(self, spec: str | None = None):
-        """The answerer for a spec ("extractive" or an LLM spec), loaded once and reused."""
+    def answerer(self, spec: str | None = None) -> Answerer:
+        """The answerer for a spec ("extractive", an LLM spec, a dotted path), loaded once and
+        reused; without a spec, the injected answerer or the settings' one."""
+        if not spec and self._default_answerer is not None:
+            return self._default_answerer
         spec = spec or self.settings.answerer
         with self._lock:
             if spec not in self._answerers:
@@ -131,6 +151,8 @@ class Rag:
 
                     self._answerers[spec] = ExtractiveAnswerer(self.embedder, strict=spec.endswith(":strict"), name=spec,
                                                                reader=self._answerers["reader"])
+                elif is_dotted(spec):
+                    self._answerers[spec] = as_answerer(resolve_dotted(spec), self.settings.context_tokens, spec)
                 else:
                     from .llm import LLMAnswerer, chat_model
 
@@ -150,7 +172,7 @@ class Rag:
             search=lambda q: self.search(q, k=k),
             answerer=answerer,
             source_text=self.source_text,
-            condense=getattr(answerer, "condense", None),
+            condense=answerer.condense if isinstance(answerer, Condenser) else None,
         )
 
     def ask(self, question: str, *, history: Sequence[tuple[str, str]] = (), llm: str | None = None, k: int | None = None) -> Answer:

@@ -128,7 +128,7 @@ def test_cli_shows_an_llm_draft_on_stderr_only_and_withdraws_it(fast_settings, c
     from rag.cli import main
 
     Rag(fast_settings).index([corpus])
-    monkeypatch.setattr(Rag, "answerer", lambda self, llm=None: _Inventing())
+    monkeypatch.setattr(Rag, "answerer", lambda self, llm=None: _Inventing())  # the CLI builds its own Rag
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     argv = ["ask", "How many extradition treaties does Malaysia have?", "--index", fast_settings.index_path,
             "--model", "test-hash"]

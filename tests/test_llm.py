@@ -183,3 +183,20 @@ def test_gguf_smollm2_runs_in_process(real_rag):
         if citation.quote:
             assert real_rag.document(citation.source).text[citation.start : citation.end] == citation.quote
     assert answer.abstained or any(c.verified for c in answer.citations)
+
+
+def test_a_langchain_chat_model_instance_is_an_answerer(real_rag, chat_server):
+    from langchain_openai import ChatOpenAI
+
+    def reply(messages):
+        n, sentence = passage_sentence(messages, "11 extradition treaties")
+        return f"{sentence} [{n}] Malaysia signed 99 more last week [{n}]."
+
+    chat_server.reply = reply
+    model = ChatOpenAI(model="injected-model", base_url=chat_server.url, api_key="test-key", temperature=0)
+    rag = Rag(real_rag.settings, embedder=real_rag.embedder, answerer=model)
+    answer = rag.ask(EXTRADITION)
+    assert answer.answerer == "langchain:ChatOpenAI" and not answer.abstained and "Pakistan" in answer.text
+    assert all(c.verified for c in answer.citations) and "99 more" not in answer.text
+    assert [c.text for c in answer.withheld] == ["Malaysia signed 99 more last week."]
+    assert chat_server.requests[-1]["model"] == "injected-model"

@@ -1,0 +1,124 @@
+"""Injectable parts and settings checked at construction: an answerer, embedder or reranker object
+(or a dotted path) next to the spec strings; a typo fails when Settings is made, not at a search."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from rag import ConfigError, Draft, Rag, Settings
+from rag.embeddings import HashEmbedder
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"retrieval": "hybird"}, "unknown retrieval 'hybird'; known: dense, bm25, hybrid"),
+    ({"answerer": "opnai:gpt-4o"}, "unknown answerer 'opnai:gpt-4o'"),
+    ({"k": 0}, "from 1 to 100"),
+    ({"k": "5"}, "setting k must be int"),
+    ({"chunk_overlap": 300}, "chunk_overlap must be at least 0 and below chunk_tokens"),
+    ({"store": "pgvector"}, "needs a database URL"),
+    ({"faiss_index": "ivf"}, "unknown faiss_index 'ivf'"),
+])
+def test_settings_are_checked_when_made(changes, message):
+    with pytest.raises(ConfigError, match=message):
+        Settings(**changes)
+
+
+class CountingEmbedder(HashEmbedder):
+    """A custom embedder: any object with model_id, dimension and embed()."""
+
+    def __init__(self):
+        super().__init__(32, model_id="counting-hash")
+        self.calls = 0
+
+    def embed(self, texts, *, query=False):
+        self.calls += 1
+        return super().embed(texts, query=query)
+
+
+class FirstSentence:
+    """A custom answerer: quotes the first sentence of the best passage."""
+
+    name = "first-sentence"
+
+    def stream(self, question, passages):
+        yield Draft(passages[0].chunk.text.split(". ")[0].rstrip(".") + ". [1]")
+
+
+class Reversed:
+    """A custom reranker: the first stage's order, reversed."""
+
+    def score(self, query, passages):
+        return [float(i) for i in range(len(passages))]
+
+
+def test_injected_embedder_answerer_and_reranker_are_used(tmp_path, corpus):
+    embedder = CountingEmbedder()
+    rag = Rag(Settings(index_path=str(tmp_path / "index"), embedding_model="counting-hash"), embedder=embedder,
+              answerer=FirstSentence(), reranker=Reversed())
+    rag.index([corpus])
+    assert embedder.calls > 0 and rag.opened.model_id == "counting-hash"
+    plain = Rag(Settings(index_path=str(tmp_path / "index"), embedding_model="counting-hash"), embedder=CountingEmbedder())
+    first = plain.search("extradition treaties", k=5)
+    reranked = rag.search("extradition treaties", k=5)
+    assert [h.chunk.id for h in reranked] != [h.chunk.id for h in first] and "first_stage" in reranked[0].scores
+    answer = rag.ask("extradition treaties")
+    assert answer.answerer == "first-sentence" and not answer.abstained and all(c.verified for c in answer.citations)
+    assert rag.ask("extradition treaties", llm="extractive").answerer == "extractive"  # specs still work beside it
+
+
+def test_a_dotted_path_names_a_custom_answerer(tmp_path, corpus, monkeypatch):
+    (tmp_path / "house").mkdir()
+    (tmp_path / "house" / "__init__.py").write_text("")
+    (tmp_path / "house" / "answers.py").write_text(
+        "from rag import Draft\n\n"
+        "class Quoting:\n"
+        "    name = 'house'\n\n"
+        "    def stream(self, question, passages):\n"
+        "        yield Draft(passages[0].chunk.text.split('. ')[0].rstrip('.') + '. [1]')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    settings = Settings(index_path=str(tmp_path / "index"), embedding_model="test-hash", answerer="house.answers:Quoting")
+    rag = Rag(settings)
+    rag.index([corpus])
+    assert rag.ask("extradition treaties").answerer == "house"
+    with pytest.raises(ConfigError, match="cannot load the answerer 'house.answers:Missing'"):
+        rag.ask("extradition treaties", llm="house.answers:Missing")
+
+
+def test_an_object_that_is_no_answerer_is_refused(fast_settings):
+    with pytest.raises(ConfigError, match="object is not an answerer"):
+        Rag(fast_settings, answerer=object())
+
+
+def test_sentence_vector_cache_survives_threads_that_overflow_it(monkeypatch):
+    from rag.extractive import ExtractiveAnswerer
+
+    answerer = ExtractiveAnswerer(HashEmbedder(16))
+    monkeypatch.setattr(ExtractiveAnswerer, "CACHE_LIMIT", 100)  # start afresh often, while others read
+    failures = []
+
+    def hammer(seed: int) -> None:
+        try:
+            for i in range(300):
+                texts = [f"sentence {seed} {i} {j}" for j in range(40)]
+                vectors = answerer._vectors(texts)
+                assert vectors.shape == (40, 16) and np.isfinite(vectors).all()
+        except Exception as err:  # noqa: BLE001 - any failure in a thread is the finding
+            failures.append(err)
+
+    import sys
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: the race needs a switch mid-call
+    try:
+        threads = [threading.Thread(target=hammer, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not failures
