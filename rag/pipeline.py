@@ -164,7 +164,7 @@ class Rag:
         from . import answer
 
         question = check_question(question)
-        k = check_k(k) if k is not None else None
+        k = check_k(k, self.settings.max_k) if k is not None else None
         answerer = self.answerer(llm)
         return answer.run(
             question,
@@ -200,7 +200,7 @@ class Rag:
     def search(self, query: str, k: int | None = None, mode: str | None = None) -> list[Hit]:
         """The k best passages for `query` (k in 1..100; fewer when the index holds fewer chunks)."""
         query = check_question(query)
-        k = check_k(k) if k is not None else None
+        k = check_k(k, self.settings.max_k) if k is not None else None
         if self._backend is not None:
             k = k or self.settings.k
             reranker = self._reranker()

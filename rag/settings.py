@@ -13,7 +13,7 @@ DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"  # resolved to the copy gt-all-mini
 DEFAULT_INDEX = "index/default"
 DEFAULT_CORPUS = "seeds"
 
-MAX_K = 100  # passages per question: more never helps an answer and costs memory per request
+MAX_K = 100  # passages per question by default: more never helps an answer and costs memory per request
 MAX_QUESTION_CHARS = 2_000
 RETRIEVALS = ("dense", "bm25", "hybrid")
 EMBEDDING_BACKENDS = ("openvino", "torch")
@@ -38,6 +38,7 @@ class Settings:
     # Retrieval
     retrieval: str = "hybrid"  # dense | bm25 | hybrid
     k: int = 5
+    max_k: int = MAX_K  # the most passages one search may ask for (benchmarks that rank deeply raise it)
     rrf_k: int = 60
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
@@ -70,8 +71,8 @@ class Settings:
         for name, known in choices.items():
             if getattr(self, name) not in known:
                 raise ConfigError(f"unknown {name} '{getattr(self, name)}'; known: {', '.join(known)}")
-        check_k(self.k)
-        ranges = {"embedding_batch_size": 1, "chunk_tokens": 8, "candidates": 1, "context_tokens": 64, "rrf_k": 0,
+        check_k(self.k, self.max_k)
+        ranges = {"max_k": 1, "embedding_batch_size": 1, "chunk_tokens": 8, "candidates": 1, "context_tokens": 64, "rrf_k": 0,
                   "max_document_chars": 1, "max_docx_xml_bytes": 1, "max_upload_bytes": 1}
         for name, low in ranges.items():
             if getattr(self, name) < low:
@@ -93,12 +94,12 @@ class Settings:
         return asdict(self)
 
 
-def check_k(k: object) -> int:
-    """`k` as an int in 1..MAX_K, or a one-line ConfigError."""
+def check_k(k: object, limit: int = MAX_K) -> int:
+    """`k` as an int in 1..limit, or a one-line ConfigError."""
     from .errors import ConfigError
 
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
-        raise ConfigError(f"k (passages per question) must be a whole number from 1 to {MAX_K}, not {k!r}")
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= limit:
+        raise ConfigError(f"k (passages per question) must be a whole number from 1 to {limit}, not {k!r}")
     return k
 
 

@@ -266,7 +266,8 @@ def run(args) -> int:
     out = Path(args.out or Path("out") / "bench" / data.name)
     scratch = None if args.index else tempfile.mkdtemp(prefix="rag-bench-")
     index_path = args.index or os.path.join(scratch, "index")
-    values = {"index_path": index_path, "embedding_model": args.model, "retrieval": "hybrid"}
+    # Recall@100 ranks documents 100 deep: searches go past the interactive limit of 100 chunks
+    values = {"index_path": index_path, "embedding_model": args.model, "retrieval": "hybrid", "max_k": 100_000}
     for name in ("chunk_tokens", "chunk_overlap", "rrf_k", "dense_weight", "bm25_weight", "candidates", "embedding_backend"):
         if getattr(args, name) is not None:
             values[name] = getattr(args, name)

@@ -86,7 +86,7 @@ def run_ours(data, work: Path, args) -> dict:
     from ..types import Document
     from .beir import ranked_docs
 
-    settings = Settings(index_path=str(work / f"ours-{args.backend}"), embedding_model=args.model)
+    settings = Settings(index_path=str(work / f"ours-{args.backend}"), embedding_model=args.model, max_k=100_000)
     started = time.perf_counter()
     embedder = make_embedder(args.model, batch_size=settings.embedding_batch_size, backend=args.backend)
     embedder.embed(["warm up"])  # loads (and on the first run ever, exports) the model
