@@ -24,7 +24,8 @@ from .index import IndexReport
 from .pipeline import Rag
 from .rerank import Reranker
 from .settings import Settings
-from .types import Answer, Chunk, Citation, Claim, Document, Draft, Hit, ShortAnswer
+from .types import (Answer, AnswerEvent, Chunk, Citation, Claim, Document, Draft, Hit, PassagesEvent, QueryEvent,
+                    ShortAnswer, TokenEvent)
 
 __all__ = [
     "Rag",
@@ -37,6 +38,10 @@ __all__ = [
     "Claim",
     "ShortAnswer",
     "Draft",
+    "QueryEvent",
+    "PassagesEvent",
+    "TokenEvent",
+    "AnswerEvent",
     "Answerer",
     "Condenser",
     "Embedder",

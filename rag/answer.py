@@ -1,10 +1,10 @@
 """Answering: standalone query -> retrieve -> answer (extractive or LLM) -> verify -> Answer.
 
-Streams events so every interface shows the same thing in the same order:
-    {"type": "query", "query": str}
-    {"type": "passages", "passages": [Hit, ...]}
-    {"type": "token", "text": str}          (zero or more)
-    {"type": "answer", "answer": Answer}    (always last)
+Streams typed events (rag.types) so every interface shows the same thing in the same order:
+    QueryEvent(query)        the standalone query searched
+    PassagesEvent(passages)  the numbered passages
+    TokenEvent(text)         zero or more pieces of an LLM's unchecked draft
+    AnswerEvent(answer)      the verified Answer, always last
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Protocol, runtime_checkable
 
 from .prompt import ABSTAIN
 from .text import split_question, terms
-from .types import Answer, Claim, Draft, Hit, ShortAnswer
+from .types import Answer, AnswerEvent, Claim, Draft, Event, Hit, PassagesEvent, QueryEvent, ShortAnswer, TokenEvent
 from .verify import verify
 
 NOT_FOUND = "The documents do not contain an answer to this question."
@@ -80,7 +80,7 @@ def run(
     answerer: Answerer,
     source_text: Callable[[str], str | None],
     condense: Callable[[str, Sequence[tuple[str, str]]], str] | None = None,
-) -> Iterator[dict]:
+) -> Iterator[Event]:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     question = question.strip()
@@ -89,12 +89,12 @@ def run(
     else:
         query = standalone_query(question, history)
     timings["condense"] = time.perf_counter() - t0
-    yield {"type": "query", "query": query}
+    yield QueryEvent(query)
 
     t = time.perf_counter()
     hits = merged_search(query, search) if terms(query) else []
     timings["retrieve"] = time.perf_counter() - t
-    yield {"type": "passages", "passages": hits}
+    yield PassagesEvent(tuple(hits))
 
     t = time.perf_counter()
     pieces: list[str] = []
@@ -105,7 +105,7 @@ def run(
                 draft = piece
                 continue
             pieces.append(piece)
-            yield {"type": "token", "text": piece}
+            yield TokenEvent(piece)
     draft = draft or Draft("".join(pieces))
     text = draft.text.strip()
     timings["answer"] = time.perf_counter() - t
@@ -116,7 +116,7 @@ def run(
     timings["verify"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     answer = assemble(question, query, claims, hits, answerer.name, timings, draft, source_text)
-    yield {"type": "answer", "answer": answer}
+    yield AnswerEvent(answer)
 
 
 def assemble(question: str, query: str, claims: Sequence[Claim], hits: Sequence[Hit], answerer: str,

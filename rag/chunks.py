@@ -17,6 +17,7 @@ from .types import Chunk, Document
 
 ENCODING = "cl100k_base"
 # A sentence ends at . ! ? (plus closing quotes/brackets) followed by space, or at a line break.
+# Sentence ends for chunk boundaries: rag.text.SENTENCE's marks, without its abbreviation rule (why: there)
 SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*[ \t]+|\n+")
 WORD = re.compile(r"\S+\s*")
 PREFER_PARAGRAPH_BREAK = 0.6  # once a chunk is this full, a new paragraph starts a new chunk

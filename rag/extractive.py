@@ -20,7 +20,7 @@ from .places import COUNTRY_QUESTION, mentions_countries, new_countries
 from .reader import SpanReader
 from .reading import SHORT_WORDS, Reading, ReadingAnswerer, conflicts
 from .sections import headings, title
-from .text import STOPWORDS, sentences, split_question, terms
+from .text import STOPWORDS, cited_lines, sentences, split_question, terms
 from .types import Draft, Hit
 
 DENSE_WEIGHT = 0.55  # sentence score = DENSE_WEIGHT * cosine + (1 - DENSE_WEIGHT) * idf-weighted overlap
@@ -89,7 +89,6 @@ CAUSE = re.compile(r"\b(?:because|due to|owing to|as a result of|thanks to|reaso
 CAUSE_BONUS = 0.1
 ENUMERATION_BONUS = 0.04  # a sentence that lists things, for a question that asks for several
 NOVELTY_WEIGHT = 0.1  # times the share of a sentence's words that neither the question nor its context holds
-ENDS_SENTENCE = re.compile(r"[.!?][\"'”’)\]]*$")
 
 
 def body(sentence: str) -> str:
@@ -324,13 +323,7 @@ class ExtractiveAnswerer:
                     start, end, text = other.sentences[0]
                     if (other.passage, start) not in taken:
                         conflict.append(Candidate(other.passage, start, end, text, 0.0, 0.0, 0.0))
-        chosen = chosen + conflict
-        # a list line, or a line after one that does not end a sentence (a heading), starts a new line:
-        # each stays a claim of its own for the verifier
-        text = "".join(
-            ("\n" if c.list_item or not ENDS_SENTENCE.search(chosen[i - 1].text) else " ") * (i > 0) + f"{c.text} [{c.passage}]"
-            for i, c in enumerate(chosen)
-        )
+        text = cited_lines([(c.text, c.passage, c.list_item) for c in chosen + conflict])
         return Draft(text, short, confidence, bool(conflict))
 
     def select(self, question: str, passages: Sequence[Hit]) -> list[Candidate]:

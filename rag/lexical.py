@@ -38,6 +38,8 @@ def _bm25s():
 
 
 def tokenize(texts: list[str]) -> list[list[str]]:
+    """bm25s's own tokenizer and English stopwords, with the PyStemmer stemmer rag.text.terms uses:
+    an index and its queries must be tokenized alike, and it is bm25s that indexes here."""
     return _bm25s().tokenize(texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
 
 

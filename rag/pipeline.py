@@ -19,7 +19,7 @@ from .rerank import Reranker
 from .index import Index, IndexReport, index_paths, open_index, remove_documents, update_index
 from .retrieve import Retriever
 from .settings import DEFAULT_CORPUS, Settings, check_k, check_question
-from .types import Answer, Document, Hit
+from .types import Answer, AnswerEvent, Document, Event, Hit
 
 
 class Rag:
@@ -159,8 +159,9 @@ class Rag:
                     self._answerers[spec] = LLMAnswerer(spec, chat_model(spec), self.settings.context_tokens)
             return self._answerers[spec]
 
-    def ask_stream(self, question: str, *, history: Sequence[tuple[str, str]] = (), llm: str | None = None, k: int | None = None) -> Iterator[dict]:
-        """Stream the answer as events (see rag.answer); the last event carries the `Answer`."""
+    def ask_stream(self, question: str, *, history: Sequence[tuple[str, str]] = (), llm: str | None = None, k: int | None = None) -> Iterator[Event]:
+        """Stream the answer as typed events (rag.types: QueryEvent, PassagesEvent, TokenEvent...,
+        AnswerEvent); the last carries the verified `Answer`."""
         from . import answer
 
         question = check_question(question)
@@ -178,8 +179,8 @@ class Rag:
     def ask(self, question: str, *, history: Sequence[tuple[str, str]] = (), llm: str | None = None, k: int | None = None) -> Answer:
         """Answer a question from the indexed documents, with verified quotes, or abstain."""
         for event in self.ask_stream(question, history=history, llm=llm, k=k):
-            if event["type"] == "answer":
-                return event["answer"]
+            if isinstance(event, AnswerEvent):
+                return event.answer
         raise AssertionError("the answer stream ended without an answer")  # pragma: no cover
 
     def source_text(self, source: str) -> str | None:

@@ -25,7 +25,7 @@ import numpy as np
 from .bench.squad import normalize
 from .embeddings import Embedder
 from .reader import SpanReader
-from .text import sentences, split_question, terms
+from .text import cited_lines, sentences, split_question, terms
 from .types import Draft, Hit
 
 DENSE_SHARE = 0.55  # window ranking: this much MiniLM cosine, the rest idf-weighted word overlap
@@ -78,8 +78,7 @@ class ReadingAnswerer:
                 seen.add((reading.passage, start))
                 lines.append((text, reading.passage, False))
             lines += [(t, reading.passage, True) for t in list_lines(chunk, reading.sentences[-1], seen)]
-        text = "".join(("\n" if item or not _ends(lines[i - 1][0]) else " ") * (i > 0) + f"{t} [{n}]"
-                       for i, (t, n, item) in enumerate(lines))
+        text = cited_lines(lines)
         first = picked[0]
         short = (first.passage, first.start, first.end) if len(first.text.split()) <= SHORT_WORDS else None
         return Draft(text, short, first.confidence, conflict=len(parts) == 1 and len(picked) > 1)
@@ -172,7 +171,3 @@ def list_lines(chunk, last: tuple[int, int, str], seen: set) -> list[str]:
 
 def _text(hit: Hit, start: int, end: int) -> str:
     return hit.chunk.text[start - hit.chunk.start : end - hit.chunk.start]
-
-
-def _ends(text: str) -> bool:
-    return text.rstrip()[-1:] in ".!?\"'”’)]"

@@ -15,7 +15,8 @@ from bisect import bisect_right
 LINE = re.compile(r"[^\n]+")
 MAX_TITLE_WORDS = 24  # a first line longer than this is a lede, not a title
 MAX_HEADING_WORDS = 16
-ENDS_SENTENCE = re.compile(r"[.!?:;,\"“”'‘’)\]]\s*$")
+# A heading never ends as prose does; wider than rag.text.ENDS_SENTENCE on purpose (":" "," ";" too)
+ENDS_PROSE = re.compile(r"[.!?:;,\"“”'‘’)\]]\s*$")
 STARTS_DATELINE = re.compile(r"^\s*(?:date \d{4}-\d{2}-\d{2}\b|[A-Z][A-Z.’'-]+(?: [A-Z][A-Z.’'-]+)*(?:, [^:]{0,30})?\s*:)")
 WORD = re.compile(r"[A-Za-z][\w’'-]*")
 
@@ -51,7 +52,7 @@ def headings(text: str) -> list[tuple[int, int]]:
         if not line:
             continue
         words = len(line.split())
-        if 1 < words <= MAX_HEADING_WORDS and not ENDS_SENTENCE.search(line):
+        if 1 < words <= MAX_HEADING_WORDS and not ENDS_PROSE.search(line):
             share = _capitalized_share(line)
             after_sentence = not previous or bool(re.search(r"[.!?\"”’]\s*$", previous))
             if share == 1.0 or (share >= 0.6 and after_sentence):

@@ -11,9 +11,10 @@ class Document:
 
     source: str
     text: str
-    sha256: str
+    sha256: str  # of the file's bytes when loaded from a file (`origin`), else of the text
     # (char_start, page_number) pairs, ascending; empty for formats without pages.
     pages: tuple[tuple[int, int], ...] = ()
+    origin: str | None = None  # the absolute path of the file it was loaded from; None when made in memory
 
     @classmethod
     def from_text(cls, source: str, text: str) -> "Document":
@@ -199,3 +200,33 @@ def hit_to_dict(hit: Hit) -> dict:
         "page": c.page,
         "text": c.text,
     }
+
+
+# Stream events: what `Rag.ask_stream` yields, in this order: one QueryEvent, one PassagesEvent,
+# TokenEvents while an LLM writes (unchecked draft text), one AnswerEvent (always last).
+@dataclass(frozen=True)
+class QueryEvent:
+    query: str  # the standalone query that was searched (a follow-up rewritten)
+    type: str = field(default="query", init=False)
+
+
+@dataclass(frozen=True)
+class PassagesEvent:
+    passages: tuple[Hit, ...]
+    type: str = field(default="passages", init=False)
+
+
+@dataclass(frozen=True)
+class TokenEvent:
+    text: str  # a piece of an LLM's draft, not yet verified
+    type: str = field(default="token", init=False)
+
+
+@dataclass(frozen=True)
+class AnswerEvent:
+    answer: Answer  # verified
+    type: str = field(default="answer", init=False)
+
+
+Event = QueryEvent | PassagesEvent | TokenEvent | AnswerEvent
+

@@ -69,3 +69,15 @@ def tiny_beir(tmp_path: Path) -> Path:
     (folder / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in queries))
     (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n")
     return folder
+
+
+# What makes a test slow, whatever its module says: a server (PostgreSQL, Ray, a browser), a real
+# model (the bundled index, a cross-encoder, a GGUF file). `-m "not slow"` is then the fast unit tests.
+SLOW_FIXTURES = {"real_rag", "pg_url", "pg_server", "ray_runtime", "cross_encoder_path", "page", "server"}
+SLOW_MARKERS = {"postgres", "browser", "gguf"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SLOW_FIXTURES & set(item.fixturenames) or SLOW_MARKERS & {m.name for m in item.iter_markers()}:
+            item.add_marker(pytest.mark.slow)

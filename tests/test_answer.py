@@ -47,7 +47,7 @@ def test_follow_up_is_rewritten_and_shown(real_rag):
 
 def test_stream_events_arrive_in_order(real_rag):
     events = list(real_rag.ask_stream(EXTRADITION))
-    kinds = [e["type"] for e in events]
+    kinds = [e.type for e in events]
     assert kinds[0] == "query" and kinds[1] == "passages" and kinds[-1] == "answer"
     assert "token" not in kinds  # the extractive answerer proposes its whole draft at once: nothing unchecked streams
 

@@ -13,6 +13,7 @@ import pytest
 
 from conftest import EXTRADITION, EXTRADITION_DOC
 from rag import AnswerError, Rag
+from rag.types import TokenEvent
 
 pytestmark = pytest.mark.slow
 
@@ -107,8 +108,8 @@ def test_streamed_answer_is_verified(openai_rag, chat_server):
 
     chat_server.reply = reply
     events = list(openai_rag.ask_stream(EXTRADITION, llm="openai:test-model"))
-    tokens = [e["text"] for e in events if e["type"] == "token"]
-    answer = events[-1]["answer"]
+    tokens = [e.text for e in events if isinstance(e, TokenEvent)]
+    answer = events[-1].answer
     assert len(tokens) > 3, "tokens should stream in pieces"
     assert not answer.abstained and "Pakistan" in answer.text
     (citation,) = answer.citations

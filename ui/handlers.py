@@ -21,7 +21,7 @@ from rag import Rag, RagError
 from rag.answerers import EXTRACTIVE, allowed
 from rag.documents import load_file
 from rag.errors import ConfigError, IndexNotFoundError
-from rag.types import hit_to_dict
+from rag.types import AnswerEvent, PassagesEvent, QueryEvent, TokenEvent, hit_to_dict
 
 from . import render
 
@@ -58,17 +58,16 @@ class Handlers:
         try:
             history = [tuple(t) for t in turns]
             for event in self.rag.ask_stream(question, history=history, llm=self._llm(mode), k=passages(k)):
-                kind = event["type"]
-                if kind == "query":
-                    query = event["query"]
-                elif kind == "passages":
-                    panel = render.passages_html(event["passages"], query)
+                if isinstance(event, QueryEvent):
+                    query = event.query
+                elif isinstance(event, PassagesEvent):
+                    panel = render.passages_html(event.passages, query)
                     yield messages, conversation, panel, "", gr.Tabs(selected="passages")
                     continue
-                elif kind == "token":
-                    partial += event["text"]
-                elif kind == "answer":
-                    answer = event["answer"]
+                elif isinstance(event, TokenEvent):
+                    partial += event.text
+                elif isinstance(event, AnswerEvent):
+                    answer = event.answer
                     messages[-1] = {"role": "assistant", "content": render.answer_html(answer, self._documents(answer))}
                     turns.append([question, answer.text])
                     state = {"turns": turns, "messages": messages}

@@ -26,6 +26,7 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from ..errors import ConfigError
     from ..pipeline import Rag
+    from ..types import AnswerEvent, TokenEvent
 
     settings = settings_from(args, **({"answerer": args.llm} if args.llm else {}))
     rag = Rag(settings)
@@ -41,13 +42,13 @@ def run(args) -> int:
     draft = args.stream and sys.stderr.isatty() and not rag.answerer().name.startswith("extractive")
     answer, streamed = None, False
     for event in rag.ask_stream(args.question, k=args.k):
-        if event["type"] == "token" and draft:
+        if isinstance(event, TokenEvent) and draft:
             if not streamed:
                 print("draft (not yet checked against the documents):", file=sys.stderr)
-            print(printable(event["text"]), end="", file=sys.stderr, flush=True)
+            print(printable(event.text), end="", file=sys.stderr, flush=True)
             streamed = True
-        elif event["type"] == "answer":
-            answer = event["answer"]
+        elif isinstance(event, AnswerEvent):
+            answer = event.answer
     if streamed:
         verdict = "withdrawn: the documents do not support it" if answer.abstained else "checked; the answer follows"
         if answer.withheld and not answer.abstained:
