@@ -175,8 +175,16 @@ def serve(
     users: Users | None = None,
     read_only: bool = False,
     allow: Iterable[str] = EXTRACTIVE,
+    mcp: bool = False,
 ) -> None:
+    """Serve the UI; with `mcp`, also the MCP tools at /mcp of the same server (logins: HTTP Basic)."""
     rag = Rag(settings)
     rag.embedder.embed(["warm up"], query=True)  # load the model before the first user waits on it
     app = build_app(settings, rag=rag, read_only=read_only, allow=allow)
-    launch(app, host=host, port=port, users=users, max_file_size=settings.max_upload_bytes)
+    extra = {}
+    if mcp:
+        from rag.mcp_server import build_server, http_lifespan
+
+        lifespan = http_lifespan(build_server(rag), host=host, check=users.check if users else None)
+        extra["app_kwargs"] = {"lifespan": lifespan}
+    launch(app, host=host, port=port, users=users, max_file_size=settings.max_upload_bytes, **extra)

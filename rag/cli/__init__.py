@@ -20,6 +20,7 @@ COMMANDS = {
     "ask": "rag.cli.asking",
     "eval": "rag.cli.evaluating",
     "serve": "rag.cli.serving",
+    "mcp": "rag.cli.mcp",
     "bench": "rag.cli.benching",
     "fit-reader": "rag.cli.fitting",
 }

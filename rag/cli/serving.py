@@ -36,6 +36,9 @@ def add_parser(sub) -> None:
     p.add_argument("--allow-llm", action="append", metavar="SPEC",
                    help="an answerer spec clients may choose; repeatable (default: extractive and extractive:strict; "
                         "the --llm one is always allowed)")
+    p.add_argument("--mcp", action="store_true",
+                   help="also serve the MCP tools (ask, search, list_documents) over streamable HTTP at /mcp of the same "
+                        "port; with --auth an MCP client sends HTTP Basic credentials of one of its users")
     p.add_argument("--trust-network", action="store_true",
                    help="serve off loopback without logins: anyone who reaches the port can read and change the index")
     common(p)
@@ -67,11 +70,18 @@ def run(args) -> int:
             raise
         raise MissingDependencyError("the web UI (gradio)", "pip install 'rag-quotes[ui]'") from err
 
+    if args.mcp:
+        from .mcp import mcp_server
+
+        mcp_server()  # the SDK is there, or one line saying how to install it
     settings = settings_from(args, answerer=args.llm or "extractive")
     if users is None and not loopback(args.host):
         warning = f"warning: serving on {args.host} with no login: anyone who can reach it can read and change the index"
         print(warning, file=sys.stderr)
-    serve(settings, host=args.host, port=args.port, users=users, read_only=args.read_only, allow=allow)
+    if args.mcp:
+        login = " (HTTP Basic login of a --auth user)" if users else ""
+        print(f"MCP (streamable HTTP): http://{args.host}:{args.port}/mcp{login}", file=sys.stderr)
+    serve(settings, host=args.host, port=args.port, users=users, read_only=args.read_only, allow=allow, mcp=args.mcp)
     return 0
 
 

@@ -1,0 +1,179 @@
+"""The MCP server: `ask`, `search` and `list_documents` as typed tools over one `Rag`, for assistants
+that speak the Model Context Protocol (over stdio: `rag mcp`; over HTTP beside the UI: `rag serve --mcp`).
+
+Read-only by design: no tool adds or removes documents, and `ask` uses the server's answerer only.
+Inputs are held to the library's limits (k, question length); a bad one is a tool error whose text
+is the one-line message. Built on the official SDK's `MCPServer` (FastMCP in mcp 1.x).
+"""
+
+# No `from __future__ import annotations`: the SDK reads the tools' annotations, which name local types.
+
+import base64
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+import anyio
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel, Field
+from starlette.datastructures import Headers
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from .errors import RagError
+from .pipeline import Rag
+from .settings import MAX_QUESTION_CHARS
+from .types import Answer, Hit
+
+INSTRUCTIONS = (
+    "Answers questions from the documents indexed on this server. Call `ask` for an answer whose every "
+    "sentence is backed by an exact quote from a source document (cite the `citations`; do not add facts "
+    "they do not hold); `search` for the raw passages; `list_documents` for what is indexed."
+)
+
+
+class Passage(BaseModel):
+    rank: int
+    score: float
+    source: str = Field(description="the document (path as indexed)")
+    start: int = Field(description="character offset where `text` starts in the document")
+    end: int
+    page: int | None = None
+    title: str = Field("", description="the document's title, where it has one")
+    heading: str = Field("", description="title and section heading the passage stands under, one per line")
+    text: str = Field(description="exactly the document's text from start to end")
+
+
+class Quote(BaseModel):
+    marker: int = Field(description="the [n] that cites it in the answer")
+    source: str
+    start: int
+    end: int
+    page: int | None = None
+    quote: str = Field(description="the document's text from start to end, verified to support the sentence")
+
+
+class ShortAnswer(BaseModel):
+    text: str = Field(description="the few words that answer, inside one of the quotes")
+    source: str
+    start: int
+    end: int
+
+
+class AskResult(BaseModel):
+    question: str
+    query: str = Field(description="what was searched for")
+    answer: str = Field(description="verified sentences only, each ending in [n] markers (or: not in the documents)")
+    abstained: bool = Field(description="true when the documents do not answer the question")
+    short_answer: ShortAnswer | None = None
+    confidence: float | None = Field(None, description="the answerer's probability that the passages answer")
+    conflict: bool = Field(False, description="the documents give different values; each is quoted")
+    citations: list[Quote]
+    withheld: list[str] = Field(description="why each sentence the answerer wrote was withheld (not verified)")
+    passages: list[Passage] = Field(description="the passages retrieved, best first")
+
+
+class DocumentInfo(BaseModel):
+    source: str
+    chunks: int
+
+
+def build_server(rag: Rag) -> MCPServer:
+    """The MCP server over `rag`; `.run("stdio")` serves it, `http_lifespan` mounts it on a web app."""
+    server = MCPServer("rag-quotes", instructions=INSTRUCTIONS, log_level="WARNING")
+    read_only = ToolAnnotations(read_only_hint=True, destructive_hint=False, open_world_hint=False)
+    limit = rag.settings.max_k
+    K = Annotated[int | None, Field(description=f"passages to retrieve, 1 to {limit}; omit for the server's default",
+                                    json_schema_extra={"minimum": 1, "maximum": limit})]  # checked by check_k
+
+    @server.tool(annotations=read_only)
+    def ask(question: Annotated[str, Field(description=f"the question, at most {MAX_QUESTION_CHARS} characters")],
+            k: K = None) -> AskResult:
+        """Answer a question from the indexed documents, with a verified quote behind every sentence."""
+        return ask_result(checked(rag.ask, question, k=k))
+
+    @server.tool(annotations=read_only)
+    def search(query: Annotated[str, Field(description=f"what to search for, at most {MAX_QUESTION_CHARS} characters")],
+               k: K = None) -> list[Passage]:
+        """The passages of the indexed documents that best match a query, best first, with source and offsets."""
+        return [passage(hit) for hit in checked(rag.search, query, k=k)]
+
+    @server.tool(annotations=read_only)
+    def list_documents() -> list[DocumentInfo]:
+        """The indexed documents and how many passages (chunks) each holds."""
+        return [DocumentInfo(source=source, chunks=n) for source, n in checked(rag.documents)]
+
+    return server
+
+
+def checked(call, *args, **kwargs):
+    """The call's result; a library error (a bad k, a long question, no index) becomes a tool error."""
+    try:
+        return call(*args, **kwargs)
+    except RagError as err:
+        raise ToolError(str(err)) from err
+
+
+def passage(hit: Hit) -> Passage:
+    c = hit.chunk
+    return Passage(rank=hit.rank, score=hit.score, source=c.source, start=c.start, end=c.end, page=c.page,
+                   title=c.heading.split("\n", 1)[0], heading=c.heading, text=c.text)
+
+
+def ask_result(answer: Answer) -> AskResult:
+    short = answer.short_answer
+    return AskResult(
+        question=answer.question, query=answer.query, answer=answer.text, abstained=answer.abstained,
+        short_answer=ShortAnswer(**short.to_dict()) if short else None,
+        confidence=answer.confidence, conflict=answer.conflict,
+        citations=[Quote(marker=c.marker, source=c.source, start=c.start, end=c.end, page=c.page, quote=c.quote)
+                   for c in answer.citations],
+        withheld=["; ".join(claim.problems) for claim in answer.withheld],
+        passages=[passage(hit) for hit in answer.passages],
+    )  # fmt: skip
+
+
+def http_lifespan(server: MCPServer, *, path: str = "/mcp", host: str = "127.0.0.1",
+                  check: Callable[[str, str], bool] | None = None):
+    """A lifespan for a Starlette or FastAPI app (Gradio's included) that serves `server` over
+    streamable HTTP at `path` of that app while it runs. With `check(user, password)`, every request
+    needs HTTP Basic credentials it accepts. On a loopback `host` the SDK also refuses requests whose
+    Host or Origin header is not loopback (DNS rebinding)."""
+    app = server.streamable_http_app(streamable_http_path=path, host=host)
+    endpoint = BasicAuth(app, check) if check else app
+
+    @asynccontextmanager
+    async def lifespan(parent):
+        parent.router.routes.insert(0, Route(path, endpoint=endpoint))  # ahead of the parent's catch-all routes
+        async with app.router.lifespan_context(app):  # the SDK's session manager
+            yield
+
+    return lifespan
+
+
+class BasicAuth:
+    """ASGI wrapper: a request without `Authorization: Basic` credentials that `check` accepts is a 401."""
+
+    def __init__(self, app, check: Callable[[str, str], bool]):
+        self.app, self.check = app, check
+
+    async def __call__(self, scope, receive, send) -> None:
+        header = Headers(scope=scope).get("authorization", "")
+        if not await anyio.to_thread.run_sync(self.accepts, header):  # scrypt: off the event loop
+            response = PlainTextResponse("log in: send HTTP Basic credentials of a `rag serve --auth` user", 401,
+                                         headers={"WWW-Authenticate": 'Basic realm="rag", charset="UTF-8"'})
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def accepts(self, header: str) -> bool:
+        scheme, _, encoded = header.partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            user, colon, password = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return False
+        return bool(colon) and self.check(user, password)
