@@ -18,7 +18,7 @@ from typing import Protocol, runtime_checkable
 from .prompt import ABSTAIN
 from .text import split_question, terms
 from .types import Answer, AnswerEvent, Claim, Draft, Event, Hit, PassagesEvent, QueryEvent, ShortAnswer, TokenEvent
-from .verify import verify
+from .verify import verify, verify_structured
 
 NOT_FOUND = "The documents do not contain an answer to this question."
 FOLLOW_UP = re.compile(
@@ -111,8 +111,11 @@ def run(
     timings["answer"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    declined = not text or ABSTAIN in text
-    claims = verify(text, hits, source_text).claims if not declined else ()
+    if draft.claims is not None:  # structured: each claim names its sentence
+        claims = verify_structured(draft.claims, hits, source_text).claims
+    else:
+        declined = not text or ABSTAIN in text
+        claims = verify(text, hits, source_text).claims if not declined else ()
     timings["verify"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     answer = assemble(question, query, claims, hits, answerer.name, timings, draft, source_text)

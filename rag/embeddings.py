@@ -28,10 +28,20 @@ BUNDLED = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
 
 
 class Embedder(Protocol):
+    """One swappable part: text in, unit vectors out. Index writers also read how many word pieces
+    the model reads (`max_seq_length`, None: no limit), count them (`count_word_pieces`, None: cannot)
+    to report truncated chunks, and hand over `texts_per_call` texts at a time (None: their choice)."""
+
     model_id: str
+    texts_per_call: int | None
 
     @property
     def dimension(self) -> int: ...
+
+    @property
+    def max_seq_length(self) -> int | None: ...
+
+    def count_word_pieces(self, texts: list[str]) -> list[int] | None: ...
 
     def embed(self, texts: list[str], *, query: bool = False) -> np.ndarray:
         """float32 array of shape (len(texts), dimension), rows L2-normalized."""
@@ -49,6 +59,8 @@ def resolve_model_path(name: str) -> str:
 
 
 class SentenceTransformerEmbedder:
+    texts_per_call = None
+
     def __init__(self, model: str, *, batch_size: int = 64, device: str | None = None, query_prompt: str = ""):
         self.model_id = model
         self.batch_size = batch_size
@@ -118,6 +130,8 @@ class HashEmbedder:
     """Deterministic bag-of-words hashing embedder: a test double, not for real use."""
 
     __test__ = False
+    texts_per_call = None
+    max_seq_length = None  # reads every word
 
     def __init__(self, dimension: int = 64, model_id: str = "test-hash"):
         self.model_id = model_id
@@ -126,6 +140,9 @@ class HashEmbedder:
     @property
     def dimension(self) -> int:
         return self._dimension
+
+    def count_word_pieces(self, texts: list[str]) -> list[int] | None:
+        return None  # no word pieces: nothing is truncated
 
     def embed(self, texts: list[str], *, query: bool = False) -> np.ndarray:
         out = np.zeros((len(texts), self._dimension), dtype=np.float32)
@@ -148,6 +165,7 @@ class OpenVINOEmbedder:
     mean or CLS Pooling [-> Normalize] only; others raise `ConfigError`.
     """
 
+    texts_per_call = None
     EXPORT_VERSION = 1
     STREAMS = 2  # inference requests in flight: one per stream, each on its own core
     BATCH_TOKENS = 4096  # measured on SciFact chunks: 16 x 256 ran ~20% faster than 64 x 256
@@ -372,9 +390,10 @@ def _export_openvino(path: Path, pooling: str, xml: Path) -> None:
 EMBEDDERS = {"torch": SentenceTransformerEmbedder, "openvino": OpenVINOEmbedder}
 
 
-def make_embedder(model: str, *, batch_size: int = 64, backend: str = "torch", cache_dir: str | os.PathLike | None = None) -> Embedder:
+def make_embedder(model: str, *, batch_size: int = 64, backend: str = "openvino",
+                  cache_dir: str | os.PathLike | None = None) -> Embedder:
     """`test-hash` (or `test-hash:DIM`) gives the test double; anything else is a sentence-transformers
-    model, run by `backend`: torch (sentence-transformers, the default) or openvino."""
+    model, run by `backend`: openvino (the default, as in Settings) or torch (sentence-transformers)."""
     if model.startswith("test-hash"):
         _, _, dim = model.partition(":")
         return HashEmbedder(int(dim or 64), model_id=model)

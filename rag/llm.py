@@ -13,12 +13,13 @@ import functools
 import importlib.util
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import AnswerError, ConfigError, MissingDependencyError
-from .prompt import CONDENSE, SYSTEM, user_message
-from .types import Hit
+from .prompt import CLAIMS_SCHEMA, CONDENSE, STRUCTURED_SYSTEM, SYSTEM, structured_message, user_message
+from .types import Draft, Hit
 
 PROVIDERS = ("openai", "ollama", "gguf")
 
@@ -99,11 +100,18 @@ def _llama_cpp_chat_class():
                                     verbose=False, seed=0)
             return self._llama
 
-        def _stream(self, messages, stop=None, run_manager=None, **kwargs):
+        def count_tokens(self, text: str) -> int:
+            """Tokens as this model counts them (its own tokenizer)."""
+            return len(self.client().tokenize(text.encode(), add_bos=False))
+
+        def _stream(self, messages, stop=None, run_manager=None, response_format=None, **kwargs):
             roles = {"system": "system", "human": "user", "ai": "assistant"}
             chat = [{"role": roles.get(m.type, "user"), "content": m.content} for m in messages]
+            extra = {}
+            if response_format and response_format.get("type") == "json_schema":  # a grammar from the schema
+                extra["response_format"] = {"type": "json_object", "schema": response_format["json_schema"]["schema"]}
             for part in self.client().create_chat_completion(chat, temperature=self.temperature, max_tokens=self.max_tokens,
-                                                              stop=stop, stream=True):
+                                                              stop=stop, stream=True, **extra):
                 delta = part["choices"][0].get("delta", {}).get("content")
                 if delta:
                     chunk = ChatGenerationChunk(message=AIMessageChunk(content=delta))
@@ -112,7 +120,7 @@ def _llama_cpp_chat_class():
                     yield chunk
 
         def _generate(self, messages, stop=None, run_manager=None, **kwargs):
-            text = "".join(chunk.message.content for chunk in self._stream(messages, stop, run_manager))
+            text = "".join(chunk.message.content for chunk in self._stream(messages, stop, run_manager, **kwargs))
             return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
 
     return LlamaCppChat
@@ -120,31 +128,90 @@ def _llama_cpp_chat_class():
 
 @dataclass
 class LLMAnswerer:
-    """Asks a chat model to answer from numbered passages with [n] citations; streams tokens."""
+    """Asks a chat model to answer from numbered passages, and streams what it writes.
+
+    Structured first (`structured=True`): the model returns JSON claims, each naming the passage
+    sentence it rests on (rag.prompt.CLAIMS_SCHEMA as the response format: OpenAI-compatible
+    servers, Ollama's `format`, a llama.cpp grammar in-process); each claim's text streams as soon
+    as it is complete, and the last piece is a `Draft` carrying the claims. A backend that refuses
+    the schema gets the free-text prompt ([n] markers) from then on.
+    """
 
     spec: str
     model: object
     context_tokens: int = 1500
+    structured: bool = True
+    _free_text_only: bool = field(default=False, init=False, repr=False)
 
     @property
     def name(self) -> str:
         return self.spec
 
-    def stream(self, question: str, passages: Sequence[Hit]) -> Iterator[str]:
-        from langchain_core.messages import HumanMessage, SystemMessage
+    def stream(self, question: str, passages: Sequence[Hit]) -> Iterator[str | Draft]:
+        if self.structured and not self._free_text_only:
+            pieces = self._structured(question, passages)
+            try:
+                first = next(pieces, None)
+            except Exception as err:  # the schema (or the call) was refused before any output
+                if isinstance(err, (ConfigError, MissingDependencyError)):
+                    raise
+                self._free_text_only = True  # a failing server fails the free-text call too, with its error
+            else:
+                if first is not None:
+                    yield first
+                yield from self._guarded(pieces)
+                return
+        yield from self._guarded(self._free_text(question, passages))
 
-        messages = [SystemMessage(content=SYSTEM), HumanMessage(content=user_message(question, passages, self.context_tokens))]
+    def _guarded(self, pieces: Iterator) -> Iterator:
         try:
-            for chunk in self.model.stream(messages):
-                text = chunk.content if isinstance(chunk.content, str) else "".join(
-                    p.get("text", "") for p in chunk.content if isinstance(p, dict)
-                )
-                if text:
-                    yield text
+            yield from pieces
         except Exception as err:  # the client libraries raise many types; report one line
             if isinstance(err, (ConfigError, MissingDependencyError)):
                 raise
             raise AnswerError(f"the LLM '{self.spec}' failed: {_one_line(err)}") from err
+
+    def _free_text(self, question: str, passages: Sequence[Hit]) -> Iterator[str]:
+        from langchain_core.messages import HumanMessage, SystemMessage
+
+        prompt = user_message(question, passages, self.context_tokens, self._counter())
+        for chunk in self.model.stream([SystemMessage(content=SYSTEM), HumanMessage(content=prompt)]):
+            text = _text_of(chunk)
+            if text:
+                yield text
+
+    def _structured(self, question: str, passages: Sequence[Hit]) -> Iterator[str | Draft]:
+        from langchain_core.messages import HumanMessage, SystemMessage
+
+        prompt = structured_message(question, passages, self.context_tokens, self._counter())
+        messages = [SystemMessage(content=STRUCTURED_SYSTEM), HumanMessage(content=prompt)]
+        buffer, shown = "", 0
+        for chunk in self._with_schema().stream(messages):
+            piece = _text_of(chunk)
+            buffer += piece
+            if buffer.lstrip()[:1] not in ("", "{"):  # it ignored the schema and wrote words: stream them
+                yield piece
+                continue
+            done = completed_claims(buffer)
+            for claim in done[shown:]:
+                yield f"{claim.get('text', '')} [{claim.get('passage', '?')}] "
+            shown = len(done)
+        if buffer.lstrip()[:1] not in ("", "{"):
+            yield Draft(buffer)  # verified as free text: each sentence by its [n] markers
+            return
+        yield Draft("", claims=tuple(_claim(c) for c in final_claims(buffer)))
+
+    def _with_schema(self):
+        """The model bound to answer in CLAIMS_SCHEMA, the way its backend takes a schema."""
+        if type(self.model).__name__ == "ChatOllama":
+            return self.model.bind(format=CLAIMS_SCHEMA)
+        schema = {"name": "cited_claims", "schema": CLAIMS_SCHEMA, "strict": True}
+        return self.model.bind(response_format={"type": "json_schema", "json_schema": schema})
+
+    def _counter(self):
+        """The model's own token count where it has one (a GGUF file's tokenizer), else tiktoken's."""
+        counter = getattr(self.model, "count_tokens", None)
+        return counter if callable(counter) else None
 
     def condense(self, question: str, history: Sequence[tuple[str, str]]) -> str:
         from langchain_core.messages import HumanMessage
@@ -156,6 +223,50 @@ class LLMAnswerer:
             raise AnswerError(f"the LLM '{self.spec}' failed: {_one_line(err)}") from err
         text = (reply.content if isinstance(reply.content, str) else str(reply.content)).strip().splitlines()
         return text[0].strip() if text and text[0].strip() else question
+
+
+def completed_claims(text: str) -> list[dict]:
+    """The claim objects that are complete so far in a streaming JSON answer."""
+    key = text.find('"claims"')
+    at = text.find("[", key) if key >= 0 else -1
+    if at < 0:
+        return []
+    decoder, out, i = json.JSONDecoder(), [], at + 1
+    while True:
+        while i < len(text) and text[i] in " \t\r\n,":
+            i += 1
+        if i >= len(text) or text[i] != "{":
+            return out
+        try:
+            claim, i = decoder.raw_decode(text, i)
+        except ValueError:
+            return out
+        if isinstance(claim, dict):
+            out.append(claim)
+
+
+def final_claims(text: str) -> list[dict]:
+    """The claims of the whole answer; an unanswerable verdict has none; broken JSON keeps what parsed."""
+    try:
+        answer = json.loads(text)
+    except ValueError:
+        return completed_claims(text)
+    if not isinstance(answer, dict) or answer.get("answerable") is False:
+        return []
+    return [c for c in answer.get("claims") or [] if isinstance(c, dict)]
+
+
+def _claim(claim: dict) -> tuple[str, int, int]:
+    """(text, passage, sentence); a number that is not one becomes 0, which points at nothing."""
+    def number(value) -> int:
+        return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+    return str(claim.get("text", "")), number(claim.get("passage")), number(claim.get("sentence"))
+
+
+def _text_of(chunk) -> str:
+    content = chunk.content
+    return content if isinstance(content, str) else "".join(p.get("text", "") for p in content if isinstance(p, dict))
 
 
 def _one_line(err: Exception) -> str:

@@ -129,6 +129,9 @@ class Draft:
     short: tuple[int, int, int] | None = None  # (passage number, start, end) in the source text
     confidence: float | None = None
     conflict: bool = False
+    # structured answers: (claim text, passage P, sentence S of that passage), both 1-based; the
+    # quote of each is that sentence. None: the text's [n] markers say what each sentence cites.
+    claims: tuple[tuple[str, int, int], ...] | None = None
 
 
 @dataclass(frozen=True)

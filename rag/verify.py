@@ -103,15 +103,42 @@ def verify(answer: str, passages: Sequence[Hit], source_text: Callable[[str], st
     return Verification(tuple(claims))
 
 
-def support(claim: str, marker: int, hit: Hit, source_text: Callable[[str], str | None]) -> tuple[Citation, str | None]:
-    """The best-supporting span of the passage for `claim`, as a citation, and what is wrong if any."""
+def verify_structured(claims: Sequence[tuple[str, int, int]], passages: Sequence[Hit],
+                      source_text: Callable[[str], str | None]) -> Verification:
+    """Claims that each name the sentence they rest on ((text, passage P, sentence S), both 1-based,
+    as the structured prompt numbers them): the quote is that sentence, cut from the source at its
+    offsets, and the claim's text must be supported by it like any other claim."""
+    out = []
+    for text, n, s in claims:
+        text = " ".join(str(text).split())
+        if not terms(text):
+            continue
+        if not 1 <= n <= len(passages):
+            out.append(Claim(text, (), False, (f"citation [{n}] points at no passage (there are {len(passages)}): “{_short(text)}”",)))
+            continue
+        chunk = passages[n - 1].chunk
+        spans = sentences(chunk.text, chunk.start)
+        if not 1 <= s <= len(spans):
+            problem = f"[{n}.{s}] points at no sentence (passage {n} has {len(spans)}): “{_short(text)}”"
+            out.append(Claim(text, (), False, (problem,)))
+            continue
+        citation, problem = support(text, n, passages[n - 1], source_text, within=spans[s - 1][:2])
+        problems = (f"[{n}.{s}] {problem}: “{_short(text)}”",) if problem else ()
+        out.append(Claim(text, (citation,), citation.verified, problems))
+    return Verification(tuple(out))
+
+
+def support(claim: str, marker: int, hit: Hit, source_text: Callable[[str], str | None],
+            within: tuple[int, int] | None = None) -> tuple[Citation, str | None]:
+    """The best-supporting span of the passage for `claim` (only inside `within`, source offsets,
+    when given), as a citation, and what is wrong if any."""
     chunk = hit.chunk
     text = source_text(chunk.source)
     if text is None or text[chunk.start : chunk.end] != chunk.text:
         empty = Citation(marker, chunk.source, chunk.start, chunk.start, "", False, chunk.page, claim)
         return empty, "the source no longer matches the index; re-run `rag index`"
     want = set(terms(claim))
-    spans = sentences(chunk.text, chunk.start)
+    spans = [s for s in sentences(chunk.text, chunk.start) if within is None or within[0] <= s[0] and s[1] <= within[1]]
     best = (-1.0, 0, 0)
     for i in range(len(spans)):
         for j in range(i, min(i + MAX_WINDOW, len(spans))):

@@ -155,10 +155,17 @@ def test_a_section_heading_gives_its_sentences_context_and_can_be_quoted(real_ra
     assert any(c.quote.startswith("Day One (24 June 2025)") for c in opened.citations)
 
 
-def test_strict_extractive_declines_a_near_miss_the_default_answers(real_rag):
-    # the documents say where the meeting was held, never when; the default answers with another date
-    near_miss = "On what date was the inaugural Malaysia–Singapore Joint Working Committee meeting held in Kota Kinabalu?"
-    assert not real_rag.ask(near_miss).abstained
+# the documents say where the meeting was held, never when
+NEAR_MISS = "On what date was the inaugural Malaysia–Singapore Joint Working Committee meeting held in Kota Kinabalu?"
+
+
+@pytest.mark.xfail(strict=True, reason="the default extractive answerer answers this near miss with another date (#13)")
+def test_the_default_declines_a_near_miss(real_rag):
+    assert real_rag.ask(NEAR_MISS).abstained
+
+
+def test_strict_extractive_declines_a_near_miss(real_rag):
+    near_miss = NEAR_MISS
     strict = real_rag.ask(near_miss, llm="extractive:strict")
     assert strict.abstained and strict.answerer == "extractive:strict"
     # a question whose names all stand in the passage is still answered

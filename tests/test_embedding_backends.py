@@ -24,7 +24,8 @@ TEXTS = [
 
 def test_backends_by_name():
     assert set(EMBEDDERS) == {"torch", "openvino"}
-    assert isinstance(make_embedder("all-MiniLM-L6-v2"), SentenceTransformerEmbedder)  # the default
+    assert isinstance(make_embedder("all-MiniLM-L6-v2"), OpenVINOEmbedder)  # the default, as in Settings
+    assert isinstance(make_embedder("all-MiniLM-L6-v2", backend="torch"), SentenceTransformerEmbedder)
     assert isinstance(make_embedder("test-hash:16", backend="openvino"), HashEmbedder)  # the double ignores it
     with pytest.raises(ConfigError, match="unknown embedding backend 'onnx'; known: torch, openvino"):
         make_embedder("all-MiniLM-L6-v2", backend="onnx")

@@ -24,6 +24,7 @@ class ChatServer:
     def __init__(self):
         self.requests: list[dict] = []
         self.reply = lambda messages: "NOT_IN_DOCUMENTS"
+        self.refuse_schema = False  # answer 400 to a request with a response_format, as servers without it do
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -33,6 +34,14 @@ class ChatServer:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 server.requests.append(body)
+                if server.refuse_schema and "response_format" in body:
+                    error = json.dumps({"error": {"message": "response_format is not supported", "type": "invalid_request_error"}}).encode()
+                    self.send_response(400)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(error)))
+                    self.end_headers()
+                    self.wfile.write(error)
+                    return
                 text = server.reply(body["messages"])
                 base = {"id": "chatcmpl-1", "created": int(time.time()), "model": body["model"]}
                 if body.get("stream"):
@@ -40,8 +49,9 @@ class ChatServer:
                     self.send_header("Content-Type", "text/event-stream")
                     self.end_headers()
                     pieces = [text[i : i + 12] for i in range(0, len(text), 12)]
-                    for piece in pieces:
-                        chunk = {**base, "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+                    for i, piece in enumerate(pieces):  # the first delta names the role, as OpenAI's does
+                        delta = {"role": "assistant", "content": piece} if i == 0 else {"content": piece}
+                        chunk = {**base, "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
                         self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                     end = {**base, "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
                     self.wfile.write(f"data: {json.dumps(end)}\n\ndata: [DONE]\n\n".encode())
@@ -77,16 +87,26 @@ def openai_rag(real_rag, chat_server, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "test-key")
     rag = Rag(real_rag.settings, embedder=real_rag.embedder)  # fresh answerer cache, same index
     chat_server.requests.clear()
+    chat_server.refuse_schema = False
     return rag
 
 
 def passage_sentence(messages, needle: str) -> tuple[int, str]:
-    """The model's 'answer': the sentence holding `needle`, copied from the numbered passage."""
+    """The model's 'answer': the sentence holding `needle`, copied from the numbered passage (the
+    structured prompt numbers each sentence, "[2.3] ...": the number is not copied)."""
+    n, _, sentence = numbered_sentence(messages, needle)
+    return n, sentence
+
+
+def numbered_sentence(messages, needle: str) -> tuple[int, int, str]:
+    """(passage, sentence number or 0 in a free-text prompt, sentence) of the sentence holding `needle`."""
     prompt = messages[-1]["content"]
     for number, body in re.findall(r"\[(\d+)\] \(source: .*?\)\n(.*?)(?=\n\n\[\d+\] \(source|\n\nQuestion:)", prompt, re.S):
-        for sentence in re.split(r"(?<=[.!?])\s+", body):
-            if needle in sentence:
-                return int(number), sentence.strip()
+        for sentence in re.split(r"(?<=[.!?])\s+(?=\[\d+\.\d+\] |[^\[])", body):
+            numbered = re.match(r"\[\d+\.(\d+)\] ", sentence)
+            text = sentence[numbered.end() :] if numbered else sentence
+            if needle in text:
+                return int(number), int(numbered.group(1)) if numbered else 0, text.strip()
     raise AssertionError(f"{needle!r} not in the prompt's passages")
 
 
@@ -201,3 +221,67 @@ def test_a_langchain_chat_model_instance_is_an_answerer(real_rag, chat_server):
     assert all(c.verified for c in answer.citations) and "99 more" not in answer.text
     assert [c.text for c in answer.withheld] == ["Malaysia signed 99 more last week."]
     assert chat_server.requests[-1]["model"] == "injected-model"
+
+
+def test_structured_answer_sends_the_schema_and_quotes_the_named_sentence(openai_rag, chat_server):
+    def reply(messages):
+        n, s, sentence = numbered_sentence(messages, "11 extradition treaties")
+        claims = [
+            {"text": "Malaysia has 11 extradition treaties, including with Indonesia, the United States, Thailand, "
+                     "Pakistan and Iran.", "passage": n, "sentence": s},
+            {"text": "Malaysia has 11 extradition treaties.", "passage": n, "sentence": 99},
+        ]
+        return json.dumps({"answerable": True, "claims": claims})
+
+    chat_server.reply = reply
+    answer = openai_rag.ask(EXTRADITION, llm="openai:test-model")
+    request = chat_server.requests[-1]
+    assert request["response_format"]["type"] == "json_schema"
+    assert request["response_format"]["json_schema"]["schema"]["required"] == ["answerable", "claims"]
+    assert "[1.1]" in request["messages"][-1]["content"]  # sentences are numbered
+    assert not answer.abstained and "Pakistan" in answer.text
+    (citation,) = answer.citations
+    text = openai_rag.document(citation.source).text
+    assert text[citation.start : citation.end] == citation.quote and citation.quote.startswith("He added that Malaysia")
+    assert citation.quote.endswith("to face justice.")  # exactly the named sentence, cut at its offsets
+    (withheld,) = answer.withheld
+    assert "points at no sentence" in withheld.problems[0]
+
+
+def test_structured_claims_stream_as_they_complete(openai_rag, chat_server):
+    def reply(messages):
+        n, s, sentence = numbered_sentence(messages, "11 extradition treaties")
+        return json.dumps({"answerable": True, "claims": [
+            {"text": "Malaysia currently has 11 extradition treaties.", "passage": n, "sentence": s},
+            {"text": "They include Indonesia and Iran.", "passage": n, "sentence": s},
+        ]})
+
+    chat_server.reply = reply
+    events = list(openai_rag.ask_stream(EXTRADITION, llm="openai:test-model"))
+    tokens = [e.text for e in events if isinstance(e, TokenEvent)]
+    assert tokens == [f"Malaysia currently has 11 extradition treaties. [{tokens[0].split('[')[1]}",
+                      f"They include Indonesia and Iran. [{tokens[1].split('[')[1]}"]
+    answer = events[-1].answer
+    assert len(answer.claims) == 2 and all(c.supported for c in answer.claims)
+
+
+def test_unanswerable_verdict_is_an_abstention(openai_rag, chat_server):
+    chat_server.reply = lambda messages: json.dumps({"answerable": False, "claims": []})
+    answer = openai_rag.ask("What is the population of Malaysia?", llm="openai:test-model")
+    assert answer.abstained and not answer.withheld
+
+
+def test_a_server_without_json_schema_gets_the_free_text_prompt(openai_rag, chat_server):
+    def reply(messages):
+        assert "Write the answer in words" in messages[0]["content"]  # the free-text prompt, with its example
+        n, sentence = passage_sentence(messages, "11 extradition treaties")
+        return f"{sentence} [{n}]"
+
+    chat_server.refuse_schema = True
+    chat_server.reply = reply
+    answer = openai_rag.ask(EXTRADITION, llm="openai:test-model")
+    assert not answer.abstained and all(c.verified for c in answer.citations)
+    assert "response_format" in chat_server.requests[0] and "response_format" not in chat_server.requests[-1]
+    asked = len(chat_server.requests)
+    openai_rag.ask(EXTRADITION, llm="openai:test-model")  # it remembers: one request, free text
+    assert len(chat_server.requests) == asked + 1 and "response_format" not in chat_server.requests[-1]
