@@ -19,7 +19,8 @@ CREATE TABLE IF NOT EXISTS documents (
     sha256 TEXT NOT NULL,
     text TEXT NOT NULL,
     pages TEXT NOT NULL DEFAULT '[]',
-    n_chunks INTEGER NOT NULL
+    n_chunks INTEGER NOT NULL,
+    origin TEXT
 );
 CREATE TABLE IF NOT EXISTS chunks (
     id TEXT PRIMARY KEY,
@@ -51,36 +52,42 @@ class ChunkStore:
                 raise StoreError(f"{self.path.name} is missing")
             uri = f"{self.path.resolve().as_uri()}?mode=ro"
             self.db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        self.writable = writable
         try:
             tables = {name for (name,) in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            self._heading = self._heading_column()
         except sqlite3.DatabaseError as err:  # garbage bytes: "file is not a database"
             self.db.close()
             raise StoreError(f"{self.path.name} is not a readable SQLite database: {err}") from err
         if not {"documents", "chunks"} <= tables:
             self.db.close()
             raise StoreError(f"{self.path.name} holds no chunk tables")
+        self._columns()
 
-    def _heading_column(self) -> str:
-        """An index from before chunks had headings reads as chunks without one, until `rag index`
-        rebuilds it."""
-        has_heading = any(row[1] == "heading" for row in self.db.execute("PRAGMA table_info(chunks)"))
-        return "heading" if has_heading else "''"
+    def _columns(self) -> None:
+        """A store from before chunks had headings reads as chunks without one, until `rag index`
+        rebuilds it; one from before documents had an origin reads as documents made in memory,
+        and gains the column when written."""
+        columns = {(table, row[1]) for table in ("chunks", "documents") for row in self.db.execute(f"PRAGMA table_info({table})")}
+        if self.writable and ("documents", "origin") not in columns:
+            self.db.execute("ALTER TABLE documents ADD COLUMN origin TEXT")
+            columns.add(("documents", "origin"))
+        self._heading = "heading" if ("chunks", "heading") in columns else "''"
+        self._origin = "origin" if ("documents", "origin") in columns else "NULL"
 
     @classmethod
-    def open(cls, folder: Path) -> "ChunkStore":
+    def open(cls, folder: Path) -> ChunkStore:
         """The store in `folder`, read-only."""
         return cls(Path(folder) / cls.FILE)
 
     @classmethod
-    def create(cls, folder: Path) -> "ChunkStore":
+    def create(cls, folder: Path) -> ChunkStore:
         """A new (or the existing) store in `folder`, for writing."""
         return cls(Path(folder) / cls.FILE, writable=True)
 
-    def copy_to(self, folder: Path) -> "ChunkStore":
+    def copy_to(self, folder: Path) -> ChunkStore:
         target = ChunkStore.create(folder)
         self.db.backup(target.db)
-        target._heading = target._heading_column()
+        target._columns()
         return target
 
     def close(self) -> None:
@@ -90,14 +97,16 @@ class ChunkStore:
         self.db.commit()
 
     # documents
-    def document_hashes(self) -> dict[str, str]:
-        return dict(self.db.execute("SELECT source, sha256 FROM documents"))
+    def indexed(self) -> dict[str, tuple[str, str | None]]:
+        """(sha256, origin) of every document, by source."""
+        return {source: (sha256, origin) for source, sha256, origin in self.db.execute(f"SELECT source, sha256, {self._origin} FROM documents")}
 
     def document(self, source: str) -> Document | None:
-        row = self.db.execute("SELECT source, text, sha256, pages FROM documents WHERE source = ?", (source,)).fetchone()
+        query = f"SELECT source, text, sha256, pages, {self._origin} FROM documents WHERE source = ?"
+        row = self.db.execute(query, (source,)).fetchone()
         if row is None:
             return None
-        return Document(source=row[0], text=row[1], sha256=row[2], pages=tuple(tuple(p) for p in json.loads(row[3])))
+        return Document(source=row[0], text=row[1], sha256=row[2], pages=tuple(tuple(p) for p in json.loads(row[3])), origin=row[4])
 
     def documents(self) -> list[tuple[str, int]]:
         """(source, number of chunks) for every indexed document, sorted by source."""
@@ -105,13 +114,16 @@ class ChunkStore:
 
     def put_document(self, doc: Document, chunks: list[Chunk], vids: list[int]) -> None:
         self.db.execute(
-            "INSERT OR REPLACE INTO documents (source, sha256, text, pages, n_chunks) VALUES (?, ?, ?, ?, ?)",
-            (doc.source, doc.sha256, doc.text, json.dumps(doc.pages), len(chunks)),
+            "INSERT OR REPLACE INTO documents (source, sha256, text, pages, n_chunks, origin) VALUES (?, ?, ?, ?, ?, ?)",
+            (doc.source, doc.sha256, doc.text, json.dumps(doc.pages), len(chunks), doc.origin),
         )
         self.db.executemany(
             'INSERT INTO chunks (id, vid, source, ordinal, start, "end", page, n_tokens, text, heading) VALUES (?,?,?,?,?,?,?,?,?,?)',
             [(c.id, v, c.source, c.ordinal, c.start, c.end, c.page, c.n_tokens, c.text, c.heading) for c, v in zip(chunks, vids)],
         )
+
+    def set_origin(self, source: str, origin: str | None) -> None:
+        self.db.execute("UPDATE documents SET origin = ? WHERE source = ?", (origin, source))
 
     def delete_document(self, source: str) -> list[int]:
         """Remove a document and its chunks; return the removed chunks' vector ids."""

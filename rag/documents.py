@@ -126,7 +126,7 @@ def load_file(
         raise too_large(source, len(text), max_document_chars)
     if not text.strip():
         raise LoadError(source, "no text could be extracted (scanned or empty document?)")
-    return Document(source=source, text=text, sha256=hashlib.sha256(data).hexdigest(), pages=pages)
+    return Document(source=source, text=text, sha256=hashlib.sha256(data).hexdigest(), pages=pages, origin=str(path.resolve()))
 
 
 def too_large(source: str, chars: int, limit: int) -> LoadError:

@@ -26,51 +26,23 @@ from pathlib import Path
 
 import numpy as np
 
-from .chunks import ENCODING, split_document, vector_id
+from .chunks import vector_id
 from .chunkstore import ChunkStore
-from .documents import Skipped, load_paths
 from .embeddings import Embedder
-from .errors import IndexMismatchError, IndexNotFoundError, RagError, StoreError
+from .errors import IndexMismatchError, IndexNotFoundError, StoreError
+from .incremental import FORMAT_VERSION, IndexReport, check_model, check_version, chunking  # noqa: F401 (IndexReport: re-exported)
 from .lexical import BM25Index
 from .settings import Settings
 from .store import FaissStore
 from .types import Chunk, Document
 
-FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 DATA_DIR = re.compile(r"data-(\d{6,})")  # a generation folder, directly inside the index folder
 
 
-@dataclass(frozen=True)
-class IndexReport:
-    documents: int
-    chunks: int
-    new: tuple[str, ...] = ()
-    changed: tuple[str, ...] = ()
-    removed: tuple[str, ...] = ()
-    unchanged: int = 0
-    embedded: int = 0
-    reused: int = 0
-    truncated: int = 0
-    skipped: tuple[Skipped, ...] = ()
-    seconds: float = 0.0
-
-    def summary(self) -> str:
-        line = (
-            f"{self.documents} documents, {self.chunks} chunks: {len(self.new)} new, {len(self.changed)} changed, "
-            f"{len(self.removed)} removed, {self.unchanged} unchanged; embedded {self.embedded} chunks "
-            f"(reused {self.reused}) in {self.seconds:.1f}s"
-        )
-        if self.truncated:
-            line += f"; {self.truncated} chunks were longer than the model reads and were truncated"
-        if self.skipped:
-            line += f"; {len(self.skipped)} files skipped"
-        return line
-
-
 @dataclass
 class Index:
-    """An opened index. Read-only use is thread-safe; updates go through `update_index`."""
+    """An opened generation, read-only and thread-safe; updates go through a `Generation`."""
 
     path: Path
     manifest: dict
@@ -126,27 +98,13 @@ def read_manifest(path: str | os.PathLike) -> dict:
         raise damaged(path, f"{MANIFEST} is unreadable") from err
     if not isinstance(manifest, dict):
         raise damaged(path, f"{MANIFEST} is not an object")
-    version = manifest.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise IndexMismatchError(
-            f"{path} uses index format {version}, newer than this version of rag reads ({FORMAT_VERSION}): "
-            "upgrade rag, or rebuild with `rag index --rebuild`"
-        )
+    check_version(manifest.get("format_version"), str(path), f"--index {path}")
     data, embedding = manifest.get("data"), manifest.get("embedding")
     if not isinstance(data, str) or not DATA_DIR.fullmatch(data):  # never "/etc" or "../x"
         raise damaged(path, f"{MANIFEST} names {data!r}, not a data-NNNNNN folder of the index")
     if not isinstance(embedding, dict) or not isinstance(embedding.get("model"), str) or not isinstance(embedding.get("dimension"), int):
         raise damaged(path, f"{MANIFEST} does not name the embedding model and its dimension")
     return manifest
-
-
-def check_model(manifest: dict, path: str | os.PathLike, model_id: str, dimension: int | None = None) -> None:
-    built = manifest["embedding"]
-    if built["model"] != model_id or (dimension is not None and int(built["dimension"]) != dimension):
-        raise IndexMismatchError(
-            f"{path} was built with embedding model '{built['model']}' ({built['dimension']} dims), not "
-            f"'{model_id}': use --model {built['model']}, or rebuild with `rag index --rebuild --model {model_id} --index {path}`"
-        )
 
 
 def open_index(path: str | os.PathLike, model_id: str | None = None) -> Index:
@@ -165,7 +123,7 @@ def open_index(path: str | os.PathLike, model_id: str | None = None) -> Index:
 def _open(path: Path, model_id: str | None, stamp: tuple | None) -> Index:
     manifest = read_manifest(path)
     if model_id is not None:
-        check_model(manifest, path, model_id)
+        check_model(manifest["embedding"], model_id, str(path), f"--index {path}")
     data_dir = path / manifest["data"]
     if not data_dir.is_dir() or data_dir.resolve().parent != path.resolve():
         raise damaged(path, f"its data folder {manifest['data']} is missing or lies outside the index")
@@ -191,7 +149,7 @@ def _open(path: Path, model_id: str | None, stamp: tuple | None) -> Index:
 
 
 @contextlib.contextmanager
-def _locked(path: Path, progress: bool = False):
+def locked(path: Path, progress: bool = False):
     """One writer at a time. When another holds the index, say so (with progress on), then wait."""
     path.mkdir(parents=True, exist_ok=True)
     with open(path / ".lock", "w") as handle:
@@ -207,229 +165,89 @@ def _locked(path: Path, progress: bool = False):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def index_paths(
-    paths: list[str | os.PathLike],
-    settings: Settings,
-    embedder: Embedder,
-    *,
-    rebuild: bool = False,
-    prune: bool = True,
-    progress: bool = False,
-) -> IndexReport:
-    """Index files and folders into `settings.index_path`, embedding only new or changed text.
+class Generation:
+    """One update of a folder index, for `rag.incremental.update`: a new generation folder written
+    beside the current one (`old`, or none: a new index), committed by replacing manifest.json."""
 
-    With `prune`, indexed documents that lie under the given paths but were not found there now
-    (deleted or renamed files) are removed.
-    """
-    started = time.perf_counter()
-    documents, skipped = load_paths(
-        paths, max_document_chars=settings.max_document_chars, max_docx_xml_bytes=settings.max_docx_xml_bytes
-    )
-    removed: set[str] = set()
-    if prune:
-        roots = [_source_prefix(p) for p in paths if Path(p).exists()]
-        found = {d.source for d in documents} | {s.source for s in skipped}
-        for source in _indexed_sources(Path(settings.index_path)):
-            under_root = any(source == r or source.startswith(r.rstrip("/") + "/") for r in roots)
-            if under_root and source not in found:
-                removed.add(source)
-    return update_index(settings, embedder, documents, removed, skipped=skipped, rebuild=rebuild, progress=progress, started=started)
+    def __init__(self, path: Path, old: Index | None, settings: Settings, embedder: Embedder):
+        self.path, self.old, self.settings, self.embedder = path, old, settings, embedder
+        self.exists = old is not None
+        self.drop: list[int] = []  # vector ids of chunks that are gone
 
+    def indexed(self) -> dict[str, tuple[str, str | None]]:
+        return self.old.chunks.indexed() if self.old else {}
 
-def remove_documents(sources: list[str], settings: Settings, embedder: Embedder) -> IndexReport:
-    known = set(_indexed_sources(Path(settings.index_path)))
-    missing = [s for s in sources if s not in known]
-    if missing:
-        raise RagError(f"not in the index: {', '.join(missing)} (see `rag docs` for the indexed documents)")
-    return update_index(settings, embedder, [], set(sources))
+    def counts(self) -> tuple[int, int]:
+        return self.old.chunks.count() if self.old else (0, 0)
 
+    def begin(self) -> None:
+        existing = [re.fullmatch(r"\.?data-(\d+)(\.partial)?", p.name) for p in self.path.iterdir() if p.is_dir()]
+        generation = max((int(m[1]) for m in existing if m), default=0) + 1
+        self.final_dir = self.path / f"data-{generation:06d}"
+        self.work_dir = self.path / f".data-{generation:06d}.partial"
+        for stale in self.path.glob(".data-*.partial"):
+            shutil.rmtree(stale, ignore_errors=True)
+        self.work_dir.mkdir(parents=True)
+        if self.old:
+            self.store = self.old.chunks.copy_to(self.work_dir)
+            self.vectors = self.old.vectors
+            self.vectors.kind = self.settings.faiss_index  # the setting of this build decides
+        else:
+            self.store = ChunkStore.create(self.work_dir)
+            self.vectors = FaissStore(self.embedder.dimension, self.settings.faiss_index)
 
-def _source_prefix(path: str | os.PathLike) -> str:
-    from .documents import display_path
+    def chunk_ids(self, source: str) -> dict[str, int]:
+        return self.store.chunk_vids(source)
 
-    return display_path(Path(path))
-
-
-def _indexed_sources(path: Path) -> list[str]:
-    try:
-        documents = read_manifest(path).get("documents")
-    except (IndexNotFoundError, IndexMismatchError):  # nothing to prune from; a rebuild replaces a damaged index
-        return []
-    return list(documents) if isinstance(documents, dict) else []
-
-
-def update_index(
-    settings: Settings,
-    embedder: Embedder,
-    documents: list[Document],
-    removed: set[str],
-    *,
-    skipped: list[Skipped] = (),
-    rebuild: bool = False,
-    progress: bool = False,
-    started: float | None = None,
-) -> IndexReport:
-    started = started or time.perf_counter()
-    path = Path(settings.index_path)
-    with _locked(path, progress):
-        old = None
-        if not rebuild:
-            try:
-                manifest = read_manifest(path)
-                check_model(manifest, path, embedder.model_id)
-                if manifest.get("chunking") != _chunking(settings):
-                    rebuild = True  # different chunking: every chunk changes
-                else:
-                    old = open_index(path)
-            except IndexNotFoundError:
-                pass
-        try:
-            return _update(path, old, settings, embedder, documents, removed, list(skipped), progress, started)
-        finally:
-            if old is not None:
-                old.close()
-
-
-def _chunking(settings: Settings) -> dict:
-    # "context": what each chunk carries besides its text (rag.sections); a change re-embeds everything
-    return {"tokenizer": ENCODING, "max_tokens": settings.chunk_tokens, "overlap": settings.chunk_overlap, "context": "title+heading"}
-
-
-def _update(path, old, settings, embedder, documents, removed, skipped, progress, started) -> IndexReport:
-    hashes = old.chunks.document_hashes() if old else {}
-    new = [d for d in documents if d.source not in hashes]
-    changed = [d for d in documents if d.source in hashes and hashes[d.source] != d.sha256]
-    removed = {s for s in removed if s in hashes}
-    unchanged = len(documents) - len(new) - len(changed)
-    if old is not None and not new and not changed and not removed:
-        docs, chunks = old.chunks.count()
-        return IndexReport(docs, chunks, unchanged=unchanged, skipped=tuple(skipped), seconds=time.perf_counter() - started)
-
-    existing = [re.fullmatch(r"\.?data-(\d+)(\.partial)?", p.name) for p in path.iterdir() if p.is_dir()]
-    generation = max((int(m[1]) for m in existing if m), default=0) + 1
-    final_dir = path / f"data-{generation:06d}"
-    work_dir = path / f".data-{generation:06d}.partial"
-    for stale in path.glob(".data-*.partial"):
-        shutil.rmtree(stale, ignore_errors=True)
-    work_dir.mkdir(parents=True)
-
-    if old:
-        store = old.chunks.copy_to(work_dir)
-        vectors = old.vectors
-        vectors.kind = settings.faiss_index  # the setting of this build decides
-    else:
-        store = ChunkStore.create(work_dir)
-        vectors = FaissStore(embedder.dimension, settings.faiss_index)
-
-    # Chunk every new or changed document; keep vectors of chunks whose id is unchanged.
-    to_embed: list[Chunk] = []
-    reused = 0
-    drop: list[int] = []
-    bar = _progress(len(new) + len(changed), "chunking", progress)
-    for doc in new + changed:
-        chunks = split_document(doc, settings.chunk_tokens, settings.chunk_overlap)
-        previous = store.chunk_vids(doc.source) if doc.source in hashes else {}
+    def put(self, document: Document, chunks: list[Chunk], previous: dict[str, int]) -> None:
         current = {c.id for c in chunks}
-        drop.extend(v for cid, v in previous.items() if cid not in current)
-        store.delete_document(doc.source)
-        store.put_document(doc, chunks, [vector_id(c.id) for c in chunks])
-        fresh = [c for c in chunks if c.id not in previous]
-        reused += len(chunks) - len(fresh)
-        to_embed.extend(fresh)
-        bar.update(1)
-    bar.close()
-    for source in removed:
-        drop.extend(store.delete_document(source))
-    vectors.delete(np.asarray(drop, dtype=np.int64))
+        self.drop += [vid for cid, vid in previous.items() if cid not in current]
+        self.store.delete_document(document.source)
+        self.store.put_document(document, chunks, [vector_id(c.id) for c in chunks])
 
-    truncated = _count_truncated(embedder, to_embed)
-    _embed_into(vectors, embedder, to_embed, settings.embedding_batch_size, progress)
-    store.commit()
+    def set_origin(self, source: str, origin: str | None) -> None:
+        self.store.set_origin(source, origin)
 
-    vids, texts = store.all_chunks()
-    BM25Index.build(vids, texts).save(work_dir)
-    vectors.save(work_dir)
-    doc_rows = store.documents()
-    file_hashes = store.document_hashes()
-    store.close()
-    n_docs, n_chunks = len(doc_rows), len(vids)
+    def remove(self, sources: set[str]) -> None:
+        for source in sources:
+            self.drop += self.store.delete_document(source)
+        self.vectors.delete(np.asarray(self.drop, dtype=np.int64))  # one pass over the vectors
 
-    manifest = {
-        "format_version": FORMAT_VERSION,
-        "data": final_dir.name,
-        "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "embedding": {"model": embedder.model_id, "dimension": embedder.dimension, "normalized": True},
-        "chunking": _chunking(settings),
-        "store": {"kind": "faiss", "faiss_index": vectors.kind, "searched_with": vectors.searched_with},
-        "counts": {"documents": n_docs, "chunks": n_chunks},
-        "documents": {},
-    }
-    manifest["documents"] = {src: {"sha256": file_hashes[src], "chunks": n} for src, n in doc_rows}
-    _fsync_tree(work_dir)
-    os.rename(work_dir, final_dir)
-    tmp = path / f".{MANIFEST}.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
-    with open(tmp, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path / MANIFEST)  # the commit point
-    for other in path.glob("data-*"):
-        if other.name != final_dir.name:
-            shutil.rmtree(other, ignore_errors=True)
+    def add(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
+        self.vectors.add(np.asarray([vector_id(c.id) for c in chunks], dtype=np.int64), vectors)
 
-    return IndexReport(
-        documents=n_docs,
-        chunks=n_chunks,
-        new=tuple(d.source for d in new),
-        changed=tuple(d.source for d in changed),
-        removed=tuple(sorted(removed)),
-        unchanged=unchanged,
-        embedded=len(to_embed),
-        reused=reused,
-        truncated=truncated,
-        skipped=tuple(skipped),
-        seconds=time.perf_counter() - started,
-    )
-
-
-def _embed_into(vectors: FaissStore, embedder: Embedder, chunks: list[Chunk], batch_size: int, progress: bool) -> None:
-    """Embed in length-sorted batches (little padding) and add to the store as we go."""
-    order = sorted(range(len(chunks)), key=lambda i: len(chunks[i].indexed_text))
-    step = getattr(embedder, "texts_per_call", max(batch_size * 8, 256))  # RayEmbedder: one job per many texts
-    bar = _progress(len(chunks), "embedding", progress, unit="chunk")
-    for i in range(0, len(order), step):
-        part = [chunks[j] for j in order[i : i + step]]
-        vecs = embedder.embed([c.indexed_text for c in part])
-        vectors.add(np.asarray([vector_id(c.id) for c in part], dtype=np.int64), vecs)
-        bar.update(len(part))
-    bar.close()
-
-
-def _count_truncated(embedder: Embedder, chunks: list[Chunk]) -> int:
-    counter = getattr(embedder, "count_word_pieces", None)
-    if counter is None or not chunks:
-        return 0
-    limit = embedder.max_seq_length
-    return sum(n > limit for n in counter([c.indexed_text for c in chunks]))
-
+    def commit(self) -> tuple[int, int]:
+        """Write BM25 and the vectors beside the chunk store, then switch manifest.json to them."""
+        self.store.commit()
+        vids, texts = self.store.all_chunks()
+        BM25Index.build(vids, texts).save(self.work_dir)
+        self.vectors.save(self.work_dir)
+        rows, indexed = self.store.documents(), self.store.indexed()
+        self.store.close()
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "data": self.final_dir.name,
+            "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "embedding": {"model": self.embedder.model_id, "dimension": self.embedder.dimension, "normalized": True},
+            "chunking": chunking(self.settings),
+            "store": {"kind": "faiss", "faiss_index": self.vectors.kind, "searched_with": self.vectors.searched_with},
+            "counts": {"documents": len(rows), "chunks": len(vids)},
+            "documents": {source: {"sha256": indexed[source][0], "chunks": n} for source, n in rows},
+        }
+        _fsync_tree(self.work_dir)
+        os.rename(self.work_dir, self.final_dir)
+        tmp = self.path / f".{MANIFEST}.tmp"
+        tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.path / MANIFEST)  # the commit point
+        for other in self.path.glob("data-*"):
+            if other.name != self.final_dir.name:
+                shutil.rmtree(other, ignore_errors=True)
+        return len(rows), len(vids)
 
 def _fsync_tree(folder: Path) -> None:
     for file in folder.rglob("*"):
         if file.is_file():
             with open(file, "rb") as handle:
                 os.fsync(handle.fileno())
-
-
-class _NoBar:
-    def update(self, n: int = 1) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _progress(total: int, desc: str, enabled: bool, unit: str = "doc"):
-    if not enabled or total == 0:
-        return _NoBar()
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit=unit, leave=False)

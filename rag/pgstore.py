@@ -1,5 +1,6 @@
-"""PostgreSQL + pgvector: connections with one-line errors, and `PgVectorStore`, which stands in for
-`FaissStore` (ids plus vectors, inner product, an HNSW index). The whole index lives in `pgindex`.
+"""PostgreSQL + pgvector: connections with one-line errors, HNSW search settings, and
+`PgVectorStore`, a `VectorStore` like `FaissStore` (ids plus vectors, inner product, an HNSW
+index). The pgvector index backend (rag.pgindex) keeps its vectors in its own chunk table.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from .errors import ConfigError, MissingDependencyError, StoreError
 MISSING_SCORE = np.finfo(np.float32).min  # what FAISS puts in empty result slots
 
 
-def _psycopg():
+def psycopg_modules():
     try:
         import psycopg
         from pgvector.psycopg import register_vector
@@ -25,7 +26,7 @@ def _psycopg():
 
 def display_url(url: str) -> str:
     """The database URL without its password, for messages."""
-    psycopg, _ = _psycopg()
+    psycopg, _ = psycopg_modules()
     try:
         info = psycopg.conninfo.conninfo_to_dict(url)
     except psycopg.Error:
@@ -40,7 +41,7 @@ def _line(err: Exception) -> str:
 
 def connect(url: str):
     """An autocommit connection with the pgvector types registered (creating the extension if allowed)."""
-    psycopg, register_vector = _psycopg()
+    psycopg, register_vector = psycopg_modules()
     try:
         conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
     except psycopg.OperationalError as err:
@@ -63,9 +64,9 @@ def connect(url: str):
 
 
 @contextlib.contextmanager
-def _guard(url: str, conn, on_lost=None):
+def guarded(url: str, conn, on_lost=None):
     """Turn database failures into one-line `StoreError`s; a lost connection calls `on_lost`."""
-    psycopg, _ = _psycopg()
+    psycopg, _ = psycopg_modules()
     try:
         yield
     except (psycopg.OperationalError, psycopg.InterfaceError) as err:
@@ -91,10 +92,10 @@ NEAREST = """SELECT id, -distance FROM (
 ) nearest ORDER BY distance"""
 
 
-def _tune_search(conn, depth: int) -> None:
+def tune_search(conn, depth: int) -> None:
     """HNSW returns at most ef_search rows: widen it for deep queries and let the scan go on past it.
     Plain SET LOCAL (not set_config) so that Citus passes it on to the shards."""
-    psycopg, _ = _psycopg()
+    psycopg, _ = psycopg_modules()
     ef = psycopg.sql.Literal(min(1000, max(100, 2 * depth)))
     conn.execute(psycopg.sql.SQL("SET LOCAL hnsw.ef_search = {}").format(ef))
     conn.execute("SET LOCAL hnsw.iterative_scan = strict_order")
@@ -109,7 +110,7 @@ class PgVectorStore:
     """
 
     def __init__(self, url: str, dimension: int, table: str = "rag_vectors"):
-        psycopg, _ = _psycopg()
+        psycopg, _ = psycopg_modules()
         self.url, self.dimension, self.name = url, int(dimension), table
         self.table = psycopg.sql.Identifier(table)
         self._conn = None
@@ -126,7 +127,7 @@ class PgVectorStore:
         if self._conn is None or self._conn.closed:
             self._conn = connect(self.url)
             self._conn.autocommit = False
-        with _guard(self.url, self._conn):
+        with guarded(self.url, self._conn):
             yield self._conn
 
     def __len__(self) -> int:
@@ -135,7 +136,7 @@ class PgVectorStore:
 
     def _sql(self, text: str, *names):
         """`text` with each `{}` filled by a quoted name or literal: the table when none is given."""
-        psycopg, _ = _psycopg()
+        psycopg, _ = psycopg_modules()
         return psycopg.sql.SQL(text).format(*(names or (self.table,)))
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
@@ -152,7 +153,7 @@ class PgVectorStore:
         ids = np.full((len(queries), k), -1, np.int64)
         query = self._sql(NEAREST)
         with self._guarded() as conn:
-            _tune_search(conn, k)
+            tune_search(conn, k)
             for row, vector in enumerate(queries):
                 found = conn.execute(query, (vector, k)).fetchall()
                 for col, (vid, score) in enumerate(found):

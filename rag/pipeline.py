@@ -14,9 +14,13 @@ from pathlib import Path
 
 from .answer import Answerer, Condenser
 from .answerers import EXTRACTIVE, as_answerer, is_dotted, resolve_dotted
+from .backend import make_backend
 from .embeddings import Embedder, make_embedder
+from .errors import ConfigError
+from .folder import FolderBackend
+from .incremental import Change, IndexReport
+from .index import Index
 from .rerank import Reranker
-from .index import Index, IndexReport, index_paths, open_index, remove_documents, update_index
 from .retrieve import Retriever
 from .settings import DEFAULT_CORPUS, Settings, check_k, check_question
 from .types import Answer, AnswerEvent, Document, Event, Hit
@@ -41,7 +45,6 @@ class Rag:
         elif answerer is not None:
             self._default_answerer = as_answerer(answerer, settings.context_tokens)
         self.settings = settings
-        self._index: Index | None = None
         self._lock = threading.RLock()
         self._answerers: dict = {}
         self._custom_reranker = reranker
@@ -53,69 +56,44 @@ class Rag:
 
             embedder = RayEmbedder(embedder, settings)
         self.embedder = embedder
-        self._backend = None
-        if settings.store == "pgvector":
-            from .pgindex import PgBackend
-
-            self._backend = PgBackend(settings, self.embedder)
+        self.backend = make_backend(settings, embedder)  # where the index lives: rag.backend
 
     def __repr__(self) -> str:
         return f"Rag(settings={self.settings!r})"
 
     # indexing
     def index(self, paths: list[str | os.PathLike] | None = None, *, rebuild: bool = False, prune: bool = True, progress: bool = False) -> IndexReport:
-        if self._backend is not None:
-            return self._backend.index(paths or [DEFAULT_CORPUS], rebuild=rebuild, prune=prune, progress=progress)
-        with self._lock:
-            report = index_paths(paths or [DEFAULT_CORPUS], self.settings, self.embedder, rebuild=rebuild, prune=prune, progress=progress)
-            self._reload()
-            return report
+        """Index files and folders, embedding only new or changed text. With `prune`, indexed
+        documents under the given paths that are no longer there (deleted, renamed) are removed."""
+        change = Change.from_paths(paths or [DEFAULT_CORPUS], self.settings, prune=prune)
+        return self.backend.update(change, rebuild=rebuild, progress=progress)
 
     def add_documents(self, documents: list[Document], *, progress: bool = False) -> IndexReport:
         """Index in-memory documents (e.g. from a database or a benchmark), keeping all others."""
-        if self._backend is not None:
-            return self._backend.add_documents(documents, progress=progress)
-        with self._lock:
-            report = update_index(self.settings, self.embedder, list(documents), set(), progress=progress)
-            self._reload()
-            return report
+        return self.backend.update(Change(tuple(documents)), progress=progress)
 
     def remove(self, sources: list[str]) -> IndexReport:
-        if self._backend is not None:
-            return self._backend.remove(sources)
-        with self._lock:
-            report = remove_documents(sources, self.settings, self.embedder)
-            self._reload()
-            return report
-
-    def _reload(self) -> None:
-        # A search in another thread may still hold the old Index: it is closed when the last reader drops it.
-        self._index = None
+        return self.backend.update(Change(remove=tuple(sources)))
 
     @property
     def opened(self) -> Index:
-        """The index as on disk now: reopened when another process (another `rag index`, a second
-        server) has committed a new generation since it was opened (one stat call per use)."""
-        with self._lock:
-            if self._index is None or self._index.changed_on_disk():
-                self._index = open_index(self.settings.index_path, self.embedder.model_id)
-            return self._index
+        """The folder index as on disk now (`FolderBackend.opened`); other stores keep no folder."""
+        if not isinstance(self.backend, FolderBackend):
+            raise ConfigError(f"the {self.settings.store} store keeps no index folder to open")
+        return self.backend.opened
 
     def documents(self) -> list[tuple[str, int]]:
         """(source, number of chunks) of every indexed document."""
-        if self._backend is not None:
-            return self._backend.documents()
-        return self.opened.documents()
+        return self.backend.documents()
 
     def document(self, source: str) -> Document | None:
         """The indexed text of one document (the text all offsets refer to), or None."""
-        if self._backend is not None:
-            return self._backend.document(source)
-        return self.opened.document(source)
+        return self.backend.document(source)
 
     # retrieval
     def retriever(self) -> Retriever:
-        return Retriever(self.opened, self.embedder, self.settings, self._reranker())
+        """The backend's first stage, reranked when a reranker is set: what `search` runs."""
+        return Retriever(self.backend, self.settings, self._reranker())
 
     def _reranker(self):
         if self._custom_reranker is not None:
@@ -184,15 +162,15 @@ class Rag:
         raise AssertionError("the answer stream ended without an answer")  # pragma: no cover
 
     def source_text(self, source: str) -> str | None:
-        """The indexed text of `source`, or None when the file on disk has changed since indexing
-        (its offsets could then point at different words)."""
+        """The indexed text of `source`, or None when the file it was loaded from now holds other
+        bytes (its offsets could then point at different words). A document added from memory has
+        no file to compare; a file that is gone leaves the indexed text standing."""
         doc = self.document(source)
         if doc is None:
             return None
-        path = Path(source)
-        if path.is_file():
+        if doc.origin is not None:  # its sha256 is of that file's bytes
             try:
-                if hashlib.sha256(path.read_bytes()).hexdigest() != doc.sha256:
+                if hashlib.sha256(Path(doc.origin).read_bytes()).hexdigest() != doc.sha256:
                     return None
             except OSError:
                 pass
@@ -202,14 +180,4 @@ class Rag:
         """The k best passages for `query` (k in 1..100; fewer when the index holds fewer chunks)."""
         query = check_question(query)
         k = check_k(k, self.settings.max_k) if k is not None else None
-        if self._backend is not None:
-            k = k or self.settings.k
-            reranker = self._reranker()
-            depth = max(k, self.settings.candidates) if reranker else k
-            hits = self._backend.search(query, k=depth, mode=mode or self.settings.retrieval)
-            if reranker:
-                from .rerank import rerank
-
-                hits = rerank(reranker, query, hits, k)
-            return hits
         return self.retriever().search(query, k=k, mode=mode)

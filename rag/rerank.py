@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Protocol
 
 from .errors import ConfigError, MissingDependencyError
+from .types import Hit
 
 
 class Reranker(Protocol):
     def score(self, query: str, passages: list[str]) -> list[float]: ...
 
 
-def rerank(reranker: Reranker, query: str, hits: list, k: int) -> list:
+def rerank(reranker: Reranker, query: str, hits: list[Hit], k: int) -> list[Hit]:
     """Reorder first-stage hits by the reranker's scores; the first-stage score is kept in `scores`."""
-    from .types import Hit
-
     if not hits:
         return []
     scores = reranker.score(query, [h.chunk.indexed_text for h in hits])
@@ -27,23 +27,19 @@ def rerank(reranker: Reranker, query: str, hits: list, k: int) -> list:
 
 class CrossEncoderReranker:
     def __init__(self, model: str, *, batch_size: int = 32, max_length: int = 512):
-        self.model_id = model
-        self.batch_size = batch_size
-        self.max_length = max_length
-        self._model = None
+        self.model_id, self.batch_size, self.max_length = model, batch_size, max_length
 
-    @property
+    @functools.cached_property
     def model(self):
-        if self._model is None:
-            try:
-                from sentence_transformers import CrossEncoder
-            except ImportError as err:
-                raise MissingDependencyError("sentence-transformers", "pip install sentence-transformers") from err
-            try:
-                self._model = CrossEncoder(self.model_id, device="cpu", max_length=self.max_length)
-            except (OSError, ValueError) as err:
-                raise ConfigError(f"cannot load reranker '{self.model_id}': give a local folder path") from err
-        return self._model
+        """The CrossEncoder, loaded on first use."""
+        try:
+            from sentence_transformers import CrossEncoder
+        except ImportError as err:
+            raise MissingDependencyError("sentence-transformers", "pip install sentence-transformers") from err
+        try:
+            return CrossEncoder(self.model_id, device="cpu", max_length=self.max_length)
+        except (OSError, ValueError) as err:
+            raise ConfigError(f"cannot load reranker '{self.model_id}': give a local folder path") from err
 
     def score(self, query: str, passages: list[str]) -> list[float]:
         if not passages:

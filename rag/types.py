@@ -17,7 +17,7 @@ class Document:
     origin: str | None = None  # the absolute path of the file it was loaded from; None when made in memory
 
     @classmethod
-    def from_text(cls, source: str, text: str) -> "Document":
+    def from_text(cls, source: str, text: str) -> Document:
         import hashlib
 
         return cls(source=source, text=text, sha256=hashlib.sha256(text.encode()).hexdigest())
