@@ -56,7 +56,7 @@ CREATE INDEX IF NOT EXISTS rag_chunks_tsv ON rag_chunks USING gin (tsv);
 PUT_DOCUMENT = """INSERT INTO rag_documents (source, sha256, text, pages, n_chunks, origin) VALUES (%s, %s, %s, %s, %s, %s)
     ON CONFLICT (source) DO UPDATE SET sha256 = EXCLUDED.sha256, text = EXCLUDED.text, pages = EXCLUDED.pages,
     n_chunks = EXCLUDED.n_chunks, origin = EXCLUDED.origin"""
-# tables from before documents had an origin: read as documents made in memory until an update adds it
+# tables from before documents had an origin read as documents made in memory until an update adds it
 HAS_ORIGIN = """SELECT EXISTS (SELECT FROM pg_attribute
     WHERE attrelid = 'rag_documents'::regclass AND attname = 'origin' AND NOT attisdropped)"""
 COUNTS = "SELECT (SELECT count(*) FROM rag_documents), (SELECT count(*) FROM rag_chunks)"
@@ -136,12 +136,20 @@ class PgBackend:
         return meta
 
     def update(self, change: Change, *, rebuild: bool = False, progress: bool = False) -> IndexReport:
+        self._add_origin_column()
         with self._transaction() as conn:
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('rag.index'))")  # one writer at a time
             meta = None if rebuild else self._meta(conn, required=False)
             exists = meta is not None and meta["chunking"] == chunking(self.settings)  # else: rebuilt
             writer = PgWriter(conn, self.settings, self.embedder, exists=exists)
             return incremental.update(writer, change, self.settings, self.embedder, progress=progress)
+
+    def _add_origin_column(self) -> None:
+        """Tables from before documents had an origin gain the column in a transaction of its own:
+        it locks the table for a moment, not readers for a whole update."""
+        with self._transaction() as conn:
+            if conn.execute("SELECT to_regclass('rag_documents')").fetchone()[0] and not conn.execute(HAS_ORIGIN).fetchone()[0]:
+                conn.execute("ALTER TABLE rag_documents ADD COLUMN IF NOT EXISTS origin text")
 
     def documents(self) -> list[tuple[str, int]]:
         """(source, number of chunks) of every indexed document, sorted by source."""
@@ -189,8 +197,6 @@ class PgWriter:
 
     def __init__(self, conn, settings: Settings, embedder: Embedder, *, exists: bool):
         self.conn, self.settings, self.embedder, self.exists = conn, settings, embedder, exists
-        if exists and not conn.execute(HAS_ORIGIN).fetchone()[0]:
-            conn.execute("ALTER TABLE rag_documents ADD COLUMN origin text")
 
     def indexed(self) -> dict[str, tuple[str, str | None]]:
         if not self.exists:
