@@ -107,7 +107,9 @@ def verify_structured(claims: Sequence[tuple[str, int, int]], passages: Sequence
                       source_text: Callable[[str], str | None]) -> Verification:
     """Claims that each name the sentence they rest on ((text, passage P, sentence S), both 1-based,
     as the structured prompt numbers them): the quote is that sentence, cut from the source at its
-    offsets, and the claim's text must be supported by it like any other claim."""
+    offsets, and the claim's text must be supported by it like any other claim. A sentence number
+    that exists but does not hold the claim is forgiven when other sentences of the same passage do
+    (the quote is then theirs); a passage or sentence that does not exist is not."""
     out = []
     for text, n, s in claims:
         text = " ".join(str(text).split())
@@ -123,6 +125,10 @@ def verify_structured(claims: Sequence[tuple[str, int, int]], passages: Sequence
             out.append(Claim(text, (), False, (problem,)))
             continue
         citation, problem = support(text, n, passages[n - 1], source_text, within=spans[s - 1][:2])
+        if problem:  # small models miscount sentences: the passage's own sentences may still hold it
+            nearby, other = support(text, n, passages[n - 1], source_text)
+            if not other:
+                citation, problem = nearby, None
         problems = (f"[{n}.{s}] {problem}: “{_short(text)}”",) if problem else ()
         out.append(Claim(text, (citation,), citation.verified, problems))
     return Verification(tuple(out))
