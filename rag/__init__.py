@@ -9,6 +9,8 @@
 Importing this package loads no model; models load on first use.
 """
 
+from .answer import Answerer, Condenser
+from .embeddings import Embedder
 from .errors import (
     AnswerError,
     ConfigError,
@@ -18,14 +20,24 @@ from .errors import (
     RagError,
     StoreError,
 )
-from .answer import Answerer, Condenser
-from .embeddings import Embedder
 from .index import IndexReport
 from .pipeline import Rag
 from .rerank import Reranker
 from .settings import Settings
-from .types import (Answer, AnswerEvent, Chunk, Citation, Claim, Document, Draft, Hit, PassagesEvent, QueryEvent,
-                    ShortAnswer, TokenEvent)
+from .types import (
+    Answer,
+    AnswerEvent,
+    Chunk,
+    Citation,
+    Claim,
+    Document,
+    Draft,
+    Hit,
+    PassagesEvent,
+    QueryEvent,
+    ShortAnswer,
+    TokenEvent,
+)
 
 __all__ = [
     "Rag",

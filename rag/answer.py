@@ -23,7 +23,7 @@ from .verify import verify, verify_structured
 NOT_FOUND = "The documents do not contain an answer to this question."
 FOLLOW_UP = re.compile(
     r"^\s*(and|but|also|so|what about|how about|then)\b|\b(those|these|they|them|their|theirs|it|its|that one|this one|he|she|his|her|there|the same)\b",
-    re.I,
+    re.IGNORECASE,
 )
 
 

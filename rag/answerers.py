@@ -60,7 +60,7 @@ def as_answerer(part: object, context_tokens: int, name: str | None = None):
     try:
         from langchain_core.language_models import BaseChatModel
     except ImportError:  # pragma: no cover - without langchain-core no chat model can be passed
-        BaseChatModel = ()  # noqa: N806
+        BaseChatModel = ()
     if BaseChatModel and isinstance(part, BaseChatModel):
         from .llm import LLMAnswerer
 

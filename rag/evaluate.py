@@ -72,7 +72,7 @@ def contains_fact(text: str, forms: tuple[str, ...]) -> bool:
     """A surface form counts when it stands as whole words (so "US" does not match "thus")."""
     for form in forms:
         pattern = r"(?<!\w)" + re.escape(form.strip()) + r"(?!\w)"
-        if re.search(pattern, text, re.I):
+        if re.search(pattern, text, re.IGNORECASE):
             return True
     return False
 

@@ -27,26 +27,26 @@ DENSE_WEIGHT = 0.55  # sentence score = DENSE_WEIGHT * cosine + (1 - DENSE_WEIGH
 MAX_LIST_LINES = 10
 CONTEXT_WEIGHT = 0.5  # question words found only in the previous sentence count this much
 LEANS_BACK = re.compile(r"[“\"]?(He|She|They|It|This|These|Those|His|Her|Their|Both)\b")
-ROLE = re.compile(r"^\s*who (?:is|was|are|were) (?:the )?(?:\w+[’']s )?((?:[\w\-]+ ){0,1}[\w\-]+?)(?: (?:of|for|to|at|in)\b|\?|$)", re.I)
-FOCUS = re.compile(r"^\s*what (?:is|was|are|were) (?:the|a|an) (\w+)", re.I)
+ROLE = re.compile(r"^\s*who (?:is|was|are|were) (?:the )?(?:\w+[’']s )?((?:[\w\-]+ ){0,1}[\w\-]+?)(?: (?:of|for|to|at|in)\b|\?|$)", re.IGNORECASE)
+FOCUS = re.compile(r"^\s*what (?:is|was|are|were) (?:the|a|an) (\w+)", re.IGNORECASE)
 # nouns that name the kind of answer rather than its topic: "what period does the plan cover"
 ANSWER_KINDS = frozenset("""period year years date day days time times kind kinds type types sort number amount share
     percentage proportion part parts role name names way ways reason reasons areas area things thing""".split())
 HONORIFIC = re.compile(r"\b(Datuk|Dato’?|Dato'|Tan Sri|Tun|Dr|Mr|Mrs|Ms|Senator|YB|YBhg\.?|H\.E\.|Prof|Minister|director-general|Secretary-General)\s+[A-Z]")
 INITIALS = re.compile(r"\b(?:[A-Z]\.){1,3}\s?[A-Z][a-z]+")
 NUMBER_QUESTION = re.compile(
-    r"\b(how many|how much|number of|what percentage|what per ?cent|what share|what proportion|how old|what fraction)\b", re.I
+    r"\b(how many|how much|number of|what percentage|what per ?cent|what share|what proportion|how old|what fraction)\b", re.IGNORECASE
 )
-DURATION_QUESTION = re.compile(r"\bhow long\b", re.I)
-DATE_QUESTION = re.compile(r"\b(when|what date|which date|what day|which day|what year|which years?|what month|what period)\b", re.I)
-PLACE_QUESTION = re.compile(r"^\s*where\b|\bin which (city|country|town|place|state)\b", re.I)
+DURATION_QUESTION = re.compile(r"\bhow long\b", re.IGNORECASE)
+DATE_QUESTION = re.compile(r"\b(when|what date|which date|what day|which day|what year|which years?|what month|what period)\b", re.IGNORECASE)
+PLACE_QUESTION = re.compile(r"^\s*where\b|\bin which (city|country|town|place|state)\b", re.IGNORECASE)
 PERSON_QUESTION = re.compile(
-    r"^\s*(who|whom)\b|\b(which|what) (?:[\w-]+ ){0,2}(senator|minister|mp|official|person|politician|officer|director)s?\b", re.I)
+    r"^\s*(who|whom)\b|\b(which|what) (?:[\w-]+ ){0,2}(senator|minister|mp|official|person|politician|officer|director)s?\b", re.IGNORECASE)
 ENTITY_QUESTION = re.compile(
-    r"\b(which|what) (other )?(countr|nation|cit|organi[sz]ation|agenc|compan|bank|partner|state)", re.I
+    r"\b(which|what) (other )?(countr|nation|cit|organi[sz]ation|agenc|compan|bank|partner|state)", re.IGNORECASE
 )
 NUMBER_WORDS = r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|hundred|thousand|million|billion|per ?cent|dozen"
-HAS_DURATION = re.compile(r"\b(\d+|one|two|three|four|five|six|seven|ten|twelve)[ -](hours?|days?|weeks?|months?|years?)\b", re.I)
+HAS_DURATION = re.compile(r"\b(\d+|one|two|three|four|five|six|seven|ten|twelve)[ -](hours?|days?|weeks?|months?|years?)\b", re.IGNORECASE)
 MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 _ABBREVIATED = r"(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?"
 # a year, a month, a weekday or a relative day: each match is one date token. Abbreviated months
@@ -55,11 +55,11 @@ DATE_TOKEN = re.compile(
     rf"\b(?:\d{{4}}|{MONTHS}|{_ABBREVIATED}(?= \d)|(?<=\d )(?:{_ABBREVIATED})|Monday|Tuesday|Wednesday|Thursday|Friday|"
     r"Saturday|Sunday|today|yesterday|tomorrow)\b"
 )
-NUMBER_TOKEN = re.compile(rf"\d+(?:[.,]\d+)*|\b(?:{NUMBER_WORDS})\b", re.I)
+NUMBER_TOKEN = re.compile(rf"\d+(?:[.,]\d+)*|\b(?:{NUMBER_WORDS})\b", re.IGNORECASE)
 MONEY_QUESTION = re.compile(
     r"\bhow much\b.*\b(?:money|cost|costs|pay|paid|spend|spent|contribut\w*|fund\w*|budget|lose|lost|worth|price|fine|"
-    r"donat\w*|invest\w*|raise|raised|allocat\w*)\b", re.I)
-HAS_MONEY = re.compile(r"(?:RM|S?\$|US\$|USD|EUR|€|£|¥)\s?\d|\b(?:ringgit|dollars?|euros?|yen|pounds?|rupiah|baht)\b", re.I)
+    r"donat\w*|invest\w*|raise|raised|allocat\w*)\b", re.IGNORECASE)
+HAS_MONEY = re.compile(r"(?:RM|S?\$|US\$|USD|EUR|€|£|¥)\s?\d|\b(?:ringgit|dollars?|euros?|yen|pounds?|rupiah|baht)\b", re.IGNORECASE)
 CAPITALIZED = re.compile(r"\b[A-Z][\w’'\-]*")
 # an ordinal or a number of two or more digits names which event or year ("the 25th meeting", "in
 # 2024"); a single digit more often counts or is part of a name ("SOMTC + 3")
@@ -75,17 +75,17 @@ DATELINE = re.compile(
 ENUMERATION = re.compile(r"[\w)’'-]+, [^,]{1,60}?,? (?:and|or) [\w(]")
 # "which countries ...", "what areas ...": the question asks for several things
 _VERB = r"(?!(?:is|was|are|were|does|do|did|has|have|had)\b)"
-PLURAL_QUESTION = re.compile(rf"\b(?:which|what) (?:{_VERB}[\w-]+ )?{_VERB}[\w-]+[^s\W]s\b", re.I)  # "which other countries"
+PLURAL_QUESTION = re.compile(rf"\b(?:which|what) (?:{_VERB}[\w-]+ )?{_VERB}[\w-]+[^s\W]s\b", re.IGNORECASE)  # "which other countries"
 POSSESSOR = re.compile(r"\b([A-Z][\w-]+)[’']s\b")
 # "Who supported X?" is answered by "X was supported by Y": the question's verb, then "by"
-WHO_DID = re.compile(r"^\s*who\s+(?:\w+ly\s+)?(\w+ed)\b", re.I)
+WHO_DID = re.compile(r"^\s*who\s+(?:\w+ly\s+)?(\w+ed)\b", re.IGNORECASE)
 AGENT_BONUS = 0.15
 # "Why ...?" is answered by a sentence that gives a cause
-WHY_QUESTION = re.compile(r"^\s*(?:why\b|what (?:is|was|are|were) the (?:reasons?|causes?)\b|for what reason)", re.I)
+WHY_QUESTION = re.compile(r"^\s*(?:why\b|what (?:is|was|are|were) the (?:reasons?|causes?)\b|for what reason)", re.IGNORECASE)
 # a cause, or the purpose that explains an act ("..., allowing delegates to ...")
 CAUSE = re.compile(r"\b(?:because|due to|owing to|as a result of|thanks to|reasons?|caused by|driven by|attributed to|"
                    r"stems? from|in order to|so that|so as to|in a bid to|aimed at|aims? to|allowing|enabling|to facilitate|"
-                   r"to ensure)\b", re.I)
+                   r"to ensure)\b", re.IGNORECASE)
 CAUSE_BONUS = 0.1
 ENUMERATION_BONUS = 0.04  # a sentence that lists things, for a question that asks for several
 NOVELTY_WEIGHT = 0.1  # times the share of a sentence's words that neither the question nor its context holds
@@ -124,9 +124,9 @@ def _person(sentence: str, q_words: set[str], passage: str = "") -> bool:
 LEADING_CLAUSE = re.compile(
     r"^\s*(?:when|if|once|after|before|while|as|since|during|in|under|apart from|aside from|besides|other than)\b"
     r"[^,?]*,\s*(?=(?:(?:through|in|on|at|to|for|from|by|with|under|during|of) )?(?:which|what|who|whom|where|when|why|how)\b)",
-    re.I)
+    re.IGNORECASE)
 # "Apart from arms control, what ...?": what the question sets aside is not what it asks for
-SET_ASIDE = re.compile(r"\b(?:apart from|aside from|besides|other than|except(?: for)?|excluding|not counting)\s+([^,?]*)", re.I)
+SET_ASIDE = re.compile(r"\b(?:apart from|aside from|besides|other than|except(?: for)?|excluding|not counting)\s+([^,?]*)", re.IGNORECASE)
 
 
 def main_question(question: str) -> str:
@@ -174,7 +174,7 @@ LIGHT_VERBS = frozenset(terms("""cover covers covered happen happened take took 
 def _predicate(question: str) -> frozenset[str]:
     """The question's lower-case content words after its wh-phrase, light verbs left out."""
     asked = re.sub(r"^.*?\b(?:(?:which|what)(?: other)? \w+|how (?:many|much|long)|who|whom|where|when)\b", "", question,
-                   count=1, flags=re.I)
+                   count=1, flags=re.IGNORECASE)
     return frozenset(terms(" ".join(re.findall(r"(?<![\w’'])[a-z][\w’'-]*", asked)))) - LIGHT_VERBS
 
 
@@ -195,7 +195,7 @@ def _agent_pattern(question: str) -> re.Pattern | None:
     root = verb[:-3] if verb.endswith("ied") else verb[:-2] if len(verb) > 5 else verb[:-1]
     if len(root) < 3:
         return None
-    return re.compile(rf"\b{re.escape(root)}\w*(?:\s+\w+){{0,2}}\s+by\s+\S", re.I)
+    return re.compile(rf"\b{re.escape(root)}\w*(?:\s+\w+){{0,2}}\s+by\s+\S", re.IGNORECASE)
 
 
 def _adds(token: re.Pattern, sentence: str, question: str) -> bool:
@@ -228,7 +228,7 @@ def satisfies(sentence: str, question: str, needs: tuple[str, ...], passage: str
     names = [w for w in CAPITALIZED.findall(named)[1:] if _plain(w) not in q_words and not re.fullmatch(MONTHS, w)]
     role = ROLE.match(question)
     if role:
-        if not re.search(r"\b" + re.escape(role.group(1)), sentence, re.I):  # "co-chair" in "co-chaired"
+        if not re.search(r"\b" + re.escape(role.group(1)), sentence, re.IGNORECASE):  # "co-chair" in "co-chaired"
             return False  # "who is the Prime Minister" needs a sentence naming that role
         owner = POSSESSOR.search(question[: role.end()])
         if owner and not re.search(r"\b" + re.escape(owner.group(1)), context + " " + sentence):

@@ -52,7 +52,7 @@ class BM25Index:
         return len(self.vids)
 
     @classmethod
-    def build(cls, vids: list[int], texts: list[str], k1: float = 1.2, b: float = 0.75) -> "BM25Index":
+    def build(cls, vids: list[int], texts: list[str], k1: float = 1.2, b: float = 0.75) -> BM25Index:
         bm25s = _bm25s()
         retriever = bm25s.BM25(k1=k1, b=b)
         if texts:
@@ -81,7 +81,7 @@ class BM25Index:
         (target / "meta.json").write_text(json.dumps({"chunks": len(self), "k1": self.retriever.k1, "b": self.retriever.b}))
 
     @classmethod
-    def load(cls, folder: Path) -> "BM25Index":
+    def load(cls, folder: Path) -> BM25Index:
         target = Path(folder) / FOLDER
         try:
             vids = np.load(target / "vids.npy", allow_pickle=False)

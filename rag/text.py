@@ -8,7 +8,7 @@ from functools import lru_cache
 # The one definition of a sentence for answers, verification and the reader's windows. The chunker
 # (rag.chunks.SENTENCE_END) breaks at the same marks but not after abbreviations: taught them, SciFact
 # nDCG@10 fell (0.7297 -> 0.7285), so chunk boundaries may fall inside what this calls one sentence.
-SENTENCE = re.compile(r"[^\n]+?(?:[.!?][\"'”’)\]]*(?=\s|$)|$)", re.M)
+SENTENCE = re.compile(r"[^\n]+?(?:[.!?][\"'”’)\]]*(?=\s|$)|$)", re.MULTILINE)
 ENDS_SENTENCE = re.compile(r"[.!?][\"'”’)\]]*$")
 TERM = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-]*")
 NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?(?!\w)")
@@ -85,8 +85,7 @@ def terms(text: str) -> list[str]:
     out = []
     for word in TERM.findall(text.lower().replace("’", "'")):
         word = word.strip("'-")
-        if word.endswith("'s"):
-            word = word[:-2]
+        word = word.removesuffix("'s")
         head, _, rest = word.partition("-")
         if head in ORDINALS:  # "second", "second-day"
             out.append(ORDINALS[head])
@@ -101,7 +100,7 @@ def numbers(text: str) -> set[str]:
 
 
 # "When was X signed, and when did Y pass?": two questions in one
-SECOND_QUESTION = re.compile(r",?\s+and\s+(?=(?:when|what|which|who|whom|where|why|how)\b)|;\s+", re.I)
+SECOND_QUESTION = re.compile(r",?\s+and\s+(?=(?:when|what|which|who|whom|where|why|how)\b)|;\s+", re.IGNORECASE)
 
 
 def split_question(question: str) -> list[str]:

@@ -9,9 +9,9 @@ app registers no upload or remove handler at all, so no client can reach one; lo
 
 from __future__ import annotations
 
-import gradio as gr
-
 from collections.abc import Iterable
+
+import gradio as gr
 
 from rag import Rag, Settings
 from rag.answerers import EXTRACTIVE

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import write_results
 from ..embeddings import resolve_model_path
 from ..metrics import mean_metric, percentile
+from . import write_results
 
 BASELINE_COLD = """
 import sys, time

@@ -231,9 +231,11 @@ ROWS = (
 def markdown(result: dict) -> str:
     specs = list(result["answerers"])
     lines = [
-        f"# SQuAD v1.1 ({result['split']} articles): {result['answerable']} answerable questions over "
-        f"{result['indexed_articles']} indexed articles, {result['out_of_corpus']} about "
-        f"{len(result['held_out_articles'])} articles left out of the index",
+        (
+            f"# SQuAD v1.1 ({result['split']} articles): {result['answerable']} answerable questions over "
+            f"{result['indexed_articles']} indexed articles, {result['out_of_corpus']} about "
+            f"{len(result['held_out_articles'])} articles left out of the index"
+        ),
         "",
         "| metric | " + " | ".join(f"`{s}`" for s in specs) + " |",
         "|---|" + "---:|" * len(specs),

@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rag", description="Question answering over your documents, with verified quotes.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     seen = set()
-    for name, module in COMMANDS.items():
+    for module in COMMANDS.values():
         if module in seen:
             continue
         try:

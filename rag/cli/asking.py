@@ -91,7 +91,8 @@ def run_batch(rag, args) -> int:
     from ..errors import ConfigError, RagError
 
     try:
-        handle = sys.stdin if args.batch == "-" else open(args.batch, encoding="utf-8")
+        # closed by the `with handle:` below, which serves stdin too
+        handle = sys.stdin if args.batch == "-" else open(args.batch, encoding="utf-8")  # noqa: SIM115
     except OSError as err:
         raise ConfigError(f"cannot read the batch file {args.batch} ({err.strerror}); give a JSON-lines file or - for stdin") from err
     failed = 0
@@ -118,7 +119,7 @@ def _answer_line(rag, line: str, k: int | None) -> dict:
 
     item = json.loads(line)
     if not isinstance(item, dict) or not isinstance(item.get("question"), str):
-        raise ValueError("no question")
+        raise ValueError("no question")  # noqa: TRY004 - bad input data, reported per line, not a caller's bug
     history = item.get("history", [])
     if not isinstance(history, list) or not all(isinstance(t, list) and len(t) == 2 for t in history):
         raise ConfigError("\"history\" must be a list of [question, answer] pairs")
