@@ -139,7 +139,7 @@ def assemble(question: str, query: str, claims: Sequence[Claim], hits: Sequence[
         source = hits[n - 1].chunk.source if 1 <= n <= len(hits) else None
         document = source_text(source) if source else None
         inside = any(c.source == source and c.start <= start and end <= c.end for c in citations)
-        if document is not None and inside and start < end:
+        if source and document is not None and inside and start < end:
             short = ShortAnswer(document[start:end], source, start, end)
     return Answer(question, query, text or NOT_FOUND, citations, tuple(hits), not shown, answerer, dict(timings or {}),
                   issues, tuple(claims), short, draft.confidence if draft else None, bool(draft and draft.conflict and shown))

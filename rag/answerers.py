@@ -60,11 +60,12 @@ def as_answerer(part: object, context_tokens: int, name: str | None = None):
     try:
         from langchain_core.language_models import BaseChatModel
     except ImportError:  # pragma: no cover - without langchain-core no chat model can be passed
-        BaseChatModel = ()
-    if BaseChatModel and isinstance(part, BaseChatModel):
-        from .llm import LLMAnswerer
+        pass
+    else:
+        if isinstance(part, BaseChatModel):
+            from .llm import LLMAnswerer
 
-        return LLMAnswerer(name or f"langchain:{type(part).__name__}", part, context_tokens)
+            return LLMAnswerer(name or f"langchain:{type(part).__name__}", part, context_tokens)
     if callable(getattr(part, "stream", None)) and isinstance(getattr(part, "name", None), str):
         return part
     raise ConfigError(f"{type(part).__name__} is not an answerer: give an object with `name` and "

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 
 import numpy as np
 
@@ -67,7 +68,7 @@ class RayEmbedder:
         self.actors = actors
         self.temp_dir = temp_dir
         self.object_store_memory = object_store_memory
-        self.texts_per_call = texts_per_call
+        self.texts_per_call: int | None = texts_per_call
         self._started_ray = False
 
     def __getattr__(self, name: str):
@@ -90,7 +91,7 @@ class RayEmbedder:
         ray = _ray()
         if ray.is_initialized():
             return
-        options = {"ignore_reinit_error": True, "include_dashboard": False, "logging_level": logging.WARNING}
+        options: dict[str, Any] = {"ignore_reinit_error": True, "include_dashboard": False, "logging_level": logging.WARNING}
         if self.temp_dir:
             options["_temp_dir"] = str(self.temp_dir)
         if not os.environ.get("RAY_ADDRESS"):  # Ray's own variable: a cluster sizes itself

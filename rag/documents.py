@@ -156,7 +156,7 @@ def html_to_text(html: str) -> str:
     soup = BeautifulSoup(html, "html.parser")
     for tag in soup(HTML_HIDDEN):
         tag.decompose()
-    for tag in soup.find_all(attrs={"role": "navigation"}):
+    for tag in soup.find_all(None, attrs={"role": "navigation"}):
         tag.decompose()
     for tag in soup.find_all(HTML_BLOCKS):
         tag.insert_before("\n")

@@ -79,12 +79,12 @@ def contains_fact(text: str, forms: tuple[str, ...]) -> bool:
 
 def gold_spans(rag: Rag, item: Item) -> list[tuple[str, int, int]]:
     """(indexed source, start, end) of each gold quote, located in the indexed document text."""
-    spans = []
+    spans: list[tuple[str, int, int]] = []
     indexed = [s for s, _ in rag.documents()]
     for source, quote in item.evidence:
         match = next((s for s in indexed if s == source or s.endswith("/" + Path(source).name)), None)
         doc = rag.document(match) if match else None
-        if doc is None or quote not in doc.text:
+        if not match or doc is None or quote not in doc.text:
             raise ConfigError(f"{item.id}: gold quote not found in {source}; fix the QA set or re-index")
         start = doc.text.index(quote)
         spans.append((match, start, start + len(quote)))

@@ -358,7 +358,7 @@ class ExtractiveAnswerer:
             return []
         chunk = passages[cand.passage - 1].chunk
         taken = {c.start for c in chosen}
-        items = []
+        items: list[Candidate] = []
         for start, end, text in sentences(chunk.text, chunk.start):
             if start <= cand.start or start in taken:
                 continue

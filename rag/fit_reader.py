@@ -55,7 +55,7 @@ def examples(articles: list[Article], tokenizer, rng: random.Random, swap_share:
     """Training windows for every question of `articles` (see the module docstring)."""
     paragraphs = [(a.title, p) for a in articles for p in a.paragraphs]
     names = sorted({w for a in articles for q in a.questions for w in _names(q.text)})
-    out: list[Example] = []
+    out: list[Example | None] = []  # None: truncation cut the answer (see _labelled); dropped below
     for article in articles:
         for context in article.paragraphs:
             spans = windows(context)
@@ -139,7 +139,8 @@ def _labelled(tokenizer, question: str, window: str, start: int, end: int) -> Ex
 def batches(items: list[int], lengths: list[int], tokens: int, rng: random.Random | None) -> list[list[int]]:
     """Indices grouped by similar length, about `tokens` padded tokens a batch; shuffled if rng."""
     order = sorted(items, key=lambda i: lengths[i])
-    out, current = [], []
+    out: list[list[int]] = []
+    current: list[int] = []
     for i in order:
         if current and (len(current) + 1) * lengths[i] > tokens:
             out.append(current)
@@ -297,10 +298,10 @@ def calibrate(files: ReaderFiles, articles: list[Article], others: list[Article]
     paragraphs = [(a.title, p) for a in [*articles, *others] for p in a.paragraphs]
     names = sorted({w for a in articles for q in a.questions for w in _names(q.text)})
     margins, labels = [], []
-    for a in articles:
-        for q in a.questions:
-            own = [q.context] + rng.sample([p for p in a.paragraphs if p != q.context], min(2, len(a.paragraphs) - 1))
-            foreign = [p for _, p in rng.sample([x for x in paragraphs if x[0] != a.title], 3)]
+    for article in articles:
+        for q in article.questions:
+            own = [q.context] + rng.sample([p for p in article.paragraphs if p != q.context], min(2, len(article.paragraphs) - 1))
+            foreign = [p for _, p in rng.sample([x for x in paragraphs if x[0] != article.title], 3)]
             cases = [(q.text, own, 1), (q.text, foreign, 0)]
             swapped = _swap(q.text, q.context, names, rng)
             if swapped:

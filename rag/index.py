@@ -110,14 +110,15 @@ def read_manifest(path: str | os.PathLike) -> dict:
 def open_index(path: str | os.PathLike, model_id: str | None = None) -> Index:
     """Open the generation the manifest names, read-only; a damaged index raises a one-line error."""
     path = Path(path)
-    for last in (False, False, True):
+    for _ in range(2):
         stamp = manifest_stamp(path)
         try:
             return _open(path, model_id, stamp)
         except (IndexMismatchError, StoreError):
             # a writer may have committed and removed the generation we read about: read again
-            if last or manifest_stamp(path) == stamp:
+            if manifest_stamp(path) == stamp:
                 raise
+    return _open(path, model_id, manifest_stamp(path))  # the third try: its error is final
 
 
 def _open(path: Path, model_id: str | None, stamp: tuple | None) -> Index:

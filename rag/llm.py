@@ -16,10 +16,14 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import AnswerError, ConfigError, MissingDependencyError
 from .prompt import CLAIMS_SCHEMA, CONDENSE, STRUCTURED_SYSTEM, SYSTEM, structured_message, user_message
 from .types import Draft, Hit
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 PROVIDERS = ("openai", "ollama", "gguf")
 
@@ -34,7 +38,7 @@ def smollm2_path() -> str:
     return str(files[0])
 
 
-def chat_model(spec: str, *, temperature: float = 0.0, max_tokens: int = 300):
+def chat_model(spec: str, *, temperature: float = 0.0, max_tokens: int = 300) -> BaseChatModel:
     provider, _, name = spec.partition(":")
     if provider not in PROVIDERS or not name:
         raise ConfigError(f"unknown LLM spec '{spec}'; use extractive, extractive:strict, or one of: openai:MODEL, ollama:MODEL, "
@@ -60,7 +64,7 @@ def chat_model(spec: str, *, temperature: float = 0.0, max_tokens: int = 300):
     return llama_cpp_chat(path, temperature=temperature, max_tokens=max_tokens)
 
 
-def llama_cpp_chat(path: str, *, temperature: float = 0.0, max_tokens: int = 300, n_ctx: int = 4096):
+def llama_cpp_chat(path: str, *, temperature: float = 0.0, max_tokens: int = 300, n_ctx: int = 4096) -> BaseChatModel:
     """A LangChain chat model over a GGUF file, run in-process by llama-cpp-python."""
     try:
         import llama_cpp  # noqa: F401  (checked here, so a missing runtime is one clear line)
@@ -138,7 +142,7 @@ class LLMAnswerer:
     """
 
     spec: str
-    model: object
+    model: BaseChatModel
     context_tokens: int = 1500
     structured: bool = True
     _free_text_only: bool = field(default=False, init=False, repr=False)
@@ -231,7 +235,8 @@ def completed_claims(text: str) -> list[dict]:
     at = text.find("[", key) if key >= 0 else -1
     if at < 0:
         return []
-    decoder, out, i = json.JSONDecoder(), [], at + 1
+    decoder, i = json.JSONDecoder(), at + 1
+    out: list[dict] = []
     while True:
         while i < len(text) and text[i] in " \t\r\n,":
             i += 1

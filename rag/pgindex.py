@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from typing import TYPE_CHECKING, Literal, overload
 
 import numpy as np
 
@@ -22,6 +23,9 @@ from .incremental import FORMAT_VERSION, Change, IndexReport, check_model, check
 from .pgstore import connect, display_url, guarded, psycopg_modules, tune_search
 from .settings import Settings
 from .types import Chunk, Document, Hit
+
+if TYPE_CHECKING:
+    from psycopg import Connection
 
 OPTIONS = "--store pgvector --store-url URL"  # what names this index on the command line
 
@@ -104,7 +108,7 @@ class PgBackend:
             raise ConfigError("store pgvector needs a database URL: pass --store-url postgresql://USER@HOST:PORT/DB")
         psycopg_modules()
         self.settings, self.embedder, self.url = settings, embedder, settings.store_url
-        self._conn = None
+        self._conn: Connection | None = None
         self._lock = threading.RLock()
 
     def close(self) -> None:
@@ -123,6 +127,10 @@ class PgBackend:
             with guarded(self.url, conn, on_lost=self.close), conn.transaction():
                 yield conn
 
+    @overload
+    def _meta(self, conn, *, required: Literal[True] = True) -> dict: ...
+    @overload
+    def _meta(self, conn, *, required: bool) -> dict | None: ...
     def _meta(self, conn, *, required: bool = True) -> dict | None:
         """The meta table's values, checked against this version and embedder."""
         where = display_url(self.url)

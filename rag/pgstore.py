@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import ConfigError, MissingDependencyError, StoreError
+
+if TYPE_CHECKING:
+    from psycopg import Connection
 
 MISSING_SCORE = np.finfo(np.float32).min  # what FAISS puts in empty result slots
 
@@ -113,7 +117,7 @@ class PgVectorStore:
         psycopg, _ = psycopg_modules()
         self.url, self.dimension, self.name = url, int(dimension), table
         self.table = psycopg.sql.Identifier(table)
-        self._conn = None
+        self._conn: Connection | None = None
         with self._guarded() as conn:
             conn.execute(self._sql(VECTOR_TABLE, self.table, psycopg.sql.Literal(self.dimension)))
             conn.execute(self._sql(VECTOR_INDEX, psycopg.sql.Identifier(f"{table}_hnsw"), self.table))

@@ -19,14 +19,21 @@ import json
 import os
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import MissingDependencyError
 from .text import sentences
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
+# (ids, token types, attention mask) -> (start logits, end logits), one row per window
+Runner = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 PARAMS = Path(__file__).parent / "params" / "reader.npz"
 MAX_TOKENS = 192  # question and window, in word pieces
@@ -81,7 +88,7 @@ class ReaderFiles:
 
         return cls(Path(resolve_model_path("all-MiniLM-L6-v2")), params)
 
-    def tokenizer(self):
+    def tokenizer(self) -> Tokenizer:
         from tokenizers import Tokenizer
 
         tokenizer = Tokenizer.from_file(str(self.base / "tokenizer.json"))
@@ -136,8 +143,8 @@ class SpanReader:
         self.files = files or ReaderFiles.bundled()
         self.runtime = runtime or ("torch" if self.files.trained is not None else "openvino")
         self.cache_dir = Path(cache_dir) if cache_dir else None
-        self._tokenizer = None
-        self._run = None
+        self._tokenizer: Tokenizer | None = None
+        self._run: Runner | None = None
         self._lock = threading.Lock()
         self.card = self.files.fitted()[1]
         self.trainable_from = int(self.card.get("trainable_from", 3))
@@ -167,10 +174,10 @@ class SpanReader:
         if not texts:
             return []
         with self._lock:
-            if self._tokenizer is None:
-                self._tokenizer = self.files.tokenizer()
-                self._run = self._runner()
-        encodings = self._tokenizer.encode_batch([(question, t) for t in texts])
+            if self._tokenizer is None or self._run is None:
+                self._tokenizer, self._run = self.files.tokenizer(), self._runner()
+            tokenizer, run = self._tokenizer, self._run
+        encodings = tokenizer.encode_batch([(question, t) for t in texts])
         width = max(len(e.ids) for e in encodings)
         ids = np.zeros((len(texts), width), dtype=np.int64)
         mask = np.zeros_like(ids)
@@ -179,7 +186,7 @@ class SpanReader:
             ids[i, : len(e.ids)] = e.ids
             mask[i, : len(e.ids)] = 1
             types[i, : len(e.ids)] = e.type_ids
-        starts, ends = self._run(ids, types, mask)
+        starts, ends = run(ids, types, mask)
         return [self._decode(i, e, texts[i], starts[i], ends[i]) for i, e in enumerate(encodings)]
 
     @staticmethod
@@ -198,7 +205,7 @@ class SpanReader:
         best = float(scores[i, j])
         return Span(index, a, b, text[a:b], best, best - null)
 
-    def _runner(self):
+    def _runner(self) -> Runner:
         if self.runtime == "torch":
             return self._torch_runner()
         return self._openvino_runner()

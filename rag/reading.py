@@ -156,7 +156,7 @@ def list_lines(chunk, last: tuple[int, int, str], seen: set) -> list[str]:
     """A sentence that introduces a list ("...held as follows:") brings the list's lines along."""
     if not last[2].rstrip().endswith(":"):
         return []
-    items = []
+    items: list[str] = []
     for start, end, text in sentences(chunk.text, chunk.start):
         if start <= last[0]:
             continue

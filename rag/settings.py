@@ -61,9 +61,10 @@ class Settings:
     def __post_init__(self) -> None:
         from .errors import ConfigError
 
+        kinds: dict[str, type | tuple[type, ...]] = {"int": int, "float": (int, float), "str": str}
         for f in fields(self):
             value = getattr(self, f.name)
-            expected = {"int": int, "float": (int, float), "str": str}.get(str(f.type))
+            expected = kinds.get(str(f.type))
             if expected is not None and (not isinstance(value, expected) or isinstance(value, bool)):
                 raise ConfigError(f"setting {f.name} must be {f.type!s}, not {value!r}")
         choices = {"retrieval": RETRIEVALS, "embedding_backend": EMBEDDING_BACKENDS, "store": STORES,

@@ -11,7 +11,7 @@ import json
 import math
 import threading
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -97,9 +97,9 @@ class FaissStore:
         self.kind = kind
         self.index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
         self.ef_search, self.nprobe, self.refine = HNSW_EF_SEARCH, IVF_NPROBE, IVF_REFINE
-        self._ann = None  # (kind, faiss index) over row positions
+        self._ann: tuple[str, Any] | None = None  # (kind, faiss index) over row positions
         self._ann_ids = np.zeros(0, np.int64)
-        self._selector = None
+        self._selector: tuple[Any, np.ndarray] | None = None  # (faiss selector, the bitmap it points into)
         self._lock = threading.RLock()
 
     def __len__(self) -> int:
@@ -176,18 +176,19 @@ class FaissStore:
     def _current_ann(self, kind: str):
         with self._lock:
             dead = int((self._ann_ids < 0).sum())
-            stale = self._ann is None or self._ann[0] != kind or dead > REBUILD_DEAD * max(len(self._ann_ids), 1)
-            if kind == "ivfpq" and not stale:
-                stale = len(self) > 4 * self._ann[1].ntotal  # trained on too few: lists grow too long
-            if stale:
-                self._build_ann(kind)
+            ann = self._ann
+            if (ann is None or ann[0] != kind or dead > REBUILD_DEAD * max(len(self._ann_ids), 1)
+                    or (kind == "ivfpq" and len(self) > 4 * ann[1].ntotal)):  # ivfpq trained on too few: lists too long
+                ann = self._build_ann(kind)
                 dead = 0
-            if dead and self._selector is None:
+            if not dead:
+                return ann[1], None
+            if self._selector is None:
                 bitmap = np.packbits(self._ann_ids >= 0, bitorder="little")
                 self._selector = (_faiss().IDSelectorBitmap(len(self._ann_ids), _faiss().swig_ptr(bitmap)), bitmap)
-            return self._ann[1], (self._selector[0] if dead else None)
+            return ann[1], self._selector[0]
 
-    def _build_ann(self, kind: str) -> None:
+    def _build_ann(self, kind: str) -> tuple[str, Any]:
         faiss = _faiss()
         vectors, ids = self._all()
         n, d = vectors.shape
@@ -205,6 +206,7 @@ class FaissStore:
             ann.train(sample)
         ann.add(vectors)
         self._ann, self._ann_ids, self._selector = (kind, ann), ids.copy(), None
+        return self._ann
 
     def _all(self) -> tuple[np.ndarray, np.ndarray]:
         """Every stored vector and its id, in row order (views of the flat index's memory)."""

@@ -121,8 +121,8 @@ def verify_structured(claims: Sequence[tuple[str, int, int]], passages: Sequence
         chunk = passages[n - 1].chunk
         spans = sentences(chunk.text, chunk.start)
         if not 1 <= s <= len(spans):
-            problem = f"[{n}.{s}] points at no sentence (passage {n} has {len(spans)}): “{_short(text)}”"
-            out.append(Claim(text, (), False, (problem,)))
+            missing = f"[{n}.{s}] points at no sentence (passage {n} has {len(spans)}): “{_short(text)}”"
+            out.append(Claim(text, (), False, (missing,)))
             continue
         citation, problem = support(text, n, passages[n - 1], source_text, within=spans[s - 1][:2])
         if problem:  # small models miscount sentences: the passage's own sentences may still hold it

@@ -10,6 +10,7 @@ app registers no upload or remove handler at all, so no client can reach one; lo
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any, Literal, TypedDict
 
 import gradio as gr
 
@@ -37,9 +38,20 @@ UPLOAD_HELP = (
     "### Add documents\nText, Markdown, HTML, PDF or Word files. They are saved beside the index and indexed right away."
 )
 UPLOAD_TYPES = sorted(SUPPORTED_SUFFIXES)
-PRIVATE = {"api_visibility": "private"}  # UI plumbing; the named API endpoints are declared with gr.api
-ANSWERING = {"concurrency_id": "answer", "concurrency_limit": 8}  # questions run side by side
-INDEXING = {"concurrency_id": "index", "concurrency_limit": 1}  # index updates run one at a time
+
+
+class Visibility(TypedDict):
+    api_visibility: Literal["public", "private", "undocumented"]
+
+
+class Concurrency(TypedDict):
+    concurrency_id: str
+    concurrency_limit: int
+
+
+PRIVATE: Visibility = {"api_visibility": "private"}  # UI plumbing; the named API endpoints are declared with gr.api
+ANSWERING: Concurrency = {"concurrency_id": "answer", "concurrency_limit": 8}  # questions run side by side
+INDEXING: Concurrency = {"concurrency_id": "index", "concurrency_limit": 1}  # index updates run one at a time
 NO_LATEX: list = []  # document text is shown as written: "$$x^2$$" must not become a formula
 
 
@@ -181,10 +193,10 @@ def serve(
     rag = Rag(settings)
     rag.embedder.embed(["warm up"], query=True)  # load the model before the first user waits on it
     app = build_app(settings, rag=rag, read_only=read_only, allow=allow)
-    extra = {}
+    app_kwargs: dict[str, Any] | None = None  # Gradio's default
     if mcp:
         from rag.mcp_server import build_server, http_lifespan
 
         lifespan = http_lifespan(build_server(rag), host=host, check=users.check if users else None)
-        extra["app_kwargs"] = {"lifespan": lifespan}
-    launch(app, host=host, port=port, users=users, max_file_size=settings.max_upload_bytes, **extra)
+        app_kwargs = {"lifespan": lifespan}
+    launch(app, host=host, port=port, users=users, max_file_size=settings.max_upload_bytes, app_kwargs=app_kwargs)

@@ -14,6 +14,7 @@ import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 
@@ -214,7 +215,7 @@ class Handlers:
         return [{"source": s, "chunks": n} for s, n in self._rows()]
 
 
-def passages(k: object) -> object:
+def passages(k: object) -> Any:  # int | None, or the client's value as it came: Rag's check_k refuses it
     """A client's k for `Rag`: 0 or empty means the server's default (None); a whole float (a slider's
     5.0) becomes an int; anything else goes on as it came, for `Rag` to accept or refuse."""
     if k is None or k == "" or (isinstance(k, (int, float)) and not isinstance(k, bool) and k == 0):

@@ -48,8 +48,8 @@ def load_beir(folder: str | os.PathLike, split: str = "test", limit_queries: int
     from ..errors import RagError
 
     folder = Path(folder)
-    files = {"corpus": "corpus.jsonl", "queries": "queries.jsonl", "qrels": f"qrels/{split}.tsv"}
-    files = {label: folder / name for label, name in files.items()}
+    names = {"corpus": "corpus.jsonl", "queries": "queries.jsonl", "qrels": f"qrels/{split}.tsv"}
+    files = {label: folder / name for label, name in names.items()}
     for file in files.values():
         if not file.is_file():
             raise RagError(f"{file} not found: a BEIR folder holds corpus.jsonl, queries.jsonl and qrels/<split>.tsv")
@@ -143,7 +143,9 @@ def tune_fusion(rag, data: Beir, grid: dict = TUNE_GRID, log=print) -> list[dict
     """nDCG@10 of hybrid RRF for every grid point, best first, fusing the same chunk rankings
     the retriever fuses (each list cut at `candidates`)."""
     depth = max(grid["candidates"])
-    source, dense, bm25 = {}, {}, {}
+    source: dict[str, str] = {}  # chunk id -> its document
+    dense: dict[str, list[str]] = {}  # query id -> chunk ids, best first
+    bm25: dict[str, list[str]] = {}
     for qid, text in data.queries.items():
         for mode, store in (("dense", dense), ("bm25", bm25)):
             hits = rag.search(text, k=depth, mode=mode)
@@ -267,7 +269,7 @@ def run(args) -> int:
     data = load_beir(args.folder, args.split, args.limit_queries)
     out = Path(args.out or Path("out") / "bench" / data.name)
     scratch = None if args.index else tempfile.mkdtemp(prefix="rag-bench-")
-    index_path = args.index or os.path.join(scratch, "index")
+    index_path = os.path.join(scratch, "index") if scratch else args.index
     # Recall@100 ranks documents 100 deep: searches go past the interactive limit of 100 chunks
     values = {"index_path": index_path, "embedding_model": args.model, "retrieval": "hybrid", "max_k": 100_000}
     for name in ("chunk_tokens", "chunk_overlap", "rrf_k", "dense_weight", "bm25_weight", "candidates", "embedding_backend"):

@@ -20,7 +20,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -139,7 +141,8 @@ def baseline_answer(store, embeddings, question: str, k: int = 5) -> str:
     docs = store.similarity_search(question, k=k)
     hits = [Hit(Chunk(str(i), d.metadata.get("id", ""), 0, len(d.page_content), d.page_content, 0), 0.0, i + 1)
             for i, d in enumerate(docs)]
-    chosen = ExtractiveAnswerer(_LangChainEmbedder(embeddings)).select(question, hits)
+    # select() calls only embed(); the adapter implements no more of the Embedder protocol
+    chosen = ExtractiveAnswerer(_LangChainEmbedder(embeddings)).select(question, hits)  # type: ignore[arg-type]
     return " ".join(f"{c.text} [{c.passage}]" for c in chosen)
 
 
@@ -181,7 +184,7 @@ def run_baseline(data, work: Path, args) -> dict:
 def worker(argv: list[str]) -> int:
     """Entry of a subprocess: `python -m rag.bench.perf SYSTEM ARGS_JSON OUT_JSON`."""
     system, spec, out = argv
-    args = type("Args", (), json.loads(Path(spec).read_text()))
+    args = SimpleNamespace(**json.loads(Path(spec).read_text()))
     data = load_subset(args.folder, args.split, args.limit_docs, args.limit_queries)
     result = (run_baseline if system == "baseline" else run_ours)(data, Path(args.work), args)
     Path(out).write_text(json.dumps(result))
@@ -194,7 +197,7 @@ def measured(command: list[str], env: dict | None = None) -> tuple[float, float,
 
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
-    output = {}
+    output: dict[str, str] = {}
     readers = [threading.Thread(target=lambda s=s: output.__setitem__(s, getattr(process, s).read())) for s in ("stdout", "stderr")]
     for reader in readers:
         reader.start()
@@ -223,7 +226,7 @@ def matmul_gflops(seconds: float = 2.0) -> dict:
     out = {}
     n = 1024
     a, b = np.random.rand(n, n).astype(np.float32), np.random.rand(n, n).astype(np.float32)
-    candidates = {"numpy_fp32": lambda: a @ b}
+    candidates: dict[str, Callable[[], object]] = {"numpy_fp32": lambda: a @ b}
     try:
         import torch
 

@@ -22,8 +22,11 @@ import numpy as np
 from ..metrics import percentile
 from . import write_results
 
-SWEEP = {"flat": [{}], "hnsw": [{"ef_search": e} for e in (64, 128, 256, 512)],
-         "ivfpq": [{"nprobe": p, "refine": r} for p, r in ((32, 8), (64, 16), (128, 16), (256, 32))]}
+SWEEP: dict[str, list[dict[str, int]]] = {
+    "flat": [{}],
+    "hnsw": [{"ef_search": e} for e in (64, 128, 256, 512)],
+    "ivfpq": [{"nprobe": p, "refine": r} for p, r in ((32, 8), (64, 16), (128, 16), (256, 32))],
+}
 
 
 def synthetic(n: int, dim: int, clusters: int, spread: float, seed: int, intrinsic: int = 16, chunk: int = 100_000) -> np.ndarray:

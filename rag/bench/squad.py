@@ -281,7 +281,7 @@ def run(args) -> int:
         raise ConfigError(f"no {args.split} articles left to index; lower --held-out")
     questions = sample(indexed, args.per_article, args.seed) + sample(held_out, args.held_out_questions, args.seed)
     scratch = None if args.index else tempfile.mkdtemp(prefix="rag-squad-")
-    index_path = args.index or os.path.join(scratch, "index")
+    index_path = os.path.join(scratch, "index") if scratch else args.index
     try:
         rag = Rag(Settings(index_path=index_path))
         log(f"indexing {len(indexed)} {args.split} articles ({len(held_out)} left out) into {index_path}")

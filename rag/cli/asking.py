@@ -49,6 +49,8 @@ def run(args) -> int:
             streamed = True
         elif isinstance(event, AnswerEvent):
             answer = event.answer
+    if answer is None:  # pragma: no cover - the stream always ends with its answer
+        raise AssertionError("the answer stream ended without an answer")
     if streamed:
         verdict = "withdrawn: the documents do not support it" if answer.abstained else "checked; the answer follows"
         if answer.withheld and not answer.abstained:
