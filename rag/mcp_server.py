@@ -34,32 +34,30 @@ INSTRUCTIONS = (
 )
 
 
-class Passage(BaseModel):
-    rank: int
-    score: float
+class Span(BaseModel):
+    """Where a text stands: `document text[start:end]`."""
+
     source: str = Field(description="the document (path as indexed)")
-    start: int = Field(description="character offset where `text` starts in the document")
+    start: int = Field(description="character offset where the text starts in the document")
     end: int
     page: int | None = None
+
+
+class Passage(Span):
+    rank: int
+    score: float
     title: str = Field("", description="the document's title, where it has one")
     heading: str = Field("", description="title and section heading the passage stands under, one per line")
     text: str = Field(description="exactly the document's text from start to end")
 
 
-class Quote(BaseModel):
+class Quote(Span):
     marker: int = Field(description="the [n] that cites it in the answer")
-    source: str
-    start: int
-    end: int
-    page: int | None = None
     quote: str = Field(description="the document's text from start to end, verified to support the sentence")
 
 
-class ShortAnswer(BaseModel):
+class ShortAnswer(Span):
     text: str = Field(description="the few words that answer, inside one of the quotes")
-    source: str
-    start: int
-    end: int
 
 
 class AskResult(BaseModel):
