@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One command: set everything up (Python packages, Chromium for the browser tests, the bundled
 # PostgreSQL, the GGUF runtime) and run the whole test suite, then the evaluation gate.
+# Lint (ruff) and type checks (mypy) over rag/ and ui/ run before the tests: a finding fails the run.
 # Extra arguments go to pytest, e.g. scripts/test.sh -m "not slow".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,5 +42,8 @@ if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
     useradd --system --no-create-home --shell /usr/sbin/nologin postgres
 fi
 
+# Configured in pyproject.toml ([tool.ruff], [tool.mypy]); ruff and mypy come with the test extra.
+.venv/bin/python -m ruff check rag ui
+.venv/bin/python -m mypy rag ui
 .venv/bin/python -m pytest "$@"
 .venv/bin/rag eval eval/qa.jsonl --index "$(mktemp -d)/eval-index" --out out/eval
