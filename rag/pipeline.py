@@ -11,6 +11,7 @@ import os
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .answer import Answerer, Condenser
 from .answerers import EXTRACTIVE, as_answerer, is_dotted, resolve_dotted
@@ -24,6 +25,9 @@ from .rerank import Reranker
 from .retrieve import Retriever
 from .settings import DEFAULT_CORPUS, Settings, check_k, check_question
 from .types import Answer, AnswerEvent, Document, Event, Hit
+
+if TYPE_CHECKING:
+    from .reader import SpanReader  # imported when first used: answering loads it, indexing does not
 
 
 class Rag:
@@ -47,6 +51,7 @@ class Rag:
         self.settings = settings
         self._lock = threading.RLock()
         self._answerers: dict = {}
+        self._reader: SpanReader | None = None
         self._custom_reranker = reranker
         if embedder is None:
             embedder = make_embedder(settings.embedding_model, batch_size=settings.embedding_batch_size,
@@ -116,19 +121,15 @@ class Rag:
         spec = spec or self.settings.answerer
         with self._lock:
             if spec not in self._answerers:
-                if spec in EXTRACTIVE and "reader" not in self._answerers:
-                    from .reader import SpanReader
-
-                    self._answerers["reader"] = SpanReader()  # one fitted reader for every extractive answerer
                 if spec == "extractive:reader":
                     from .reading import ReadingAnswerer
 
-                    self._answerers[spec] = ReadingAnswerer(self.embedder, self._answerers["reader"], name=spec)
+                    self._answerers[spec] = ReadingAnswerer(self.embedder, self._span_reader(), name=spec)
                 elif spec in EXTRACTIVE:
                     from .extractive import ExtractiveAnswerer
 
                     self._answerers[spec] = ExtractiveAnswerer(self.embedder, strict=spec.endswith(":strict"), name=spec,
-                                                               reader=self._answerers["reader"])
+                                                               reader=self._span_reader())
                 elif is_dotted(spec):
                     self._answerers[spec] = as_answerer(resolve_dotted(spec), self.settings.context_tokens, spec)
                 else:
@@ -136,6 +137,14 @@ class Rag:
 
                     self._answerers[spec] = LLMAnswerer(spec, chat_model(spec), self.settings.context_tokens)
             return self._answerers[spec]
+
+    def _span_reader(self) -> SpanReader:
+        """The fitted span reader, loaded once for every extractive answerer."""
+        if self._reader is None:
+            from .reader import SpanReader
+
+            self._reader = SpanReader()
+        return self._reader
 
     def ask_stream(self, question: str, *, history: Sequence[tuple[str, str]] = (), llm: str | None = None, k: int | None = None) -> Iterator[Event]:
         """Stream the answer as typed events (rag.types: QueryEvent, PassagesEvent, TokenEvent...,
