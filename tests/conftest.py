@@ -18,6 +18,15 @@ EXTRADITION = "which countries have extradition treaties with Malaysia?"
 EXTRADITION_DOC = "000_802fec47948a7749.txt"
 
 
+def by_score(hits) -> dict:
+    """{score: chunks with that score}, leaving out the lowest score, whose tie the cut at k may split."""
+    groups: dict[float, set] = {}
+    for hit in hits:
+        groups.setdefault(round(hit.score, 5), set()).add(hit.chunk)
+    groups.pop(min(groups))
+    return groups
+
+
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     """A private copy of seeds/ that a test may change."""

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import by_score
 from rag import Document, IndexMismatchError, IndexNotFoundError, Rag, RagError, Settings
 from rag.backend import BACKENDS
 from rag.documents import display_path
@@ -285,15 +286,6 @@ QUERIES = [
     "how fast are high speed trains",
     "why does bread rise",
 ]
-
-
-def by_score(hits) -> dict:
-    """{score: chunks with that score}, leaving out the lowest score, whose tie the cut at k may split."""
-    groups: dict[float, set] = {}
-    for hit in hits:
-        groups.setdefault(round(hit.score, 5), set()).add(hit.chunk)
-    groups.pop(min(groups))
-    return groups
 
 
 @pytest.mark.postgres

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import by_score
 from rag import Rag, Settings
 from rag.chunks import split_document
 from rag.documents import load_paths
@@ -91,15 +92,6 @@ def test_ray_gives_the_local_vectors(ray_runtime, ray_calls, model, backend):
 
 
 QUERIES = ["which countries have extradition treaties with Malaysia?", "fugitive criminals justice", "election results"]
-
-
-def by_score(hits) -> dict:
-    """{score: chunks with that score}, leaving out the lowest score, whose tie the cut at k may split."""
-    groups: dict[float, set] = {}
-    for hit in hits:
-        groups.setdefault(round(hit.score, 5), set()).add(hit.chunk)
-    groups.pop(min(groups))
-    return groups
 
 
 @pytest.mark.parametrize("store", ["faiss", pytest.param("pgvector", marks=pytest.mark.postgres)])
