@@ -301,6 +301,28 @@ class OpenVINOEmbedder:
             yield rows
 
 
+class VectorCache:
+    """Sentence vectors by text (the same passages come back across questions), shared by threads:
+    each call reads from its own view, and a full cache is replaced, never cleared under a reader."""
+
+    def __init__(self, embedder: Embedder, limit: int = 50_000):
+        self.embedder = embedder
+        self.limit = limit
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        cache = self._vectors
+        missing = [t for t in dict.fromkeys(texts) if t not in cache]
+        fresh = dict(zip(missing, self.embedder.embed(missing))) if missing else {}
+        if len(cache) > self.limit:
+            self._vectors = {}
+        self._vectors.update(fresh)
+        return np.vstack([fresh[t] if t in fresh else cache[t] for t in texts])
+
+    def __len__(self) -> int:
+        return len(self._vectors)
+
+
 def export_once(target: Path, write: Callable[[Path], None]) -> Path:
     """`target/model.xml`, written by `write(folder)` into a scratch folder that is renamed into
     place when complete (atomic: a concurrent export that finished first wins), unless it exists."""

@@ -11,16 +11,15 @@ import math
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
 
 import numpy as np
 
-from .embeddings import Embedder
+from .embeddings import Embedder, VectorCache
 from .places import COUNTRY_QUESTION, mentions_countries, new_countries
 from .reader import SpanReader
 from .reading import SHORT_WORDS, Reading, ReadingAnswerer, conflicts
 from .sections import headings, title
-from .text import STOPWORDS, cited_lines, sentences, split_question, terms
+from .text import STOPWORDS, cited_lines, list_after, sentences, split_question, terms
 from .types import Draft, Hit
 
 DENSE_WEIGHT = 0.55  # sentence score = DENSE_WEIGHT * cosine + (1 - DENSE_WEIGHT) * idf-weighted overlap
@@ -291,9 +290,12 @@ class ExtractiveAnswerer:
     # that names everything the question names; declines more, answers fewer near misses
     strict: bool = False
     name: str = "extractive"
-    CACHE_LIMIT: ClassVar[int] = 50_000  # sentence vectors kept; past it the cache starts afresh
     reader: SpanReader | None = None  # gives the short answer and the confidence, when set
-    _cache: dict = field(default_factory=dict, repr=False)
+    vectors: VectorCache | None = field(default=None, repr=False)  # sentence vectors; made from the embedder
+
+    def __post_init__(self) -> None:
+        self.vectors = self.vectors or VectorCache(self.embedder)
+        self._reading = ReadingAnswerer(self.embedder, self.reader, vectors=self.vectors) if self.reader else None
 
     def stream(self, question: str, passages: Sequence[Hit]) -> Iterator[Draft]:
         chosen = self.select(question, passages)
@@ -317,7 +319,11 @@ class ExtractiveAnswerer:
             best, confidence = readings[0], readings[0].confidence
             if best.text and len(best.text.split()) <= SHORT_WORDS:
                 short = (best.passage, best.start, best.end)
-                elsewhere = ReadingAnswerer(self.embedder, self.reader, _cache=self._cache).read(question, passages)
+                # only another document's value with a digit can disagree: read only those windows
+                source = passages[best.passage - 1].chunk.source
+                others = {n for n, hit in enumerate(passages, start=1) if hit.chunk.source != source}
+                digits = any(ch.isdigit() for ch in best.text)
+                elsewhere = self._reading.read(question, passages, among=others) if digits and others and self._reading else []
                 taken = {(c.passage, c.start) for c in chosen}
                 for other in conflicts([best, *elsewhere], passages, self.reader.sure):
                     start, end, text = other.sentences[0]
@@ -354,20 +360,10 @@ class ExtractiveAnswerer:
 
     def _list_after(self, cand: Candidate, passages: Sequence[Hit], chosen: list[Candidate]) -> list[Candidate]:
         """A sentence that introduces a list ("...held as follows:") brings the list's lines along."""
-        if not cand.text.rstrip().endswith(":"):
-            return []
         chunk = passages[cand.passage - 1].chunk
-        taken = {c.start for c in chosen}
-        items: list[Candidate] = []
-        for start, end, text in sentences(chunk.text, chunk.start):
-            if start <= cand.start or start in taken:
-                continue
-            if len(items) >= MAX_LIST_LINES or len(text) > 160 or "\n" not in chunk.text[cand.end - chunk.start : start - chunk.start + 1]:
-                break
-            items.append(Candidate(cand.passage, start, end, text, cand.score, cand.dense, cand.lexical, list_item=True))
-            if text.rstrip().endswith(":"):
-                break
-        return items
+        lines = list_after(chunk.text, chunk.start, (cand.start, cand.end, cand.text), {c.start for c in chosen}, MAX_LIST_LINES)
+        return [Candidate(cand.passage, start, end, text, cand.score, cand.dense, cand.lexical, list_item=True)
+                for start, end, text in lines]
 
     def rank(self, question: str, passages: Sequence[Hit]) -> list[Candidate]:
         """Every sentence of the passages that could answer, best first."""
@@ -428,10 +424,5 @@ class ExtractiveAnswerer:
         """Embeddings, with sentence vectors cached (the same passages come back across questions)."""
         if query:
             return self.embedder.embed(texts, query=True)
-        cache = self._cache  # shared by threads: read from this call's own view, never clear it under another
-        missing = [t for t in dict.fromkeys(texts) if t not in cache]
-        fresh = dict(zip(missing, self.embedder.embed(missing))) if missing else {}
-        if len(cache) > self.CACHE_LIMIT:
-            self._cache = {}
-        self._cache.update(fresh)
-        return np.vstack([fresh[t] if t in fresh else cache[t] for t in texts])
+        assert self.vectors is not None  # made in __post_init__
+        return self.vectors(texts)

@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .bench.squad import normalize
-from .embeddings import Embedder
+from .embeddings import Embedder, VectorCache
 from .reader import SpanReader
-from .text import cited_lines, sentences, split_question, terms
+from .text import cited_lines, list_after, sentences, split_question, terms
+from .text import normalize_answer as normalize
 from .types import Draft, Hit
 
 DENSE_SHARE = 0.55  # window ranking: this much MiniLM cosine, the rest idf-weighted word overlap
@@ -50,7 +50,10 @@ class ReadingAnswerer:
     reader: SpanReader = field(default_factory=SpanReader)
     name: str = "extractive"
     threshold: float | None = None  # None: the one fitted with the reader
-    _cache: dict = field(default_factory=dict, repr=False)
+    vectors: VectorCache | None = field(default=None, repr=False)  # sentence vectors; made from the embedder
+
+    def __post_init__(self) -> None:
+        self.vectors = self.vectors or VectorCache(self.embedder)
 
     def stream(self, question: str, passages: Sequence[Hit]) -> Iterator[Draft]:
         yield self.draft(question, passages)
@@ -77,14 +80,17 @@ class ReadingAnswerer:
                     continue
                 seen.add((reading.passage, start))
                 lines.append((text, reading.passage, False))
-            lines += [(t, reading.passage, True) for t in list_lines(chunk, reading.sentences[-1], seen)]
+            taken = {start for n, start in seen if n == reading.passage}
+            lines += [(t, reading.passage, True)
+                      for _, _, t in list_after(chunk.text, chunk.start, reading.sentences[-1], taken, MAX_LIST_LINES)]
         text = cited_lines(lines)
         first = picked[0]
         short = (first.passage, first.start, first.end) if len(first.text.split()) <= SHORT_WORDS else None
         return Draft(text, short, first.confidence, conflict=len(parts) == 1 and len(picked) > 1)
 
-    def read(self, question: str, passages: Sequence[Hit]) -> list[Reading]:
-        """The reader's best span in each of the most promising windows, most confident first."""
+    def read(self, question: str, passages: Sequence[Hit], among: set[int] | None = None) -> list[Reading]:
+        """The reader's best span in each of the most promising windows, most confident first; with
+        `among` (passage numbers), only the chosen windows of those passages are read."""
         pool = []  # (passage number, sentence spans, index of the sentence)
         for n, hit in enumerate(passages, start=1):
             spans = sentences(hit.chunk.text, hit.chunk.start)
@@ -104,7 +110,8 @@ class ReadingAnswerer:
             covered |= {(n, j) for j in range(lo, hi)}
             if len(chosen) >= READ_WINDOWS:
                 break
-        windows = [(n, spans[lo][0], spans[hi - 1][1], spans[lo:hi]) for n, spans, lo, hi in chosen]
+        windows = [(n, spans[lo][0], spans[hi - 1][1], spans[lo:hi]) for n, spans, lo, hi in chosen
+                   if among is None or n in among]
         found = self.reader.read(question, [_text(passages[n - 1], a, b) for n, a, b, _ in windows])
         out = []
         for (n, a, _, group), span in zip(windows, found):
@@ -119,20 +126,9 @@ class ReadingAnswerer:
         idf = {t: math.log(1 + len(bags) / (1 + sum(t in b for b in bags))) for t in q_terms}
         total = sum(idf.values()) or 1.0
         lexical = np.array([sum(idf[t] for t in q_terms & b) / total for b in bags])
-        dense = self._vectors(texts) @ self.embedder.embed([question], query=True)[0]
+        assert self.vectors is not None  # made in __post_init__
+        dense = self.vectors(texts) @ self.embedder.embed([question], query=True)[0]
         return DENSE_SHARE * dense + (1 - DENSE_SHARE) * lexical
-
-    def _vectors(self, texts: list[str]) -> np.ndarray:
-        """Sentence vectors, cached (the same passages come back across questions)."""
-        cache = self._cache
-        missing = [t for t in dict.fromkeys(texts) if t not in cache]
-        if missing:
-            vectors = dict(zip(missing, self.embedder.embed(missing)))
-            if len(cache) > 50_000:
-                cache = self._cache = {}
-            cache.update(vectors)
-        return np.vstack([cache[t] for t in texts])
-
 
 def conflicts(readings: list[Reading], passages: Sequence[Hit], threshold: float) -> list[Reading]:
     """Confident readings of other documents whose value differs from the best one's and holds a
@@ -150,23 +146,6 @@ def conflicts(readings: list[Reading], passages: Sequence[Hit], threshold: float
             out.append(r)
             break
     return out
-
-
-def list_lines(chunk, last: tuple[int, int, str], seen: set) -> list[str]:
-    """A sentence that introduces a list ("...held as follows:") brings the list's lines along."""
-    if not last[2].rstrip().endswith(":"):
-        return []
-    items: list[str] = []
-    for start, end, text in sentences(chunk.text, chunk.start):
-        if start <= last[0]:
-            continue
-        if len(items) >= MAX_LIST_LINES or len(text) > 160 or "\n" not in chunk.text[last[1] - chunk.start : start - chunk.start + 1]:
-            break
-        items.append(text)
-        last = (start, end, text)
-        if text.rstrip().endswith(":"):
-            break
-    return items
 
 
 def _text(hit: Hit, start: int, end: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import string
 from functools import lru_cache
 
 # The one definition of a sentence for answers, verification and the reader's windows. The chunker
@@ -62,6 +63,35 @@ def cited_lines(items: list[tuple[str, int, bool]]) -> str:
         ("\n" if line or not ends_sentence(items[i - 1][0]) else " ") * (i > 0) + f"{text} [{n}]"
         for i, (text, n, line) in enumerate(items)
     )
+
+
+# SQuAD's answer normalisation: lower case, no punctuation, no articles, single spaces
+PUNCTUATION = frozenset(string.punctuation)
+
+
+def normalize_answer(text: str) -> str:
+    """An answer's words as SQuAD compares them ("The Normans," and "normans" are the same)."""
+    text = "".join(ch for ch in text.lower() if ch not in PUNCTUATION)
+    return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
+
+
+def list_after(text: str, offset: int, intro: tuple[int, int, str], taken: frozenset[int] | set[int] = frozenset(),
+               most: int = 10) -> list[tuple[int, int, str]]:
+    """A sentence that introduces a list ("...held as follows:") brings the list's lines: the short
+    lines after it (each on a line of its own), up to `most`, to the next introduction; `taken`:
+    starts of sentences already chosen. `text` starts at source offset `offset`, as a chunk does."""
+    if not intro[2].rstrip().endswith(":"):
+        return []
+    items: list[tuple[int, int, str]] = []
+    for start, end, line in sentences(text, offset):
+        if start <= intro[0] or start in taken:
+            continue
+        if len(items) >= most or len(line) > 160 or "\n" not in text[intro[1] - offset : start - offset + 1]:
+            break
+        items.append((start, end, line))
+        if line.rstrip().endswith(":"):
+            break
+    return items
 
 
 @lru_cache(maxsize=1)

@@ -10,7 +10,8 @@ import pytest
 
 from rag import Chunk, Hit
 from rag.reader import MAX_ANSWER_TOKENS, SpanReader, best_span, windows
-from rag.reading import Reading, conflicts, list_lines
+from rag.reading import Reading, conflicts
+from rag.text import list_after
 
 
 def test_windows_are_three_sentences_overlapping_by_one():
@@ -71,7 +72,10 @@ def test_conflicting_values_from_two_documents_are_both_kept():
 def test_a_sentence_that_introduces_a_list_brings_its_lines():
     text = "Sessions were held as follows:\nDay one\nDay two\nAfter that, dinner."
     chunk = Chunk("c", "a.txt", 0, len(text), text, 0)
-    assert list_lines(chunk, (0, 30, "Sessions were held as follows:"), set()) == ["Day one", "Day two", "After that, dinner."]
+    lines = list_after(chunk.text, chunk.start, (0, 30, "Sessions were held as follows:"))
+    assert [t for *_, t in lines] == ["Day one", "Day two", "After that, dinner."]
+    assert all(text[s:e] == t for s, e, t in lines)
+    assert [t for *_, t in list_after(chunk.text, 0, (0, 30, "Sessions were held as follows:"), {31})] == ["Day two", "After that, dinner."]
 
 
 @pytest.mark.slow

@@ -26,7 +26,6 @@ import random
 import re
 import shlex
 import shutil
-import string
 import sys
 import tempfile
 import time
@@ -35,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..metrics import percentile
+from ..text import normalize_answer as normalize
 from . import write_results
 
 VALIDATION_SHARE = 0.25  # of the articles: a quarter are validation, never fitted on
@@ -100,10 +100,6 @@ def source_of(title: str) -> str:
     return f"squad/{title}.txt"
 
 
-# SQuAD's official answer normalisation: lower case, no punctuation, no articles, single spaces
-def normalize(text: str) -> str:
-    text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
-    return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
 
 
 def exact_match(prediction: str, answers: tuple[str, ...]) -> float:
