@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .bench.squad import Article, exact_match, f1, load_squad, split
+from .bench.squad import Article, Question, exact_match, f1, load_squad, split
 from .reader import MAX_ANSWER_TOKENS, MAX_TOKENS, PARAMS, ReaderFiles, best_span, encode, windows
 from .text import terms
 
@@ -82,15 +82,8 @@ def examples(articles: list[Article], tokenizer, rng: random.Random, swap_share:
     return [e for e in out if e is not None]
 
 
-@dataclass(frozen=True)
-class _Q:
-    text: str
-    answers: tuple[str, ...]
-    answer_start: int | None
-
-
-def _questions_of(article: Article, context: str) -> list[_Q]:
-    return [_Q(q.text, q.answers, q.answer_start) for q in article.questions if q.context == context]
+def _questions_of(article: Article, context: str) -> list[Question]:
+    return [q for q in article.questions if q.context == context]
 
 
 def _names(question: str) -> list[str]:

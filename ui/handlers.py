@@ -21,7 +21,8 @@ import gradio as gr
 from rag import Rag, RagError
 from rag.answerers import EXTRACTIVE, allowed
 from rag.documents import load_file
-from rag.errors import ConfigError, IndexNotFoundError
+from rag.errors import IndexNotFoundError
+from rag.settings import check_history
 from rag.types import AnswerEvent, PassagesEvent, QueryEvent, TokenEvent, hit_to_dict
 
 from . import render
@@ -227,12 +228,7 @@ def passages(k: object) -> Any:  # int | None, or the client's value as it came:
 
 def turns(history: object, keep: int = 3) -> list[tuple[str, str]]:
     """The last `keep` [question, answer] pairs of a client's history (all a follow-up reads)."""
-    if history is None:
-        return []
-    pairs = list(history)[-keep:] if isinstance(history, list) else None
-    if pairs is None or not all(isinstance(p, (list, tuple)) and len(p) == 2 for p in pairs):
-        raise ConfigError("history must be a list of [question, answer] pairs")
-    return [(str(q), str(a)) for q, a in pairs]
+    return check_history(history)[-keep:]
 
 
 def safe_name(name: str) -> str:

@@ -117,13 +117,10 @@ def run_batch(rag, args) -> int:
 
 
 def _answer_line(rag, line: str, k: int | None) -> dict:
-    from ..errors import ConfigError
+    from ..settings import check_history
 
     item = json.loads(line)
     if not isinstance(item, dict) or not isinstance(item.get("question"), str):
         raise ValueError("no question")  # noqa: TRY004 - bad input data, reported per line, not a caller's bug
-    history = item.get("history", [])
-    if not isinstance(history, list) or not all(isinstance(t, list) and len(t) == 2 for t in history):
-        raise ConfigError("\"history\" must be a list of [question, answer] pairs")
-    out = rag.ask(item["question"], history=[(str(q), str(a)) for q, a in history], k=k).to_dict()
+    out = rag.ask(item["question"], history=check_history(item.get("history")), k=k).to_dict()
     return {"id": item["id"], **out} if "id" in item else out

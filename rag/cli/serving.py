@@ -34,7 +34,7 @@ def add_parser(sub) -> None:
     p.add_argument("--read-only", action="store_true",
                    help="no upload or remove: the Documents tab only lists the documents")
     p.add_argument("--allow-llm", action="append", metavar="SPEC",
-                   help="an answerer spec clients may choose; repeatable (default: extractive and extractive:strict; "
+                   help="an answerer spec clients may choose; repeatable (default: the three extractive ones; "
                         "the --llm one is always allowed)")
     p.add_argument("--mcp", action="store_true",
                    help="also serve the MCP tools (ask, search, list_documents) over streamable HTTP at /mcp of the same "
