@@ -17,10 +17,7 @@ from .answer import Answerer, Condenser
 from .answerers import EXTRACTIVE, as_answerer, is_dotted, resolve_dotted
 from .backend import make_backend
 from .embeddings import Embedder, make_embedder
-from .errors import ConfigError
-from .folder import FolderBackend
 from .incremental import Change, IndexReport
-from .index import Index
 from .rerank import Reranker
 from .retrieve import Retriever
 from .settings import DEFAULT_CORPUS, Settings, check_k, check_question
@@ -79,13 +76,6 @@ class Rag:
 
     def remove(self, sources: list[str]) -> IndexReport:
         return self.backend.update(Change(remove=tuple(sources)))
-
-    @property
-    def opened(self) -> Index:
-        """The folder index as on disk now (`FolderBackend.opened`); other stores keep no folder."""
-        if not isinstance(self.backend, FolderBackend):
-            raise ConfigError(f"the {self.settings.store} store keeps no index folder to open")
-        return self.backend.opened
 
     def documents(self) -> list[tuple[str, int]]:
         """(source, number of chunks) of every indexed document."""

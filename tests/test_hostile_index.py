@@ -222,7 +222,7 @@ def test_second_indexer_says_it_waits_for_the_lock(corpus, fast_settings, tmp_pa
 def test_reader_sees_documents_another_writer_added(corpus, fast_settings, tmp_path):
     server = Rag(fast_settings)
     server.index([corpus])
-    assert len(server.documents()) == 5 and server.opened is server.opened  # no reopening while unchanged
+    assert len(server.documents()) == 5 and server.backend.opened is server.backend.opened  # no reopening while unchanged
     extra = tmp_path / "zanzibar.txt"
     extra.write_text("The committee will next meet in Zanzibar in 2031.")
     Rag(fast_settings).index([extra], prune=False)  # another process, as far as `server` knows

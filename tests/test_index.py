@@ -58,7 +58,7 @@ def test_deleted_file_leaves_search(corpus, fast_settings):
     for mode in ("dense", "bm25", "hybrid"):
         hits = rag.search("707 Malaysians rescued from job scam syndicates", k=50, mode=mode)
         assert all(not h.chunk.source.endswith(gone.name) for h in hits)
-    assert len(rag.opened.vectors) == report.chunks == len(rag.opened.bm25)
+    assert len(rag.backend.opened.vectors) == report.chunks == len(rag.backend.opened.bm25)
 
 
 def test_remove_api_and_unknown_source(corpus, fast_settings):
@@ -73,13 +73,13 @@ def test_remove_api_and_unknown_source(corpus, fast_settings):
 def test_chunks_are_exact_spans_with_stable_ids(corpus, fast_settings):
     rag = Rag(fast_settings)
     rag.index([corpus])
-    index = rag.opened
+    index = rag.backend.opened
     vids, _ = index.chunks.all_chunks()
     first = index.chunks.chunks_by_vid(vids)
     for chunk in first.values():
         assert index.document(chunk.source).text[chunk.start : chunk.end] == chunk.text
     Rag(fast_settings).index([corpus], rebuild=True)
-    again = Rag(fast_settings).opened.chunks.chunks_by_vid(vids)
+    again = Rag(fast_settings).backend.opened.chunks.chunks_by_vid(vids)
     assert {c.id for c in again.values()} == {c.id for c in first.values()}
 
 
@@ -216,7 +216,7 @@ def test_chunks_keep_their_headings_and_an_index_from_before_headings_is_rebuilt
 
     rag = Rag(fast_settings)
     built = rag.index([corpus])
-    chunks = rag.opened.chunks.chunks_by_vid(rag.opened.chunks.all_chunks()[0]).values()
+    chunks = rag.backend.opened.chunks.chunks_by_vid(rag.backend.opened.chunks.all_chunks()[0]).values()
     assert any("Day Two (25 June 2025)" in c.heading for c in chunks)
     for chunk in chunks:
         assert chunk.heading == Outline(rag.document(chunk.source).text).context(chunk.start)

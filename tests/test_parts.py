@@ -59,7 +59,7 @@ def test_injected_embedder_answerer_and_reranker_are_used(tmp_path, corpus):
     rag = Rag(Settings(index_path=str(tmp_path / "index"), embedding_model="counting-hash"), embedder=embedder,
               answerer=FirstSentence(), reranker=Reversed())
     rag.index([corpus])
-    assert embedder.calls > 0 and rag.opened.model_id == "counting-hash"
+    assert embedder.calls > 0 and rag.backend.opened.model_id == "counting-hash"
     plain = Rag(Settings(index_path=str(tmp_path / "index"), embedding_model="counting-hash"), embedder=CountingEmbedder())
     first = plain.search("extradition treaties", k=5)
     reranked = rag.search("extradition treaties", k=5)

@@ -83,6 +83,7 @@ def spread(ms: list[float]) -> dict:
 
 def run_ours(data, work: Path, args) -> dict:
     from ..embeddings import make_embedder
+    from ..folder import FolderBackend
     from ..pipeline import Rag
     from ..settings import Settings
     from ..types import Document
@@ -98,7 +99,8 @@ def run_ours(data, work: Path, args) -> dict:
     started = time.perf_counter()
     report = rag.add_documents(documents)
     index_s = time.perf_counter() - started
-    _, texts = rag.opened.chunks.all_chunks()
+    assert isinstance(rag.backend, FolderBackend)  # the benchmark builds a folder index
+    _, texts = rag.backend.opened.chunks.all_chunks()
     embedded_tokens = word_pieces(args.model, texts, truncated=True)
     queries = list(data.queries.items())
     for _, q in queries[:10]:
