@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
 OPTIONS = "--store pgvector --store-url URL"  # what names this index on the command line
 
+# BM25 here is PostgreSQL full-text search with its own `english` stemmer and stopwords, not
+# rag.lexical's bm25s: the database ranks in SQL, so its terms differ on purpose (the answers and the
+# verifier use rag.text.terms with either store).
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS rag_meta (key text PRIMARY KEY, value jsonb NOT NULL);
 CREATE TABLE IF NOT EXISTS rag_documents (
