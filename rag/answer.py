@@ -80,7 +80,10 @@ def run(
     answerer: Answerer,
     source_text: Callable[[str], str | None],
     condense: Callable[[str, Sequence[tuple[str, str]]], str] | None = None,
+    relevance: Callable[[str, Sequence[Claim], Sequence[Hit]], Sequence[Claim]] | None = None,
 ) -> Iterator[Event]:
+    """The events of one answer. `relevance` (rag.relevance.RelevanceCheck) judges the verified
+    claims against the question, for answerers that do not choose their sentences by it."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     question = question.strip()
@@ -116,6 +119,8 @@ def run(
     else:
         declined = not text or ABSTAIN in text
         claims = verify(text, hits, source_text).claims if not declined else ()
+    if relevance is not None:
+        claims = tuple(relevance(query, claims, hits))
     timings["verify"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     answer = assemble(question, query, claims, hits, answerer.name, timings, draft, source_text)

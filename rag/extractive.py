@@ -365,8 +365,10 @@ class ExtractiveAnswerer:
         return [Candidate(cand.passage, start, end, text, cand.score, cand.dense, cand.lexical, list_item=True)
                 for start, end, text in lines]
 
-    def rank(self, question: str, passages: Sequence[Hit]) -> list[Candidate]:
-        """Every sentence of the passages that could answer, best first."""
+    def rank(self, question: str, passages: Sequence[Hit], rules: bool = True) -> list[Candidate]:
+        """Every sentence of the passages that could answer, best first. Without `rules`, every
+        sentence (short ones too) scored by how well it matches the question alone: what
+        rag.relevance judges another answerer's quotes by."""
         # n, start, end, text, terms, context terms, passage (with its heading), previous sentence and heading
         pool: list[tuple[int, int, int, str, set, set, str, str]] = []
         seen: set[tuple[str, int]] = set()
@@ -378,7 +380,7 @@ class ExtractiveAnswerer:
             passage = hit.chunk.indexed_text  # the passage with its heading
             for i, (start, end, text) in enumerate(spans):
                 key = (hit.chunk.source, start)
-                if key in seen or len(span_terms[i]) < 3:
+                if key in seen or (rules and len(span_terms[i]) < 3):
                     continue
                 seen.add(key)
                 heading = _heading(hit.chunk, inside, top, start)
@@ -400,22 +402,22 @@ class ExtractiveAnswerer:
         why = bool(WHY_QUESTION.match(question))
         out = []
         for (n, start, end, text, st, context, passage, previous), d in zip(pool, dense):
-            if not satisfies(text, question, needs, passage, previous):
+            if rules and not satisfies(text, question, needs, passage, previous):
                 continue
-            if self.strict and needs and missing_names(question, passage):
+            if rules and self.strict and needs and missing_names(question, passage):
                 continue  # a value (name, number, date) from a passage that never names what was asked about
             lexical = (sum(idf[t] for t in q_terms & st) + CONTEXT_WEIGHT * sum(idf[t] for t in (q_terms & context) - st)) / total
             score = DENSE_WEIGHT * float(d) + (1 - DENSE_WEIGHT) * lexical + 0.02 / n  # small prior for better passages
-            if agent and agent.search(text):
+            if rules and agent and agent.search(text):
                 score += AGENT_BONUS
-            if why and CAUSE.search(text):
+            if rules and why and CAUSE.search(text):
                 score += CAUSE_BONUS
-            if wants_many and ENUMERATION.search(body(text)):
+            if rules and wants_many and ENUMERATION.search(body(text)):
                 score += ENUMERATION_BONUS
             match = score
             # among sentences that match, prefer one that says something the question does not: a
             # sentence restating the question's subject answers nothing
-            score += NOVELTY_WEIGHT * len(st - q_terms - context) / len(st)
+            score += NOVELTY_WEIGHT * len(st - q_terms - context) / max(len(st), 1)
             out.append(Candidate(n, start, end, text, score, float(d), lexical, match=match))
         out.sort(key=lambda c: -c.score)
         return out

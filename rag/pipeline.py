@@ -24,7 +24,8 @@ from .settings import DEFAULT_CORPUS, Settings, check_k, check_question
 from .types import Answer, AnswerEvent, Document, Event, Hit
 
 if TYPE_CHECKING:
-    from .reader import SpanReader  # imported when first used: answering loads it, indexing does not
+    from .reader import SpanReader
+    from .relevance import RelevanceCheck  # imported when first used: answering loads it, indexing does not
 
 
 class Rag:
@@ -136,6 +137,16 @@ class Rag:
             self._reader = SpanReader()
         return self._reader
 
+    def _relevance(self) -> RelevanceCheck:
+        """The check that an LLM's (or any non-extractive answerer's) quotes answer the question."""
+        with self._lock:
+            if ("relevance",) not in self._answerers:
+                from .extractive import ExtractiveAnswerer
+                from .relevance import RelevanceCheck, fitted_floor
+
+                self._answerers[("relevance",)] = RelevanceCheck(ExtractiveAnswerer(self.embedder), fitted_floor())
+            return self._answerers[("relevance",)]
+
     def ask_stream(self, question: str, *, history: Sequence[tuple[str, str]] = (), llm: str | None = None, k: int | None = None) -> Iterator[Event]:
         """Stream the answer as typed events (rag.types: QueryEvent, PassagesEvent, TokenEvent...,
         AnswerEvent); the last carries the verified `Answer`."""
@@ -151,6 +162,7 @@ class Rag:
             answerer=answerer,
             source_text=self.source_text,
             condense=answerer.condense if isinstance(answerer, Condenser) else None,
+            relevance=None if answerer.name in EXTRACTIVE else self._relevance(),
         )
 
     def ask(self, question: str, *, history: Sequence[tuple[str, str]] = (), llm: str | None = None, k: int | None = None) -> Answer:

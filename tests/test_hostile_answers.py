@@ -72,6 +72,20 @@ def test_negated_llm_claim_is_an_abstention(openai_rag, chat_server):
     assert answer.abstained and any("negation" in issue for issue in answer.issues)
 
 
+def test_a_true_quote_that_does_not_answer_the_question_is_withheld(openai_rag, chat_server):
+    """What a 1.5B model did: asked for Malaysia's population, it quoted (correctly) its extradition
+    treaties. The quote stands in the source; it does not answer (rag.relevance)."""
+    def reply(messages):
+        n, sentence = passage_sentence(messages, "11 extradition treaties")
+        return f"{sentence} [{n}]"
+
+    chat_server.reply = reply
+    answer = openai_rag.ask("What is the population of Malaysia?", llm="openai:test-model")
+    assert answer.abstained and any("does not answer the question" in issue for issue in answer.issues)
+    answered = openai_rag.ask(EXTRADITION, llm="openai:test-model")  # the same quote, asked what it answers
+    assert not answered.abstained and "Pakistan" in answered.text
+
+
 @pytest.mark.parametrize("k", [0, -3, 101, 10**9, True])
 def test_k_out_of_range_is_one_clear_error(real_rag, k):
     with pytest.raises(ConfigError, match="from 1 to 100"):

@@ -23,6 +23,7 @@ COMMANDS = {
     "mcp": "rag.cli.mcp",
     "bench": "rag.cli.benching",
     "fit-reader": "rag.cli.fitting",
+    "fit-relevance": "rag.cli.fitting",
 }
 
 EXIT_SKIPPED = 3  # the run finished but some input files (or batch lines) were skipped

@@ -1,4 +1,5 @@
-"""`rag fit-reader FILE`: fit the span reader from SQuAD v1.1 answer spans (rebuilds rag/params)."""
+"""`rag fit-reader FILE` and `rag fit-relevance FILE`: fit the span reader and the relevance floor
+from SQuAD v1.1 data (each rewrites its file in rag/params)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,15 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=run)
 
+    from ..relevance import PARAMS as RELEVANCE
+
+    p = sub.add_parser("fit-relevance", help="fit the floor an LLM's quotes must reach to count as answering (SQuAD v1.1 data)")
+    p.add_argument("file", help="a SQuAD v1.1 JSON file, e.g. ../shared/qa-train/squad-v1.1-dev-visible.json")
+    p.add_argument("--out", default=str(RELEVANCE), help="file to write (default: the package's, %(default)s)")
+    p.add_argument("--keep", type=float, default=0.9, help="share of right answers' quotes the floor keeps on the training articles (default 0.9)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=run_relevance)
+
 
 def run(args) -> int:
     from ..errors import MissingDependencyError
@@ -33,4 +43,12 @@ def run(args) -> int:
     summary = {k: card[k] for k in ("windows", "epochs", "seconds", "calibrate_reading")}
     summary["threshold"] = card["calibration"]["threshold"]
     print(json.dumps(summary, indent=2))
+    return 0
+
+
+def run_relevance(args) -> int:
+    from ..fit_relevance import fit
+
+    card = fit(args.file, Path(args.out), keep=args.keep, seed=args.seed, log=lambda m: print(m, file=sys.stderr, flush=True))
+    print(json.dumps(card, indent=2))
     return 0
