@@ -159,7 +159,10 @@ def pad(rows: list[list[int]]):
 
 
 def fit(file: str, out: Path = PARAMS, *, epochs: int = 2, trainable_from: int = 2, lr: float = 2e-4,
-        batch_tokens: int = 4096, limit_questions: int | None = None, seed: int = 0, log=print) -> dict:
+        batch_tokens: int = 4096, limit_questions: int | None = None, seed: int = 0, device: str = "cpu",
+        log=print) -> dict:
+    """Fit, calibrate and save the reader. `device` ("cpu", "cuda") is where the network is fitted;
+    calibration reads with the fitted network on the CPU, as answering does."""
     import torch
     from torch.nn.functional import cross_entropy
 
@@ -184,15 +187,17 @@ def fit(file: str, out: Path = PARAMS, *, epochs: int = 2, trainable_from: int =
     model.weights["qa__weight"] = torch.nn.Parameter(torch.randn(2, config["hidden_size"]) * 0.02)
     model.weights["qa__bias"] = torch.nn.Parameter(torch.zeros(2))
     model.names = sorted({*model.names, "qa.weight", "qa.bias"})
+    model.to(device)
+    autocast = torch.device(device).type
 
     t0 = time.perf_counter()
     lengths = [len(e.ids) for e in train]
     cached: list = [None] * len(train)
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+    with torch.inference_mode(), torch.autocast(autocast, dtype=torch.bfloat16):
         for rows in batches(list(range(len(train))), lengths, batch_tokens, None):
             ids, mask = pad([train[i].ids for i in rows])
             types, _ = pad([train[i].types for i in rows])
-            hidden = model.bottom(ids, types, mask).to(torch.bfloat16)
+            hidden = model.bottom(ids.to(device), types.to(device), mask.to(device)).to(torch.bfloat16)
             for j, i in enumerate(rows):
                 cached[i] = hidden[j, : lengths[i]].clone()
     log(f"frozen layers 0-{trainable_from - 1} cached ({time.perf_counter() - t0:.0f}s)")
@@ -207,18 +212,18 @@ def fit(file: str, out: Path = PARAMS, *, epochs: int = 2, trainable_from: int =
     t0 = time.perf_counter()
     for step, rows in enumerate(plan, start=1):
         width = max(lengths[i] for i in rows)
-        hidden = torch.zeros((len(rows), width, config["hidden_size"]), dtype=torch.bfloat16)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        hidden = torch.zeros((len(rows), width, config["hidden_size"]), dtype=torch.bfloat16, device=device)
+        mask = torch.zeros((len(rows), width), dtype=torch.long, device=device)
         for j, i in enumerate(rows):
             hidden[j, : lengths[i]] = cached[i]
             mask[j, : lengths[i]] = 1
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast(autocast, dtype=torch.bfloat16):
             start_logits, end_logits = model.top(hidden.float(), mask)
         fill = torch.finfo(torch.float32).min
         start_logits = start_logits.float().masked_fill(mask == 0, fill)
         end_logits = end_logits.float().masked_fill(mask == 0, fill)
-        starts = torch.tensor([train[i].start for i in rows])
-        ends = torch.tensor([train[i].end for i in rows])
+        starts = torch.tensor([train[i].start for i in rows], device=device)
+        ends = torch.tensor([train[i].end for i in rows], device=device)
         loss = (cross_entropy(start_logits, starts) + cross_entropy(end_logits, ends)) / 2
         optimizer.zero_grad()
         loss.backward()
@@ -242,6 +247,7 @@ def fit(file: str, out: Path = PARAMS, *, epochs: int = 2, trainable_from: int =
         "epochs": epochs,
         "learning_rate": lr,
         "seed": seed,
+        "device": torch.device(device).type,
         "seconds": round(fitted_seconds),
     }
     files = files.with_trained(trained, card)

@@ -36,7 +36,7 @@ class Reader(nn.Module):
 
     def trained(self) -> dict[str, np.ndarray]:
         """The parameters fitting changes: the top layers and the span head."""
-        return {n: self.w(n).detach().float().numpy() for n in self.names
+        return {n: self.w(n).detach().float().cpu().numpy() for n in self.names
                 if n.startswith("qa.") or _layer_of(n) >= self.trainable_from}
 
     def embed(self, ids: torch.Tensor, types: torch.Tensor) -> torch.Tensor:

@@ -18,6 +18,8 @@ def add_parser(sub) -> None:
     p.add_argument("--trainable-from", dest="trainable_from", type=int, default=2,
                    help="MiniLM layers from this one up are fitted, the ones below stay as bundled (default 2)")
     p.add_argument("--limit-questions", dest="limit_questions", type=int, help="fit on about N questions only (quick runs)")
+    p.add_argument("--learning-rate", dest="lr", type=float, default=2e-4, help="AdamW's peak learning rate (default 2e-4)")
+    p.add_argument("--device", default="cpu", help="where to fit the network: cpu (default) or cuda")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=run)
 
@@ -39,7 +41,7 @@ def run(args) -> int:
     except ImportError as err:
         raise MissingDependencyError("torch (to fit the reader)", "pip install sentence-transformers") from err
     card = fit(args.file, Path(args.out), epochs=args.epochs, trainable_from=args.trainable_from,
-               limit_questions=args.limit_questions, seed=args.seed, log=lambda m: print(m, file=sys.stderr, flush=True))
+               lr=args.lr, limit_questions=args.limit_questions, seed=args.seed, device=args.device, log=lambda m: print(m, file=sys.stderr, flush=True))
     summary = {k: card[k] for k in ("windows", "epochs", "seconds", "calibrate_reading")}
     summary["threshold"] = card["calibration"]["threshold"]
     print(json.dumps(summary, indent=2))
