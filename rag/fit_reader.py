@@ -158,7 +158,7 @@ def pad(rows: list[list[int]]):
     return out, mask
 
 
-def fit(file: str, out: Path = PARAMS, *, epochs: int = 2, trainable_from: int = 2, lr: float = 2e-4,
+def fit(file: str, out: Path = PARAMS, *, epochs: int = 3, trainable_from: int = 0, lr: float = 1e-4,
         batch_tokens: int = 4096, limit_questions: int | None = None, seed: int = 0, device: str = "cpu",
         log=print) -> dict:
     """Fit, calibrate and save the reader. `device` ("cpu", "cuda") is where the network is fitted;

@@ -14,12 +14,13 @@ def add_parser(sub) -> None:
     p = sub.add_parser("fit-reader", help="fit the extractive answerer's span reader from SQuAD v1.1 data (needs torch)")
     p.add_argument("file", help="a SQuAD v1.1 JSON file, e.g. ../shared/qa-train/squad-v1.1-dev-visible.json")
     p.add_argument("--out", default=str(PARAMS), help="parameter file to write (default: the package's, %(default)s)")
-    p.add_argument("--epochs", type=int, default=2, help="passes over the training windows (default 2)")
-    p.add_argument("--trainable-from", dest="trainable_from", type=int, default=2,
-                   help="MiniLM layers from this one up are fitted, the ones below stay as bundled (default 2)")
+    # the defaults are the shipped reader's settings (rag/params/reader.json)
+    p.add_argument("--epochs", type=int, default=3, help="passes over the training windows (default 3)")
+    p.add_argument("--trainable-from", dest="trainable_from", type=int, default=0,
+                   help="MiniLM layers from this one up are fitted, the ones below stay as bundled (default 0: all)")
     p.add_argument("--limit-questions", dest="limit_questions", type=int, help="fit on about N questions only (quick runs)")
-    p.add_argument("--learning-rate", dest="lr", type=float, default=2e-4, help="AdamW's peak learning rate (default 2e-4)")
-    p.add_argument("--device", default="cpu", help="where to fit the network: cpu (default) or cuda")
+    p.add_argument("--learning-rate", dest="lr", type=float, default=1e-4, help="AdamW's peak learning rate (default 1e-4)")
+    p.add_argument("--device", help="where to fit the network: cuda when torch sees a GPU (minutes), else cpu (far slower: every layer is fitted)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=run)
 
@@ -41,11 +42,17 @@ def run(args) -> int:
     except ImportError as err:
         raise MissingDependencyError("torch (to fit the reader)", "pip install sentence-transformers") from err
     card = fit(args.file, Path(args.out), epochs=args.epochs, trainable_from=args.trainable_from,
-               lr=args.lr, limit_questions=args.limit_questions, seed=args.seed, device=args.device, log=lambda m: print(m, file=sys.stderr, flush=True))
+               lr=args.lr, limit_questions=args.limit_questions, seed=args.seed, device=args.device or _device(), log=lambda m: print(m, file=sys.stderr, flush=True))
     summary = {k: card[k] for k in ("windows", "epochs", "seconds", "calibrate_reading")}
     summary["threshold"] = card["calibration"]["threshold"]
     print(json.dumps(summary, indent=2))
     return 0
+
+
+def _device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def run_relevance(args) -> int:
