@@ -21,9 +21,10 @@ from .incremental import Change, IndexReport
 from .rerank import Reranker
 from .retrieve import Retriever
 from .settings import DEFAULT_CORPUS, Settings, check_k, check_question
-from .types import Answer, AnswerEvent, Document, Event, Hit
+from .types import Answer, AnswerEvent, Box, Citation, Document, Event, Hit
 
 if TYPE_CHECKING:
+    from .pageview import PageView
     from .reader import SpanReader  # imported when first used: answering loads it, indexing does not
 
 
@@ -174,6 +175,41 @@ class Rag:
             except OSError:
                 pass
         return doc.text
+
+    # where a quote stands on its page (rag.pageview): computed when asked for, never stored
+    def page_view(self, source: str, start: int, end: int) -> PageView | None:
+        """The PDF page that `source`'s text [start, end) stands on, and its boxes there; None for a
+        document without pages. Raises SourceChangedError when its file is gone or changed."""
+        from .pageview import page_view
+
+        doc = self.document(source)
+        return page_view(doc, start, end) if doc is not None else None
+
+    def quote_boxes(self, citation: Citation) -> tuple[Box, ...]:
+        """Where a citation's quote stands on its PDF page, one box per line (fractions of the page,
+        origin top-left); () for other documents, or when the file is gone or changed."""
+        from .errors import SourceChangedError
+
+        try:
+            view = self.page_view(citation.source, citation.start, citation.end)
+        except SourceChangedError:
+            return ()
+        return view.boxes if view is not None else ()
+
+    def with_boxes(self, answer: Answer) -> Answer:
+        """`answer` with the boxes of its verified PDF citations filled in (`Citation.boxes`)."""
+        import dataclasses
+
+        boxed: dict[Citation, Citation] = {}
+
+        def fill(c: Citation) -> Citation:
+            if c not in boxed:
+                boxes = self.quote_boxes(c) if c.verified and c.page is not None else ()
+                boxed[c] = dataclasses.replace(c, boxes=boxes)
+            return boxed[c]
+
+        claims = tuple(dataclasses.replace(cl, citations=tuple(map(fill, cl.citations))) for cl in answer.claims)
+        return dataclasses.replace(answer, citations=tuple(map(fill, answer.citations)), claims=claims)
 
     def search(self, query: str, k: int | None = None, mode: str | None = None) -> list[Hit]:
         """The k best passages for `query` (k in 1..100; fewer when the index holds fewer chunks)."""
