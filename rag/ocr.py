@@ -46,5 +46,8 @@ def _engine() -> Any:
     try:
         from rapidocr_onnxruntime import RapidOCR
     except ImportError as err:
-        raise MissingDependencyError("rapidocr-onnxruntime", "pip install 'rag-quotes[pdf]'") from err
+        if err.name == "rapidocr_onnxruntime":
+            raise MissingDependencyError("rapidocr-onnxruntime", "pip install 'rag-quotes[pdf]'") from err
+        # OpenCV, which it imports, needs libGL and GLib from the system
+        raise MissingDependencyError(f"a system library for OCR ({err})", "apt-get install -y libgl1 libglib2.0-0") from err
     return RapidOCR(print_verbose=False)

@@ -166,7 +166,10 @@ SCAN = ["Annual Report of the Varn River Office", "The customs office in Lenk co
 
 @pytest.mark.slow  # runs the OCR models (a few seconds on 2 cores)
 def test_a_scanned_page_is_read_by_ocr_and_the_quote_boxed_where_it_was_drawn(tmp_path):
-    pytest.importorskip("rapidocr_onnxruntime")
+    try:
+        import rapidocr_onnxruntime  # noqa: F401
+    except ImportError as err:  # the package, or OpenCV's libGL under it
+        pytest.skip(f"OCR needs rapidocr-onnxruntime and libgl1 (scripts/test.sh installs both): {err}")
     from rag.ocr import OCR_DPI, ocr_image
 
     path, drawn = scanned_pdf(tmp_path / "scan.pdf", paragraph(SCAN, y=150))

@@ -16,7 +16,7 @@ from pdfs import paragraph, text_pdf
 
 from rag import Rag
 from ui.handlers import Handlers
-from ui.pages import PageImages
+from ui.pages import PageImages, page_html
 
 PAGE_ONE = ["The Varn River Office", "Annual report for the year 2031."]
 PAGE_TWO = ["The customs office in Lenk collected 4,212 crowns in", "the spring, twice the sum of the year before."]
@@ -102,3 +102,12 @@ def test_the_ask_endpoint_gives_a_pdf_citation_its_page_and_boxes(indexed):
     cited = [c for c in answer["citations"] if c["source"] == source]
     assert cited and all(c["page"] == 2 and c["boxes"] for c in cited)
     assert all(len(box) == 4 and 0 <= box[0] < box[2] <= 1 and 0 <= box[1] < box[3] <= 1 for c in cited for box in c["boxes"])
+
+
+def test_a_quote_not_found_on_the_page_image_says_so_and_draws_no_highlight(indexed):
+    from rag.pageview import PageView
+
+    _, _, pdf = indexed
+    html = page_html(PageView(str(pdf), 2, "words the page does not hold", ()), b"png", "report.pdf")
+    assert "rq-hl" not in html and 'data-page="2"' in html
+    assert "the quote was not found on the page image; it is highlighted in the text below" in html
