@@ -14,35 +14,23 @@ import functools
 import hashlib
 import os
 import threading
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import LoadError, MissingDependencyError, SourceChangedError
-from .types import Box, Document
+from .errors import LoadError, MissingDependencyError, RagError, SourceChangedError
+from .locate import Glyph, fold, folded, locate
+from .types import Answer, Box, Citation, Document
 
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-MAX_GAP = 300  # characters of page text (letters and digits) a quote may step over between two of its pieces
-MAX_SKIPPED = 0.2  # at most this share of a quote's letters and digits may be missing from the page
-MIN_MATCH = 16  # letters and digits of a quote that must be found, for a quote at least this long
-MIN_PIECE = 8  # letters and digits a piece of a quote needs to count when it does not follow the one before
 RENDER_WIDTH = 1000  # pixels, the default width of a rendered page
 HIGHLIGHT = (253, 224, 71, 110)  # RGBA fill of a highlighted line
 HIGHLIGHT_EDGE = (245, 158, 11, 255)
 # pdfium keeps global state and is not thread-safe, even across documents: one call at a time.
 _PDFIUM_LOCK = threading.Lock()
-
-
-@dataclass(frozen=True)
-class Glyph:
-    """One character on a page and its box."""
-
-    text: str
-    box: Box
 
 
 @dataclass(frozen=True)
@@ -80,6 +68,30 @@ def page_view(doc: Document, start: int, end: int) -> PageView | None:
     return PageView(doc.origin, page, quote, quote_boxes(doc.origin, page, quote))
 
 
+def with_boxes(answer: Answer, boxes_of: Callable[[Citation], tuple[Box, ...]]) -> Answer:
+    """`answer` with `boxes_of(citation)` filled into each verified citation that has a page (in
+    `citations` and in each claim's); a RagError leaves that citation without boxes and says why in `issues`."""
+    import dataclasses
+
+    boxed: dict[Citation, Citation] = {}
+    issues = list(answer.issues)
+
+    def fill(c: Citation) -> Citation:
+        if c not in boxed:
+            boxes: tuple[Box, ...] = ()
+            if c.verified and c.page is not None:
+                try:
+                    boxes = boxes_of(c)
+                except RagError as err:
+                    issues.append(f"no boxes for [{c.marker}]: {err}")
+            boxed[c] = dataclasses.replace(c, boxes=boxes)
+        return boxed[c]
+
+    claims = tuple(dataclasses.replace(cl, citations=tuple(map(fill, cl.citations))) for cl in answer.claims)
+    citations = tuple(map(fill, answer.citations))
+    return dataclasses.replace(answer, citations=citations, claims=claims, issues=tuple(dict.fromkeys(issues)))
+
+
 def quote_boxes(pdf_path: str | os.PathLike, page: int, quote: str) -> tuple[Box, ...]:
     """The boxes of `quote` on `page` (1-based) of the PDF, one per line it runs over, top-left origin,
     as fractions of the page; () when the quote is not on that page. A quote that runs on to the
@@ -87,107 +99,12 @@ def quote_boxes(pdf_path: str | os.PathLike, page: int, quote: str) -> tuple[Box
 
     def following() -> str:
         try:
-            return _hay(page_text(pdf_path, page + 1).glyphs)[0]
+            return folded(page_text(pdf_path, page + 1).glyphs)[0]
         except LoadError:  # no next page
             return ""
 
     text = page_text(pdf_path, page)
     return tuple(_rotate(box, text.rotation) for box in locate(text.glyphs, quote, following))
-
-
-def locate(glyphs: tuple[Glyph, ...], quote: str, following: Callable[[], str] = str) -> tuple[Box, ...]:
-    """The line boxes of `quote` among `glyphs` (a page's characters in reading order); `following`
-    gives the next page's text (as `_hay` folds it) for a quote that runs on to it."""
-    hay, where = _hay(glyphs)
-    words = [w for w in (_fold(word) for word in quote.split()) if w]
-    boxes: list[Box] = []
-    for lo, hi in _match(words, hay, following):
-        boxes += _lines([glyphs[i].box for i in dict.fromkeys(where[lo:hi])])
-    return tuple(boxes)
-
-
-def _hay(glyphs: tuple[Glyph, ...]) -> tuple[str, list[int]]:
-    """The page's folded text, and the glyph each of its characters comes from."""
-    hay, where = [], []
-    for i, glyph in enumerate(glyphs):
-        for ch in _fold(glyph.text):
-            hay.append(ch)
-            where.append(i)
-    return "".join(hay), where
-
-
-def _fold(text: str) -> str:
-    """Only what the match compares: letters and digits, case-folded, ligatures spelled out."""
-    return "".join(ch for ch in unicodedata.normalize("NFKC", text).casefold() if ch.isalnum())
-
-
-def _match(words: list[str], hay: str, following: Callable[[], str] = str) -> list[tuple[int, int]]:
-    """Spans of `hay` that hold `words` in order: the whole quote at once, or piece by piece, each
-    piece at least MIN_PIECE long or right after the one before, with at most MAX_GAP between
-    pieces and at most MAX_SKIPPED of the quote not found. Words left over where the page ends
-    count as found when `following()` (the next page) starts with them."""
-    needle = "".join(words)
-    if not needle:
-        return []
-    at = hay.find(needle)
-    if at >= 0:
-        return [(at, at + len(needle))]
-    spans: list[tuple[int, int]] = []
-    skipped, tail, i, cursor = 0, 0, 0, None  # tail: the first word after the last piece found
-    while i < len(words):
-        j, at = _longest(words, i, hay, cursor)
-        size = sum(len(w) for w in words[i:j])
-        if j > i and (at == cursor or size >= min(MIN_PIECE, len(needle))):
-            spans.append((at, at + size))
-            cursor, i, tail = at + size, j, j
-        else:
-            skipped += len(words[i])
-            i += 1
-    if cursor is not None and tail < len(words) and len(hay) - cursor <= MAX_GAP:
-        rest = _match(words[tail:], following())
-        if rest and rest[0][0] <= MAX_GAP:  # the next page goes on with the quote
-            skipped -= sum(len(w) for w in words[tail:])
-    matched = sum(hi - lo for lo, hi in spans)
-    if matched < min(MIN_MATCH, len(needle)) or skipped > MAX_SKIPPED * len(needle):
-        return []
-    return spans
-
-
-def _longest(words: list[str], i: int, hay: str, cursor: int | None) -> tuple[int, int]:
-    """The largest j such that words[i:j] stand together in `hay` (anywhere for the first piece,
-    else within MAX_GAP after `cursor`), and where: (i, -1) when not even words[i] does."""
-
-    def find(j: int) -> int:
-        piece = "".join(words[i:j])
-        if cursor is None:
-            return hay.find(piece)
-        return hay.find(piece, cursor, cursor + MAX_GAP + len(piece))
-
-    lo, hi, at = i, len(words), -1  # words[i:lo] found (at `at`); is words[i:hi] too?
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        found = find(mid)
-        if found >= 0:
-            lo, at = mid, found
-        else:
-            hi = mid - 1
-    return lo, at
-
-
-def _lines(boxes: list[Box]) -> list[Box]:
-    """Characters merged into one box per line: a character starts a new line when its middle is
-    outside the line's height or it stands left of the character before it."""
-    lines: list[Box] = []
-    prev: Box | None = None
-    for box in boxes:
-        mid = (box.y0 + box.y1) / 2
-        if lines and prev is not None and lines[-1].y0 <= mid <= lines[-1].y1 and box.x0 >= prev.x0 - 0.005:
-            line = lines[-1]
-            lines[-1] = Box(min(line.x0, box.x0), min(line.y0, box.y0), max(line.x1, box.x1), max(line.y1, box.y1))
-        else:
-            lines.append(box)
-        prev = box
-    return lines
 
 
 def page_text(pdf_path: str | os.PathLike, page: int) -> PageText:
@@ -208,7 +125,7 @@ def _page_text(path: str, page: int, size: int, mtime_ns: int) -> PageText:
         try:
             pdf_page = _page(pdf, path, page)
             glyphs = _text_layer(pdf_page)
-            if any(_fold(g.text) for g in glyphs):
+            if any(fold(g.text) for g in glyphs):
                 return PageText(glyphs, pdf_page.get_rotation())
             from .ocr import OCR_DPI
 
@@ -228,7 +145,7 @@ def _text_layer(page: Any) -> tuple[Glyph, ...]:
     try:
         for i in range(text_page.count_chars()):
             ch = chr(raw.FPDFText_GetUnicode(text_page.raw, i))
-            if not _fold(ch):
+            if not fold(ch):
                 continue
             x0, y0, x1, y1 = text_page.get_charbox(i, loose=True)
             box = Box((x0 - left) / width, (top - y1) / height, (x1 - left) / width, (top - y0) / height)

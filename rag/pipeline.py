@@ -187,7 +187,8 @@ class Rag:
 
     def quote_boxes(self, citation: Citation) -> tuple[Box, ...]:
         """Where a citation's quote stands on its PDF page, one box per line (fractions of the page,
-        origin top-left); () for other documents, or when the file is gone or changed."""
+        origin top-left); () for other documents, or when the file is gone or changed. Raises
+        LoadError for a page pdfium cannot read, MissingDependencyError without the pdf extra."""
         from .errors import SourceChangedError
 
         try:
@@ -197,19 +198,12 @@ class Rag:
         return view.boxes if view is not None else ()
 
     def with_boxes(self, answer: Answer) -> Answer:
-        """`answer` with the boxes of its verified PDF citations filled in (`Citation.boxes`)."""
-        import dataclasses
+        """`answer` with the boxes of its verified PDF citations filled in (`Citation.boxes`). A page
+        that cannot be read (the pdf extra missing, a file pdfium refuses) leaves that citation without
+        boxes and says why in `issues`; the answer itself stands."""
+        from .pageview import with_boxes
 
-        boxed: dict[Citation, Citation] = {}
-
-        def fill(c: Citation) -> Citation:
-            if c not in boxed:
-                boxes = self.quote_boxes(c) if c.verified and c.page is not None else ()
-                boxed[c] = dataclasses.replace(c, boxes=boxes)
-            return boxed[c]
-
-        claims = tuple(dataclasses.replace(cl, citations=tuple(map(fill, cl.citations))) for cl in answer.claims)
-        return dataclasses.replace(answer, citations=tuple(map(fill, answer.citations)), claims=claims)
+        return with_boxes(answer, self.quote_boxes)
 
     def search(self, query: str, k: int | None = None, mode: str | None = None) -> list[Hit]:
         """The k best passages for `query` (k in 1..100; fewer when the index holds fewer chunks)."""

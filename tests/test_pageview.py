@@ -12,7 +12,8 @@ from pdfs import A4, LEADING, SIZE, Line, paragraph, scanned_pdf, text_pdf, text
 
 from rag import Rag
 from rag.errors import LoadError, SourceChangedError
-from rag.pageview import locate, page_text, quote_boxes, render_page
+from rag.locate import Glyph, locate
+from rag.pageview import page_text, quote_boxes, render_page
 from rag.types import Answer, Box, Citation
 
 PAGE_ONE = [
@@ -150,12 +151,14 @@ def test_a_page_that_is_not_there_is_a_one_line_error(pdf, tmp_path):
 
 
 def test_locate_merges_characters_into_lines_in_reading_order():
-    from rag.pageview import Glyph
-
     glyphs = tuple(Glyph(ch, Box(0.1 + 0.01 * i, 0.1, 0.11 + 0.01 * i, 0.12)) for i, ch in enumerate("abc def"))
     glyphs += tuple(Glyph(ch, Box(0.1 + 0.01 * i, 0.13, 0.11 + 0.01 * i, 0.15)) for i, ch in enumerate("ghi"))
     assert [b.to_list() for b in locate(glyphs, "def ghi")] == [[0.14, 0.1, 0.17, 0.12], [0.1, 0.13, 0.13, 0.15]]
     assert locate(glyphs, "xyz") == ()
+    # tight leading: the next line's middle falls inside this line's height, but it starts back at the left
+    tight = tuple(Glyph(ch, Box(0.1 + 0.01 * i, 0.10, 0.11 + 0.01 * i, 0.14)) for i, ch in enumerate("abc"))
+    tight += tuple(Glyph(ch, Box(0.1 + 0.01 * i, 0.125, 0.11 + 0.01 * i, 0.155)) for i, ch in enumerate("def"))
+    assert len(locate(tight, "abc def")) == 2
 
 
 # a page with no text layer: OCR (rag.ocr) ---------------------------------------------------------
@@ -230,6 +233,33 @@ def test_rag_boxes_a_pdf_citation_on_its_page_and_stops_once_the_file_changes(tm
     path.unlink()
     with pytest.raises(SourceChangedError, match="is gone; re-index it"):
         rag.page_view(source, start, end)
+
+
+def test_a_page_that_cannot_be_read_leaves_the_answer_standing_and_says_why(tmp_path, fast_settings, monkeypatch):
+    from rag import pageview
+    from rag.errors import MissingDependencyError
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    text_pdf(docs / "zorblat.pdf", [paragraph(PAGE_ONE)])
+    rag = Rag(fast_settings)
+    rag.index([docs])
+    (source, _), = rag.documents()
+    doc = rag.document(source)
+    start = doc.text.index("signed")
+    citation = Citation(1, source, start, start + 14, doc.text[start:start + 14], True, page=1)
+    unverified = Citation(2, source, start, start + 14, "retyped words", False, page=1)
+    answer = Answer("q", "q", "Signed [1].", (citation, unverified), (), False, "extractive")
+    assert [len(c.boxes) for c in rag.with_boxes(answer).citations] == [1, 0]  # only a verified quote gets boxes
+
+    def missing(path):
+        raise MissingDependencyError("pypdfium2", "pip install 'rag-quotes[pdf]'")
+
+    monkeypatch.setattr(pageview, "_open", missing)
+    pageview._page_text.cache_clear()
+    boxed = rag.with_boxes(answer)
+    assert boxed.citations[0].boxes == () and boxed.text == answer.text
+    assert boxed.issues == ("no boxes for [1]: pypdfium2 is not installed: run `pip install 'rag-quotes[pdf]'`",)
 
 
 def test_rag_ask_prints_the_page_beside_a_pdf_source(capsys):
