@@ -4,6 +4,8 @@ text; the rendered page with its highlight; Rag's on-demand boxes for citations.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 pytest.importorskip("pypdfium2")
@@ -262,9 +264,29 @@ def test_a_page_that_cannot_be_read_leaves_the_answer_standing_and_says_why(tmp_
     assert boxed.issues == ("no boxes for [1]: pypdfium2 is not installed: run `pip install 'rag-quotes[pdf]'`",)
 
 
-def test_rag_ask_prints_the_page_beside_a_pdf_source(capsys):
-    from rag.cli.asking import print_answer
+def test_rag_ask_prints_the_page_beside_a_pdf_source_and_json_has_the_boxes(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
 
-    citation = Citation(1, "docs/zorblat.pdf", 10, 20, "both countries", True, page=2)
-    print_answer(Answer("q", "q", "They share it [1].", (citation,), (), False, "extractive"))
-    assert "[1] docs/zorblat.pdf p. 2 chars 10-20 (verified)" in capsys.readouterr().out
+    from conftest import ROOT
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    text_pdf(docs / "zorblat.pdf", [paragraph(PAGE_ONE), paragraph(PAGE_TWO, y=200)])
+    index = str(tmp_path / "index")
+
+    def rag_cli(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "rag.cli", *args, "--index", index, "--model", "test-hash"],
+                              cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
+                              text=True, timeout=120, check=True)
+        return done.stdout
+
+    rag_cli("index", str(docs))
+    question = "What do both countries share under the treaty?"
+    printed = rag_cli("ask", question)
+    assert re.search(r"\[1\] docs/zorblat\.pdf p\. 2 chars \d+-\d+ \(verified\)", printed)
+    cited = json.loads(rag_cli("ask", question, "--json"))["citations"][0]
+    assert cited["page"] == 2 and "both countries share" in cited["quote"]
+    assert cited["boxes"] and all(_y(200) - 0.02 < box[1] < _y(200 + 2 * LEADING) for box in cited["boxes"])
