@@ -111,3 +111,42 @@ def test_a_quote_not_found_on_the_page_image_says_so_and_draws_no_highlight(inde
     html = page_html(PageView(str(pdf), 2, "words the page does not hold", ()), b"png", "report.pdf")
     assert "rq-hl" not in html and 'data-page="2"' in html
     assert "the quote was not found on the page image; it is highlighted in the text below" in html
+
+
+SCAN = ["Annual Report of the Varn River Office", "The customs office in Lenk collected 4,212 crowns",
+        "in the spring of 2031, twice the sum of the year", "before. Fishing licences were shared equally."]
+
+
+def scanned_document(tmp_path):
+    """A scanned one-page PDF (no text layer) and its Document as a loader that OCRs it would make."""
+    import hashlib
+
+    from pdfs import scanned_pdf
+
+    from rag.types import Document
+
+    path, drawn = scanned_pdf(tmp_path / "scan.pdf", paragraph(SCAN, y=150))
+    text = "\n".join(SCAN)
+    doc = Document("scan.pdf", text, hashlib.sha256(path.read_bytes()).hexdigest(), ((0, 1),), str(path.resolve()))
+    return doc, drawn
+
+
+@pytest.mark.slow  # runs the OCR models
+def test_a_scanned_page_shows_the_quote_highlighted_where_it_was_drawn(tmp_path, fast_settings):
+    try:
+        import rapidocr_onnxruntime  # noqa: F401
+    except ImportError as err:  # the package, or OpenCV's libGL under it
+        pytest.skip(f"OCR needs rapidocr-onnxruntime and libgl1 (scripts/test.sh installs both): {err}")
+    doc, drawn = scanned_document(tmp_path)
+    rag = Rag(fast_settings)
+    rag.add_documents([doc])
+    start = doc.text.index("collected")
+    end = doc.text.index("of 2031") + len("of 2031")
+    html = _open(Handlers(rag), doc.source, start, end)
+    assert 'class="rq-page" data-page="1"' in html and "p. 1 · the quote highlighted" in html
+    marks = re.findall(r'<div class="rq-hl" style="left:([\d.]+)%;top:([\d.]+)%;width:([\d.]+)%;height:([\d.]+)%"', html)
+    assert len(marks) == 2
+    (left1, top1, _, height1), (left2, top2, _, _) = ((float(v) / 100 for v in m) for m in marks)
+    assert top1 == pytest.approx(drawn[1][1], abs=0.01) and top1 + height1 == pytest.approx(drawn[1][3], abs=0.01)
+    assert top2 == pytest.approx(drawn[2][1], abs=0.01) and left2 == pytest.approx(drawn[2][0], abs=0.01)
+    assert drawn[1][0] + 0.2 < left1 < drawn[1][2]  # "collected" starts in the middle of its line
