@@ -33,10 +33,31 @@ def locate(glyphs: tuple[Glyph, ...], quote: str, following: Callable[[], str] =
     gives the next page's text (as `folded` gives it) for a quote that runs on to it."""
     text, where = folded(glyphs)
     words = [w for w in (fold(word) for word in quote.split()) if w]
-    boxes: list[Box] = []
-    for lo, hi in _match(words, text, following):
-        boxes += _lines([glyphs[i].box for i in dict.fromkeys(where[lo:hi])])
-    return tuple(boxes)
+    spans = [list(dict.fromkeys(where[lo:hi])) for lo, hi in _match(words, text, following)]
+    if spans:  # the quote's opening and closing marks ("(", "“", "."), where the page has marks there too
+        opening, closing = _end_marks(quote)
+        spans[0][:0] = _marks(glyphs, spans[0][0], -1, opening)
+        spans[-1] += _marks(glyphs, spans[-1][-1], 1, closing)
+    return tuple(box for span in spans for box in _lines([glyphs[i].box for i in span]))
+
+
+def _end_marks(quote: str) -> tuple[int, int]:
+    """How many punctuation marks open `quote`, and how many close it."""
+    text = quote.strip()
+    opening = next((n for n, ch in enumerate(text) if ch.isalnum() or ch.isspace()), len(text))
+    closing = next((n for n, ch in enumerate(reversed(text)) if ch.isalnum() or ch.isspace()), len(text))
+    return opening, closing
+
+
+def _marks(glyphs: tuple[Glyph, ...], at: int, step: int, count: int) -> list[int]:
+    """Up to `count` punctuation glyphs right next to glyph `at` (before it: step -1, after: 1), in page order."""
+    found = []
+    for _ in range(count):
+        at += step
+        if not (0 <= at < len(glyphs)) or fold(glyphs[at].text):
+            break
+        found.append(at)
+    return found if step > 0 else found[::-1]
 
 
 def folded(glyphs: tuple[Glyph, ...]) -> tuple[str, list[int]]:
@@ -55,33 +76,49 @@ def fold(text: str) -> str:
 
 
 def _match(words: list[str], hay: str, following: Callable[[], str] = str) -> list[tuple[int, int]]:
-    """Spans of `hay` that hold `words` in order: the whole quote at once, or piece by piece, each
-    piece at least MIN_PIECE long or right after the one before, with at most MAX_GAP between
-    pieces and at most MAX_SKIPPED of the quote not found. Words left over where the page ends
-    count as found when `following()` (the next page) starts with them."""
+    """Spans of `hay` that hold `words` in order: the whole quote at once, else piece by piece
+    (`_pieces`), from the first word or, when that fails, leaving out the first few words."""
     needle = "".join(words)
     if not needle:
         return []
     at = hay.find(needle)
     if at >= 0:
         return [(at, at + len(needle))]
+    lead, left_out = 0, 0
+    while lead < len(words) and left_out <= MAX_SKIPPED * len(needle):
+        spans = _pieces(words, lead, hay, following)
+        if spans:
+            return spans
+        left_out += len(words[lead])
+        lead += 1
+    return []
+
+
+def _pieces(words: list[str], lead: int, hay: str, following: Callable[[], str]) -> list[tuple[int, int]]:
+    """Spans of `hay` holding words[lead:] piece by piece, each piece at least MIN_PIECE long or
+    right after the one before, with at most MAX_GAP between pieces; words[:lead] and the words not
+    found count as missing, at most MAX_SKIPPED of the quote. Words left over where the page ends
+    count as found when `following()` (the next page's text) goes on with them."""
+    total = sum(len(w) for w in words)
     spans: list[tuple[int, int]] = []
-    skipped, tail, i, cursor = 0, 0, 0, None  # tail: the first word after the last piece found
+    skipped = sum(len(w) for w in words[:lead])
+    i, tail, cursor = lead, lead, None  # tail: the first word after the last piece found
     while i < len(words):
         j, at = _longest(words, i, hay, cursor)
         size = sum(len(w) for w in words[i:j])
-        if j > i and (at == cursor or size >= min(MIN_PIECE, len(needle))):
+        if j > i and (at == cursor or size >= min(MIN_PIECE, total)):
             spans.append((at, at + size))
             cursor, i, tail = at + size, j, j
         else:
             skipped += len(words[i])
             i += 1
+    matched = sum(hi - lo for lo, hi in spans)
     if cursor is not None and tail < len(words) and len(hay) - cursor <= MAX_GAP:
         rest = _match(words[tail:], following())
         if rest and rest[0][0] <= MAX_GAP:  # the next page goes on with the quote
             skipped -= sum(len(w) for w in words[tail:])
-    matched = sum(hi - lo for lo, hi in spans)
-    if matched < min(MIN_MATCH, len(needle)) or skipped > MAX_SKIPPED * len(needle):
+            matched += sum(hi - lo for lo, hi in rest)
+    if matched < min(MIN_MATCH, total) or skipped > MAX_SKIPPED * total:
         return []
     return spans
 

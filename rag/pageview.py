@@ -145,7 +145,7 @@ def _text_layer(page: Any) -> tuple[Glyph, ...]:
     try:
         for i in range(text_page.count_chars()):
             ch = chr(raw.FPDFText_GetUnicode(text_page.raw, i))
-            if not fold(ch):
+            if not ch.isprintable() or ch.isspace():  # line ends, pdfium's soft-hyphen mark
                 continue
             x0, y0, x1, y1 = text_page.get_charbox(i, loose=True)
             box = Box((x0 - left) / width, (top - y1) / height, (x1 - left) / width, (top - y0) / height)
@@ -176,6 +176,8 @@ def _ocr_glyphs(image: Image) -> tuple[Glyph, ...]:
         x0, y0, x1, y1 = line.box
         step = (x1 - x0) / max(len(line.text), 1)
         for k, ch in enumerate(line.text):
+            if ch.isspace():
+                continue
             box = Box((x0 + k * step) / width, y0 / height, (x0 + (k + 1) * step) / width, y1 / height)
             glyphs.append(Glyph(ch, box))
     return tuple(glyphs)

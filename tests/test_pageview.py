@@ -157,6 +157,11 @@ def test_locate_merges_characters_into_lines_in_reading_order():
     glyphs += tuple(Glyph(ch, Box(0.1 + 0.01 * i, 0.13, 0.11 + 0.01 * i, 0.15)) for i, ch in enumerate("ghi"))
     assert [b.to_list() for b in locate(glyphs, "def ghi")] == [[0.14, 0.1, 0.17, 0.12], [0.1, 0.13, 0.13, 0.15]]
     assert locate(glyphs, "xyz") == ()
+    # a closing mark is highlighted with the quote when the quote has one, an opening one too
+    marked = tuple(Glyph(ch, Box(0.1 + 0.01 * i, 0.1, 0.11 + 0.01 * i, 0.12)) for i, ch in enumerate("a (bcd), efg."))
+    assert [b.to_list() for b in locate(marked, "efg.")] == [[0.19, 0.1, 0.23, 0.12]]
+    assert [b.to_list() for b in locate(marked, "efg")] == [[0.19, 0.1, 0.22, 0.12]]
+    assert [b.to_list() for b in locate(marked, "(bcd)")] == [[0.12, 0.1, 0.17, 0.12]]
     # tight leading: the next line's middle falls inside this line's height, but it starts back at the left
     tight = tuple(Glyph(ch, Box(0.1 + 0.01 * i, 0.10, 0.11 + 0.01 * i, 0.14)) for i, ch in enumerate("abc"))
     tight += tuple(Glyph(ch, Box(0.1 + 0.01 * i, 0.125, 0.11 + 0.01 * i, 0.155)) for i, ch in enumerate("def"))
