@@ -100,7 +100,7 @@ def quote_boxes(pdf_path: str | os.PathLike, page: int, quote: str) -> tuple[Box
     def following() -> str:
         try:
             return folded(page_text(pdf_path, page + 1).glyphs)[0]
-        except LoadError:  # no next page
+        except RagError:  # no next page, or one that cannot be read (a scan without OCR installed)
             return ""
 
     text = page_text(pdf_path, page)
