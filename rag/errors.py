@@ -3,6 +3,7 @@
     RagError
     ├── ConfigError        unknown backend name, bad setting
     ├── LoadError          a document could not be read (empty, binary, corrupt, unsupported)
+    ├── SourceChangedError a document's file is gone or changed since it was indexed (its pages cannot be shown)
     ├── IndexMismatchError the index on disk was built differently (model, dimension, format)
     ├── IndexNotFoundError no index at the given path
     ├── StoreError         the vector/chunk store failed (e.g. a database went away)
@@ -25,6 +26,10 @@ class LoadError(RagError):
         super().__init__(f"{source}: {reason}")
         self.source = source
         self.reason = reason
+
+
+class SourceChangedError(RagError):
+    pass
 
 
 class IndexMismatchError(RagError):

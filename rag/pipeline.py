@@ -21,11 +21,12 @@ from .incremental import Change, IndexReport
 from .rerank import Reranker
 from .retrieve import Retriever
 from .settings import DEFAULT_CORPUS, Settings, check_k, check_question
-from .types import Answer, AnswerEvent, Document, Event, Hit
+from .types import Answer, AnswerEvent, Box, Citation, Document, Event, Hit
 
 if TYPE_CHECKING:
-    from .reader import SpanReader
-    from .relevance import RelevanceCheck  # imported when first used: answering loads it, indexing does not
+    from .pageview import PageView
+    from .reader import SpanReader  # imported when first used: answering loads it, indexing does not
+    from .relevance import RelevanceCheck
 
 
 class Rag:
@@ -186,6 +187,35 @@ class Rag:
             except OSError:
                 pass
         return doc.text
+
+    # where a quote stands on its page (rag.pageview): computed when asked for, never stored
+    def page_view(self, source: str, start: int, end: int) -> PageView | None:
+        """The PDF page that `source`'s text [start, end) stands on, and its boxes there; None for a
+        document without pages. Raises SourceChangedError when its file is gone or changed."""
+        from .pageview import page_view
+
+        doc = self.document(source)
+        return page_view(doc, start, end) if doc is not None else None
+
+    def quote_boxes(self, citation: Citation) -> tuple[Box, ...]:
+        """Where a citation's quote stands on its PDF page, one box per line (fractions of the page,
+        origin top-left); () for other documents, or when the file is gone or changed. Raises
+        LoadError for a page pdfium cannot read, MissingDependencyError without the pdf extra."""
+        from .errors import SourceChangedError
+
+        try:
+            view = self.page_view(citation.source, citation.start, citation.end)
+        except SourceChangedError:
+            return ()
+        return view.boxes if view is not None else ()
+
+    def with_boxes(self, answer: Answer) -> Answer:
+        """`answer` with the boxes of its verified PDF citations filled in (`Citation.boxes`). A page
+        that cannot be read (the pdf extra missing, a file pdfium refuses) leaves that citation without
+        boxes and says why in `issues`; the answer itself stands."""
+        from .pageview import with_boxes
+
+        return with_boxes(answer, self.quote_boxes)
 
     def search(self, query: str, k: int | None = None, mode: str | None = None) -> list[Hit]:
         """The k best passages for `query` (k in 1..100; fewer when the index holds fewer chunks)."""

@@ -66,8 +66,24 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class Box:
+    """A rectangle on a page, as fractions of the page's width and height with the origin at its
+    top-left corner, so it scales to any rendering of the page."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    def to_list(self) -> list[float]:
+        return [round(v, 4) for v in (self.x0, self.y0, self.x1, self.y1)]
+
+
+@dataclass(frozen=True)
 class Citation:
-    """A quote backing one answer sentence: `quote == document text[start:end]` when verified."""
+    """A quote backing one answer sentence: `quote == document text[start:end]` when verified.
+    `boxes`: where the quote stands on its PDF page, one per line; filled on demand
+    (`Rag.with_boxes`), empty otherwise."""
 
     marker: int
     source: str
@@ -77,6 +93,7 @@ class Citation:
     verified: bool
     page: int | None = None
     sentence: str = ""
+    boxes: tuple[Box, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -187,6 +204,7 @@ def citation_to_dict(c: Citation) -> dict:
         "verified": c.verified,
         "page": c.page,
         "sentence": c.sentence,
+        "boxes": [b.to_list() for b in c.boxes],
     }
 
 

@@ -20,7 +20,8 @@ if (!window.__rqBridge) {
   }, true);
 }
 """
-# Scroll the viewer so the highlighted quote sits in the upper third of the panel.
+# Scroll the viewer so the highlighted quote sits in the upper third of the panel, in the text and
+# on a PDF's page image.
 VIEWER_JS = """
 const scroll = (tries) => {
   const mark = element.querySelector('mark.rq-target');
@@ -28,6 +29,9 @@ const scroll = (tries) => {
   if (!mark || !box) return;
   if (box.clientHeight === 0 && tries > 0) { setTimeout(() => scroll(tries - 1), 60); return; }
   box.scrollTop = Math.max(0, mark.offsetTop - box.clientHeight / 3);
+  const hl = element.querySelector('.rq-hl');
+  const page = element.querySelector('.rq-page-scroll');
+  if (hl && page) page.scrollTop = Math.max(0, hl.offsetTop - page.clientHeight / 3);
 };
 watch('value', () => requestAnimationFrame(() => scroll(25)));
 scroll(25);
@@ -102,6 +106,14 @@ a.rq-quote:hover mark { background: #fcd34d; }
   background: var(--background-fill-secondary); }
 .rq-doc-text mark.rq-target { background: #fcd34d; box-shadow: 0 0 0 1px #f59e0b; }
 .rq-doc-head .rq-meta { word-break: break-all; }
+.rq-page { margin-bottom: 10px; }
+.rq-page-head { margin-bottom: 4px; }
+.rq-page-scroll { max-height: 520px; overflow-y: auto; border: 1px solid var(--border-color-primary); border-radius: 8px; }
+.rq-page-frame { position: relative; line-height: 0; }
+.rq-page-img { display: block; width: 100%; height: auto; background: #fff; }
+.rq-hl { position: absolute; background: rgba(253, 224, 71, 0.45); outline: 1px solid #f59e0b;
+  mix-blend-mode: multiply; pointer-events: none; }
+.rq-page-note { font-size: 0.85rem; color: #b45309; margin-bottom: 8px; }
 
 /* documents tab */
 .rq-status { padding: 8px 12px; border-radius: 8px; font-size: 0.92rem; }

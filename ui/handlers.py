@@ -26,6 +26,7 @@ from rag.settings import check_history
 from rag.types import AnswerEvent, PassagesEvent, QueryEvent, TokenEvent, hit_to_dict
 
 from . import render
+from .pages import PageImages
 
 NO_INDEX = "No documents are indexed yet: add some in the Documents tab."
 
@@ -37,6 +38,7 @@ class Handlers:
         self.rag = rag
         self.uploads = Path(rag.settings.index_path) / "uploads"
         self.allow = tuple(dict.fromkeys([rag.settings.answerer, *allow]))  # the server's own is always allowed
+        self.pages = PageImages()  # rendered PDF pages, shared by every session
 
     def modes(self) -> list[str]:
         return list(self.allow)
@@ -101,7 +103,8 @@ class Handlers:
             doc = self.rag.document(source)
         except RagError:
             doc = None
-        return render.document_html(doc, source, start, end), gr.Tabs(selected="source")
+        page = self.pages.page_html(self.rag, doc, start, end)
+        return render.document_html(doc, source, start, end, page), gr.Tabs(selected="source")
 
     # documents
     def _rows(self) -> list[tuple[str, int]]:
@@ -193,7 +196,8 @@ class Handlers:
             answerer: "extractive" or an LLM spec such as "openai:gpt-4o-mini"; empty for the server's default.
             k: number of passages to retrieve; 0 for the server's default.
         Returns:
-            The answer as JSON: question, query, answer, abstained, citations, passages, issues, timings.
+            The answer as JSON: question, query, answer, abstained, citations (a PDF's with page and boxes),
+            passages, issues, timings.
         """
         try:
             pairs = turns(history)
@@ -202,7 +206,7 @@ class Handlers:
             raise gr.Error(NO_INDEX) from err
         except RagError as err:
             raise gr.Error(str(err)) from err
-        return answer.to_dict()
+        return self.rag.with_boxes(answer).to_dict()
 
     def search(self, query: str, k: int = 5) -> list[dict]:
         """The passages retrieved for a query, best first, with source, offsets and scores."""

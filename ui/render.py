@@ -190,8 +190,9 @@ def passages_html(hits, query: str = "") -> str:
     return title + "".join(passage_html(h) for h in hits)
 
 
-def document_html(doc: Document | None, source: str, start: int = 0, end: int = 0) -> str:
-    """The full source text with [start, end) highlighted; the page script scrolls to the highlight."""
+def document_html(doc: Document | None, source: str, start: int = 0, end: int = 0, above: str = "") -> str:
+    """The full source text with [start, end) highlighted; the page script scrolls to the highlight.
+    `above`: HTML shown above the text (a PDF's page with the quote highlighted: ui.pages)."""
     if doc is None:
         return f'<div class="rq-empty">{esc(short_name(source))} is no longer in the index.</div>'
     text = doc.text
@@ -212,7 +213,7 @@ def document_html(doc: Document | None, source: str, start: int = 0, end: int = 
     if end > start:
         body += f'<mark id="rq-target" class="rq-target">{esc(text[start:end])}</mark>'
     body += esc(text[end:hi])
-    return f'{head}<div class="rq-doc-text">{body}</div>'
+    return f'{head}{above}<div class="rq-doc-text">{body}</div>'
 
 
 def viewer_placeholder() -> str:

@@ -17,7 +17,7 @@ def add_parser(sub) -> None:
     p.add_argument("--retrieval", choices=["hybrid", "dense", "bm25"], help="retrieval method (default hybrid)")
     p.add_argument("--batch", metavar="FILE", help="JSON lines with a `question` field ('-' for stdin); writes one JSON line per input line, "
                    "an answer or {\"line\": N, \"error\": ...}; exit code 3 when any line failed")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--json", action="store_true", help="print JSON (a PDF citation has its page and its quote's boxes on it)")
     p.add_argument("--no-stream", dest="stream", action="store_false", help="do not show an LLM's draft on the terminal while it is written")
     common(p)
     p.set_defaults(run=run)
@@ -35,7 +35,7 @@ def run(args) -> int:
     if not args.question:
         raise ConfigError("give a question, e.g. rag ask \"which countries have extradition treaties with Malaysia?\", or --batch FILE")
     if args.json:
-        print(json.dumps(rag.ask(args.question, k=args.k).to_dict(), ensure_ascii=False, indent=2))
+        print(json.dumps(rag.with_boxes(rag.ask(args.question, k=args.k)).to_dict(), ensure_ascii=False, indent=2))
         return 0
     # An LLM's tokens stream to the terminal as a draft, on stderr, so that only verified text ever
     # reaches stdout; the draft is withdrawn in so many words when verification rejects it.
@@ -78,7 +78,7 @@ def print_answer(answer) -> None:
         print(printable(answer.text))
         print("\nSources:")
         for c in answer.citations:
-            page = f" p.{c.page}" if c.page else ""
+            page = f" p. {c.page}" if c.page else ""
             print(printable(f"  [{c.marker}] {c.source}{page} chars {c.start}-{c.end} (verified)"))
             print(textwrap.indent(printable(f"“{c.quote}”"), "      "))
     if answer.withheld:
@@ -122,5 +122,5 @@ def _answer_line(rag, line: str, k: int | None) -> dict:
     item = json.loads(line)
     if not isinstance(item, dict) or not isinstance(item.get("question"), str):
         raise ValueError("no question")  # noqa: TRY004 - bad input data, reported per line, not a caller's bug
-    out = rag.ask(item["question"], history=check_history(item.get("history")), k=k).to_dict()
+    out = rag.with_boxes(rag.ask(item["question"], history=check_history(item.get("history")), k=k)).to_dict()
     return {"id": item["id"], **out} if "id" in item else out
