@@ -1,0 +1,152 @@
+"""Metadata from files (front matter, PDF and DOCX properties, dates, titles), the filter syntax, and
+filtered search inside each FAISS kind and BM25. The backends' filters: test_backend_conformance.py."""
+
+from __future__ import annotations
+
+import datetime
+import io
+import os
+
+import numpy as np
+import pytest
+
+from rag import store as store_module
+from rag.bench.scale import synthetic
+from rag.documents import load_file
+from rag.errors import ConfigError
+from rag.filters import Condition, Filter, loaded, parse_filter, stored
+from rag.lexical import BM25Index
+from rag.metadata import parse_pairs, parse_value
+from rag.store import FaissStore
+from test_documents import make_pdf
+
+MTIME = datetime.datetime(2025, 3, 4, 12, 0).timestamp()
+
+
+def test_markdown_front_matter_and_modification_date(tmp_path):
+    path = tmp_path / "plan.md"
+    path.write_text("---\ntitle: Flood Plan\nauthor: Jane Doe\ncreated: 2025-06-01\nversion: 3\ndraft: true\n"
+                    "tags: [a, b]\n---\n# Heading below\n\nRivers rise in spring.\n")
+    os.utime(path, (MTIME, MTIME))
+    doc = load_file(path)
+    assert doc.metadata == {"title": "Flood Plan", "author": "Jane Doe", "created": datetime.date(2025, 6, 1), "version": 3,
+                            "draft": "true", "modified": datetime.date(2025, 3, 4)}  # a list is no filterable value
+    assert doc.text.startswith("---\ntitle: Flood Plan")  # the text is never changed: offsets stay the file's
+
+
+def test_titles_come_from_the_first_heading(tmp_path):
+    (tmp_path / "a.md").write_text("Intro line without punctuation\n\n# Real Title\n\nBody text here.\n")
+    (tmp_path / "b.txt").write_text("Annual Report 2025\n\nThe year went well.\n")
+    (tmp_path / "c.txt").write_text("The year went well. Profits rose.\nMore text.\n")
+    (tmp_path / "d.md").write_text("---\n: bad yaml [\n---\nText only.\n")
+    assert load_file(tmp_path / "a.md").metadata["title"] == "Real Title"
+    assert load_file(tmp_path / "b.txt").metadata["title"] == "Annual Report 2025"
+    assert "title" not in load_file(tmp_path / "c.txt").metadata  # a first sentence is no title
+    assert set(load_file(tmp_path / "d.md").metadata) == {"modified"}  # unreadable front matter: none, the file still loads
+
+
+def test_pdf_properties(tmp_path):
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(make_pdf(["Treaties were signed in Geneva."]))))
+    writer.add_metadata({"/Title": "Treaty Review", "/Author": "Li Wei", "/CreationDate": "D:20250601093000Z"})
+    out = io.BytesIO()
+    writer.write(out)
+    path = tmp_path / "review.pdf"
+    path.write_bytes(out.getvalue())
+    doc = load_file(path)
+    assert doc.text == "Treaties were signed in Geneva."
+    meta = {k: v for k, v in doc.metadata.items() if k != "modified"}
+    assert meta == {"title": "Treaty Review", "author": "Li Wei", "created": datetime.date(2025, 6, 1)}
+
+
+def test_docx_properties(tmp_path):
+    docx = pytest.importorskip("docx")
+    document = docx.Document()
+    document.add_paragraph("Memo about the budget.")
+    document.core_properties.title = "Budget Memo"
+    document.core_properties.author = "Ana Silva"
+    document.core_properties.created = datetime.datetime(2024, 11, 5, 8, 0)
+    path = tmp_path / "memo.docx"
+    document.save(path)
+    meta = load_file(path).metadata
+    assert (meta["title"], meta["author"], meta["created"]) == ("Budget Memo", "Ana Silva", datetime.date(2024, 11, 5))
+
+
+def test_user_values_are_typed():
+    assert parse_pairs(["team=legal", "year=2025", "score=0.5", "due=2025-06-01", "code=007x"]) == {
+        "team": "legal", "year": 2025, "score": 0.5, "due": datetime.date(2025, 6, 1), "code": "007x"}
+    assert parse_value(" 1e3 ") == 1000.0 and parse_value("nan") == "nan"
+    for bad, message in (["team"], "takes key=value"), (["source=x"], "not 'source'"), (["bad key=1"], "must be a name"):
+        with pytest.raises(ConfigError, match=message):
+            parse_pairs(bad)
+    for value in ("text", 3, 2.5, datetime.date(2025, 1, 2), 10**12):
+        assert loaded(*stored(value)) == value and type(loaded(*stored(value))) is type(value)
+
+
+def test_filter_syntax():
+    spec = parse_filter(["source=seeds/00*", "created>=2025-06-01", "team in legal, 'ops'", "year==2025"])
+    assert spec == Filter((Condition("source", "=", ("seeds/00*",)), Condition("created", ">=", ("2025-06-01",)),
+                           Condition("team", "=", ("legal", "ops")), Condition("year", "=", ("2025",))))
+    assert str(spec) == "source=seeds/00* and created>=2025-06-01 and team in legal, ops and year=2025"
+    assert parse_filter({"year": {">=": 2020, "<": 2025}, "team": ["a", "b"], "day": datetime.date(2025, 1, 2)}) == Filter((
+        Condition("year", ">=", ("2020",)), Condition("year", "<", ("2025",)), Condition("team", "=", ("a", "b")),
+        Condition("day", "=", ("2025-01-02",))))
+    assert parse_filter(None) is None and parse_filter([]) is None and parse_filter(["  "]) is None
+    assert parse_filter(spec) is spec and hash(spec) == hash(parse_filter(str(spec).split(" and ")))
+    for bad, message in [("year >= soon", "a range needs a number or a date"), ("x ~ 1", "cannot read the filter"),
+                         ({"year": {"!=": 1}}, "unknown filter operator"), (3, "filters take text"),
+                         ({"x": [float("inf")]}, "must be finite"), ("team in ,", "has no value")]:
+        with pytest.raises(ConfigError, match=message):
+            parse_filter(bad)
+    with pytest.raises(ConfigError, match="^unknown filter key 'colour'; this index knows: source, team$"):
+        parse_filter("colour=red").check(["team"])
+
+
+# --- filtered search inside the FAISS structures and BM25 -----------------------------------------
+
+DIM = 32
+
+
+@pytest.fixture(scope="module")
+def vectors():
+    return synthetic(3000, DIM, clusters=30, spread=0.75, seed=1), synthetic(40, DIM, clusters=30, spread=0.75, seed=2)
+
+
+def exact_among(vectors, ids, allowed, queries, k):
+    keep = np.isin(ids, allowed)
+    scores = queries @ vectors[keep].T
+    return ids[keep][np.argsort(-scores, axis=1, kind="stable")[:, :k]]
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivfpq"])
+@pytest.mark.parametrize("share", [0.01, 0.5])
+def test_filtered_faiss_search_returns_k_of_the_allowed(vectors, kind, share, monkeypatch):
+    data, queries = vectors
+    ids = np.arange(len(data), dtype=np.int64) * 7 + 3
+    store = FaissStore(DIM, kind)
+    store.add(ids, data)
+    store.delete(ids[::10])  # dead rows in the approximate structure must never come back
+    live = np.setdiff1d(ids, ids[::10])
+    allowed = np.sort(np.random.default_rng(0).choice(live, int(len(live) * share), replace=False))
+    monkeypatch.setattr(store_module, "EXACT_ALLOWED", 100)  # 0.5 goes through the ID selector, 0.01 scores exactly
+    k = 10
+    scores, found = store.search(queries, k, allowed=allowed)
+    assert (found >= 0).all() and np.isin(found, allowed).all()  # k of the allowed, every time
+    truth = exact_among(data, ids, allowed, queries, k)
+    hit = np.mean([len(set(f) & set(t)) / k for f, t in zip(found.tolist(), truth.tolist())])
+    assert hit >= (1.0 if kind == "flat" or share == 0.01 else 0.9)
+    assert (np.diff(scores, axis=1) <= 1e-6).all()  # best first
+    few = store.search(queries[:1], 50, allowed=allowed[:3])[1][0]
+    assert sorted(few[:3].tolist()) == sorted(allowed[:3].tolist()) and (few[3:] == -1).all()
+    assert (store.search(queries[:1], 5, allowed=np.zeros(0, np.int64))[1] == -1).all()
+
+
+def test_bm25_scores_only_allowed_chunks():
+    texts = ["bees make honey", "bees sting", "honey is sweet", "trains run fast"]
+    index = BM25Index.build([10, 20, 30, 40], texts)
+    assert set(index.search("bees honey", 10)[1].tolist()) == {10, 20, 30}
+    scores, vids = index.search("bees honey", 10, allowed=np.asarray([20, 30, 40]))
+    assert vids.tolist() == [30, 20] or vids.tolist() == [20, 30]
+    assert index.search("bees honey", 10, allowed=np.asarray([40]))[1].tolist() == []
+    assert index.mask(np.asarray([20, 40])).tolist() == [0.0, 1.0, 0.0, 1.0]
