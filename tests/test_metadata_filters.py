@@ -150,3 +150,42 @@ def test_bm25_scores_only_allowed_chunks():
     assert vids.tolist() == [30, 20] or vids.tolist() == [20, 30]
     assert index.search("bees honey", 10, allowed=np.asarray([40]))[1].tolist() == []
     assert index.mask(np.asarray([20, 40])).tolist() == [0.0, 1.0, 0.0, 1.0]
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+def test_cli_meta_filter_and_titles(tmp_path, capsys, monkeypatch):
+    import json
+
+    from rag.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "plan.md").write_text("---\ntitle: Flood Plan\ncreated: 2025-06-01\n---\nThe flood plan covers the lower valley.\n")
+    (tmp_path / "docs" / "budget.txt").write_text("Budget Notes\n\nThe budget grew by ten percent in 2025.\n")
+    base = ["--index", "idx", "--model", "test-hash"]
+    assert main(["index", "docs", *base, "--meta", "team=ops", "--meta", "year=2025", "--json"]) == 0
+    capsys.readouterr()
+    assert main(["docs", *base, "--json"]) == 0
+    listed = {d["source"]: d["metadata"] for d in json.loads(capsys.readouterr().out)}
+    assert listed["docs/plan.md"] | {"modified": None} == {"title": "Flood Plan", "created": "2025-06-01", "team": "ops",
+                                                           "year": 2025, "modified": None}
+    assert main(["docs", *base]) == 0
+    assert "docs/budget.txt (Budget Notes)" in capsys.readouterr().out
+
+    assert main(["search", "flood budget", *base, "--filter", "created>=2025-05-01", "--filter", "team=ops", "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert [(h["source"], h["title"], h["metadata"]["created"]) for h in hits] == [("docs/plan.md", "Flood Plan", "2025-06-01")]
+    assert main(["search", "flood budget", *base, "--filter", "source=docs/b*"]) == 0
+    assert capsys.readouterr().out.startswith("[1] docs/budget.txt (Budget Notes) chars")
+    assert main(["search", "flood", *base, "--filter", "year<2000"]) == 0
+    assert capsys.readouterr().out.strip() == "no indexed document matches --filter 'year<2000' (`rag docs` lists each one's metadata)"
+    assert main(["ask", "what grew by ten percent?", *base, "--filter", "year<2000"]) == 0
+    assert capsys.readouterr().out.startswith("no indexed document matches --filter 'year<2000'")
+    assert main(["ask", "what grew by ten percent?", *base, "--filter", "source=docs/budget.txt"]) == 0
+    assert "[1] docs/budget.txt (Budget Notes) chars" in capsys.readouterr().out
+    assert main(["search", "flood", *base, "--filter", "colour=red"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == "error: unknown filter key 'colour'; this index knows: created, modified, source, team, title, year"
+    assert main(["index", "docs", *base, "--meta", "year"]) == 1
+    assert capsys.readouterr().err.strip() == "error: --meta takes key=value, not 'year'"
