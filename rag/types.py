@@ -57,7 +57,7 @@ class Chunk:
     page: int | None = None
     n_tokens: int = 0
     heading: str = ""  # the document's title and the section heading the chunk starts under (context, not text)
-    metadata: dict[str, MetaValue] = field(default_factory=dict, hash=False)  # its document's, as searched
+    metadata: dict[str, MetaValue] = field(default_factory=dict, compare=False, hash=False)  # its document's: context, not identity
 
     @property
     def indexed_text(self) -> str:

@@ -189,3 +189,67 @@ def test_cli_meta_filter_and_titles(tmp_path, capsys, monkeypatch):
     assert err == "error: unknown filter key 'colour'; this index knows: created, modified, source, team, title, year"
     assert main(["index", "docs", *base, "--meta", "year"]) == 1
     assert capsys.readouterr().err.strip() == "error: --meta takes key=value, not 'year'"
+
+
+# --- LangChain and MCP: the same filters, the metadata with every passage --------------------------
+
+@pytest.fixture
+def tagged_rag(tmp_path):
+    from rag import Document, Rag, Settings
+
+    rag = Rag(Settings(index_path=str(tmp_path / "index"), embedding_model="test-hash", chunk_tokens=24, chunk_overlap=4))
+    rag.add_documents([
+        Document.from_text("geo/volcanoes.txt", "Volcano Notes\nVolcanoes erupt when magma rises. Etna is active in Sicily.",
+                           {"team": "geo", "created": datetime.date(2025, 5, 2)}),
+        Document.from_text("bio/bees.txt", "Bee Notes\nWorker bees collect nectar and pollen from flowers.",
+                           {"team": "bio", "created": datetime.date(2025, 6, 15)}),
+    ])  # fmt: skip
+    return rag
+
+
+def test_langchain_retriever_filters_and_metadata(tagged_rag):
+    import asyncio
+
+    from rag.integrations.langchain import RagRetriever, document_to_hit
+
+    retriever = RagRetriever(rag=tagged_rag, k=5, filters=["created>=2025-06-01"])
+    documents = retriever.invoke("what do bees and volcanoes do")
+    assert documents and {d.metadata["source"] for d in documents} == {"bio/bees.txt"}
+    meta = documents[0].metadata
+    assert (meta["title"], meta["team"], meta["created"]) == ("Bee Notes", "bio", "2025-06-15")
+    assert document_to_hit(documents[0], 1) == tagged_rag.search("what do bees and volcanoes do", k=5, filters=retriever.filters)[0]
+    assert [d.id for d in asyncio.run(retriever.ainvoke("what do bees and volcanoes do"))] == [d.id for d in documents]
+    assert RagRetriever(rag=tagged_rag, filters={"team": "chemistry"}).invoke("bees") == []
+    with pytest.raises(ConfigError, match="unknown filter key 'colour'"):
+        RagRetriever(rag=tagged_rag, filters="colour=red").invoke("bees")
+    with pytest.raises(ConfigError, match="a range needs a number or a date"):
+        RagRetriever(rag=tagged_rag, filters="created>=soon")
+
+
+def test_mcp_tools_take_filters_and_return_metadata(tagged_rag):
+    import anyio
+    from mcp import Client
+
+    from rag.mcp_server import build_server
+
+    async def session():
+        async with Client(build_server(tagged_rag)) as client:
+            tools = {t.name: t for t in (await client.list_tools()).tools}
+            calls = [("search", {"query": "bees volcanoes", "filters": ["team=geo"]}),
+                     ("ask", {"question": "What do worker bees collect?", "filters": ["source=bio/*"]}),
+                     ("ask", {"question": "What do worker bees collect?", "filters": ["team=chemistry"]}),
+                     ("search", {"query": "bees", "filters": ["colour=red"]}),
+                     ("list_documents", {})]
+            return tools, [await client.call_tool(name, arguments) for name, arguments in calls]
+
+    tools, (found, answer, nothing, unknown, listed) = anyio.run(session)
+    assert "filters" in tools["search"].input_schema["properties"] and "filters" in tools["ask"].input_schema["properties"]
+    passages = found.structured_content["result"]
+    assert passages and {p["source"] for p in passages} == {"geo/volcanoes.txt"}
+    assert passages[0]["metadata"] == {"team": "geo", "created": "2025-05-02", "title": "Volcano Notes"}
+    assert passages[0]["title"] == "Volcano Notes"
+    assert not answer.is_error and {c["source"] for c in answer.structured_content["citations"]} == {"bio/bees.txt"}
+    assert nothing.structured_content["abstained"] and nothing.structured_content["passages"] == []
+    assert unknown.is_error and unknown.content[0].text.endswith("unknown filter key 'colour'; this index knows: created, source, team, title")
+    assert {d["source"]: d["title"] for d in listed.structured_content["result"]} == {"bio/bees.txt": "Bee Notes",
+                                                                                       "geo/volcanoes.txt": "Volcano Notes"}
