@@ -151,6 +151,11 @@ def _value_sql(cond: Condition, mark, dialect: str) -> str:
     return " OR ".join(parts)
 
 
+def split_conditions(text: str) -> list[str]:
+    """One text box's conditions (the UI's): separated by semicolons or new lines."""
+    return [part.strip() for part in re.split(r"[;\n]", text or "") if part.strip()]
+
+
 def parse_filter(spec: object) -> Filter | None:
     """A `Filter` from what a caller gives: None or empty (no filter), a `Filter`, one condition as
     text ("created>=2025-06-01"), a list of them, or a mapping {"source": "seeds/*", "year":

@@ -9,6 +9,7 @@ import os
 
 import numpy as np
 import pytest
+from test_documents import make_pdf
 
 from rag import store as store_module
 from rag.bench.scale import synthetic
@@ -18,7 +19,6 @@ from rag.filters import Condition, Filter, loaded, parse_filter, stored
 from rag.lexical import BM25Index
 from rag.metadata import parse_pairs, parse_value
 from rag.store import FaissStore
-from test_documents import make_pdf
 
 MTIME = datetime.datetime(2025, 3, 4, 12, 0).timestamp()
 
@@ -146,7 +146,7 @@ def test_bm25_scores_only_allowed_chunks():
     texts = ["bees make honey", "bees sting", "honey is sweet", "trains run fast"]
     index = BM25Index.build([10, 20, 30, 40], texts)
     assert set(index.search("bees honey", 10)[1].tolist()) == {10, 20, 30}
-    scores, vids = index.search("bees honey", 10, allowed=np.asarray([20, 30, 40]))
+    _, vids = index.search("bees honey", 10, allowed=np.asarray([20, 30, 40]))
     assert vids.tolist() == [30, 20] or vids.tolist() == [20, 30]
     assert index.search("bees honey", 10, allowed=np.asarray([40]))[1].tolist() == []
     assert index.mask(np.asarray([20, 40])).tolist() == [0.0, 1.0, 0.0, 1.0]
@@ -253,3 +253,22 @@ def test_mcp_tools_take_filters_and_return_metadata(tagged_rag):
     assert unknown.is_error and unknown.content[0].text.endswith("unknown filter key 'colour'; this index knows: created, source, team, title")
     assert {d["source"]: d["title"] for d in listed.structured_content["result"]} == {"bio/bees.txt": "Bee Notes",
                                                                                        "geo/volcanoes.txt": "Volcano Notes"}
+
+
+def test_ui_filter_box_titles_and_api(tagged_rag):
+    from ui.handlers import Handlers
+
+    ui = Handlers(tagged_rag)
+    fresh = {"turns": [], "messages": []}
+    *_, (messages, *_) = ui.chat("What do worker bees collect?", fresh, "extractive", 5, "source=bio/*; created>=2025-06-01")
+    html = messages[-1]["content"]
+    assert "nectar" in html and "Bee Notes" in html and "volcanoes.txt" not in html
+    *_, (messages, *_) = ui.chat("What do worker bees collect?", fresh, "extractive", 5, "team=chemistry")
+    assert "No indexed document matches the filter “team=chemistry”" in messages[-1]["content"]
+    *_, (messages, state, *_) = ui.chat("What do worker bees collect?", fresh, "extractive", 5, "colour=red")
+    assert "unknown filter key &#x27;colour&#x27;; this index knows: created, source, team, title" in messages[-1]["content"]
+    assert state["turns"] == []  # a failed turn is no follow-up base
+    assert ui.document_table() == [["bees.txt — Bee Notes", 1, "bio/bees.txt"], ["volcanoes.txt — Volcano Notes", 1, "geo/volcanoes.txt"]]
+    found = ui.search("bees volcanoes", 5, "team=geo")
+    assert [(h["source"], h["title"], h["metadata"]["created"]) for h in found] == [("geo/volcanoes.txt", "Volcano Notes", "2025-05-02")]
+    assert {h["source"] for h in ui.ask("What do bees collect?", filters="team=bio")["passages"]} == {"bio/bees.txt"}
