@@ -29,7 +29,8 @@ class FolderBackend:
         self.settings, self.embedder, self.path = settings, embedder, Path(settings.index_path)
         self._index: Index | None = None
         self._lock = threading.RLock()
-        self._allowed: dict[Filter, np.ndarray] = {}  # for self._index; emptied when it is reopened
+        # for self._index, emptied when it is reopened: filter -> (allowed vector ids, BM25 row mask)
+        self._allowed: dict[Filter, tuple[np.ndarray, np.ndarray]] = {}
         self._keys: list[str] | None = None
 
     @property
@@ -80,23 +81,26 @@ class FolderBackend:
                 self._keys = index.chunks.metadata_keys()
             return self._keys
 
-    def _allowed_vids(self, index: Index, keep: Filter) -> np.ndarray:
-        """Vector ids of the chunks `keep` lets through, from the chunk store once per opened index."""
+    def _allowed_vids(self, index: Index, keep: Filter) -> tuple[np.ndarray, np.ndarray]:
+        """Vector ids of the chunks `keep` lets through and the BM25 mask of them, from the chunk
+        store once per opened index (a generation never changes)."""
         keep.check(self.metadata_keys())
         with self._lock:
             if index is not self._index:  # reopened meanwhile: ask this one, cache nothing
-                return index.chunks.filtered_vids(keep)
+                vids = index.chunks.filtered_vids(keep)
+                return vids, index.bm25.mask(vids)
             if keep not in self._allowed:
                 if len(self._allowed) >= FILTER_CACHE:
                     self._allowed.pop(next(iter(self._allowed)))
-                self._allowed[keep] = index.chunks.filtered_vids(keep)
+                vids = index.chunks.filtered_vids(keep)
+                self._allowed[keep] = vids, index.bm25.mask(vids)
             return self._allowed[keep]
 
     def search(self, query: str, *, k: int, mode: str, filters: Filter | None = None) -> list[Hit]:
         """Nearest vectors, BM25, or both fused by reciprocal rank (each `candidates` deep); with
         `filters`, each method searches only the chunks of the documents it keeps."""
         index = self.opened
-        allowed = None if filters is None else self._allowed_vids(index, filters)
+        allowed, mask = (None, None) if filters is None else self._allowed_vids(index, filters)
         if allowed is not None and not len(allowed):
             return []
         depth = max(k, self.settings.candidates) if mode == "hybrid" else k
@@ -108,7 +112,7 @@ class FolderBackend:
             rankings["dense"] = [int(i) for i in ids[0][keep]]
             raw["dense"] = dict(zip(rankings["dense"], map(float, scores[0][keep])))
         if mode in ("bm25", "hybrid"):
-            scores, ids = index.bm25.search(query, depth, allowed=allowed)
+            scores, ids = index.bm25.search(query, depth, mask=mask)
             rankings["bm25"] = [int(i) for i in ids]
             raw["bm25"] = dict(zip(rankings["bm25"], map(float, scores)))
         if mode == "hybrid":

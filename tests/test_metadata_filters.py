@@ -272,3 +272,19 @@ def test_ui_filter_box_titles_and_api(tagged_rag):
     found = ui.search("bees volcanoes", 5, "team=geo")
     assert [(h["source"], h["title"], h["metadata"]["created"]) for h in found] == [("geo/volcanoes.txt", "Volcano Notes", "2025-05-02")]
     assert {h["source"] for h in ui.ask("What do bees collect?", filters="team=bio")["passages"]} == {"bio/bees.txt"}
+
+
+def test_bench_scale_prints_the_filtered_search(tmp_path, capsys):
+    import json
+
+    from rag.cli import main
+
+    out = tmp_path / "scale"
+    args = ["bench", "scale", "--sizes", "3000", "--kinds", "flat,ivfpq", "--dim", "32", "--queries", "20", "--clusters", "30",
+            "--filter-share", "0.02", "--out", str(out)]
+    assert main(args) == 0
+    rows = [r for r in json.loads((out / "results.json").read_text())["rows"] if "allowed" in r]
+    assert [(r["kind"], r["allowed"], r["min_returned"]) for r in rows] == [("flat", 60, 10), ("ivfpq", 60, 10)]
+    assert all(r["recall"] == 1.0 and r["p50_ms"] > 0 and r["unfiltered_p50_ms"] > 0 for r in rows)  # 60 allowed: exact
+    table = capsys.readouterr().out
+    assert "Filtered search (a fixed random 2.0% of the vectors allowed" in table and "| 3,000 | ivfpq | 60 |" in table
