@@ -281,10 +281,15 @@ def test_bench_scale_prints_the_filtered_search(tmp_path, capsys):
 
     out = tmp_path / "scale"
     args = ["bench", "scale", "--sizes", "3000", "--kinds", "flat,ivfpq", "--dim", "32", "--queries", "20", "--clusters", "30",
-            "--filter-share", "0.02", "--out", str(out)]
+            "--filter-share", "0.02", "--index-chunks", "2000", "--out", str(out)]
     assert main(args) == 0
-    rows = [r for r in json.loads((out / "results.json").read_text())["rows"] if "allowed" in r]
+    result = json.loads((out / "results.json").read_text())
+    rows = [r for r in result["rows"] if "allowed" in r]
     assert [(r["kind"], r["allowed"], r["min_returned"]) for r in rows] == [("flat", 60, 10), ("ivfpq", 60, 10)]
     assert all(r["recall"] == 1.0 and r["p50_ms"] > 0 and r["unfiltered_p50_ms"] > 0 for r in rows)  # 60 allowed: exact
     table = capsys.readouterr().out
     assert "Filtered search (a fixed random 2.0% of the vectors allowed" in table and "| 3,000 | ivfpq | 60 |" in table
+    index = result["index_filtered"]  # through Rag.search: 100 documents of 100 chunks, one group of them kept
+    assert (index["chunks"], index["kept_chunks"]) == (10_000, 100) and [r["mode"] for r in index["rows"]] == ["dense", "bm25", "hybrid"]
+    assert all(r["fewest_returned"] == 10 for r in index["rows"] if r["mode"] != "bm25")  # BM25: only chunks holding a query word
+    assert "Filtered search through the folder backend (`Rag.search`, k=10): 10,000 chunks (flat)" in table

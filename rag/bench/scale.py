@@ -198,6 +198,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--filter-share", dest="filter_share", type=float, default=0.01,
                    help="share of the vectors a filtered search may return, 0 to skip (default: %(default)s)")
+    p.add_argument("--index-chunks", dest="index_chunks", type=int, default=0,
+                   help="also build a folder index of about this many synthetic chunks (test-hash embedder) and time "
+                        "Rag.search with a 1%% metadata filter in each mode (default: skip)")
     p.add_argument("--out", default="out/bench/scale", help="where results.json and results.md go (default: %(default)s)")
     p.set_defaults(run=run)
 
@@ -218,14 +221,25 @@ def run(args) -> int:
                                 filter_share=args.filter_share))
         del vectors
         gc.collect()
+    filtered = None
+    if args.index_chunks:
+        from .filtered import run_filtered
+
+        filtered = run_filtered(args.index_chunks, args.k, args.queries, args.seed, log)
     result = {
         "command": "rag " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else None,
+        "index_filtered": filtered,
         "dim": args.dim, "k": args.k, "queries": args.queries, "clusters": args.clusters, "spread": args.spread,
         "filter_share": args.filter_share,
         "rows": rows, "machine": machine(),
     }
     out = Path(args.out)
-    write_results(out, result, markdown(result), log)
+    table = markdown(result)
+    if filtered:
+        from .filtered import markdown as filtered_markdown
+
+        table += filtered_markdown(filtered)
+    write_results(out, result, table, log)
     return 0
 
 
