@@ -69,7 +69,7 @@ def run_filtered(n_chunks: int, k: int, queries: int, seed: int, log) -> dict:
             first = []
             for group in range(20, 30):  # a filter not seen before: SQLite resolves it first
                 t = time.perf_counter()
-                rag.search(texts[group], k=k, mode=mode, filters=f"group={group}")
+                rag.search(texts[group % len(texts)], k=k, mode=mode, filters=f"group={group}")
                 first.append((time.perf_counter() - t) * 1000)
             p50, base = percentile(timings["filtered"], 50), percentile(timings["unfiltered"], 50)
             rows.append({"mode": mode, "p50_ms": round(p50, 3), "unfiltered_p50_ms": round(base, 3),
