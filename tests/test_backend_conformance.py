@@ -461,3 +461,17 @@ def test_an_index_from_before_metadata_reads_and_gains_it(settings, topics):
     report = old.index([topics])
     assert report.embedded == 0 and old.document(bees).metadata["modified"] == datetime.date.today()
     assert len(old.search("bees", k=50, filters="modified>=2020-01-01")) == sum(n for _, n in old.documents())
+
+
+def test_a_selective_filter_still_returns_k(settings):
+    """1% of 2,000 one-chunk documents kept: k come back from inside the search (FAISS restricted to
+    the allowed ids; pgvector's HNSW scan iterating past ef_search), in every mode."""
+    words = ["amber", "basalt", "cedar", "delta", "ember", "fjord", "granite", "harbor", "island", "juniper"]
+    docs = [Document.from_text(f"many/{i:04d}.txt", f"Note {i} about {words[i % 10]} and {words[(i * 7) % 10]} near the {words[(i * 3) % 10]}.",
+                               {"group": i % 100}) for i in range(2000)]
+    rag = Rag(settings)
+    rag.add_documents(docs)
+    for mode in MODES:
+        hits = rag.search("amber basalt cedar delta ember fjord granite harbor island juniper", k=10, mode=mode, filters="group=42")
+        assert len(hits) == 10 and {h.chunk.metadata["group"] for h in hits} == {42}, mode
+        assert all(int(h.chunk.source[5:9]) % 100 == 42 for h in hits)
