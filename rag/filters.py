@@ -50,7 +50,7 @@ def loaded(kind: str, text: str, number: float | None) -> MetaValue:
     if kind == "date":
         return datetime.date.fromisoformat(text)
     if kind == "number" and number is not None:
-        return int(number) if number.is_integer() and re.fullmatch(r"[+-]?\d+", text) else number
+        return int(text) if re.fullmatch(r"[+-]?\d+", text) else number  # an int keeps every digit
     return text
 
 

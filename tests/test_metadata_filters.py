@@ -80,7 +80,7 @@ def test_user_values_are_typed():
     for bad, message in (["team"], "takes key=value"), (["source=x"], "not 'source'"), (["bad key=1"], "must be a name"):
         with pytest.raises(ConfigError, match=message):
             parse_pairs(bad)
-    for value in ("text", 3, 2.5, datetime.date(2025, 1, 2), 10**12):
+    for value in ("text", 3, -7, 2.5, datetime.date(2025, 1, 2), 10**12, 2**60 + 1):
         assert loaded(*stored(value)) == value and type(loaded(*stored(value))) is type(value)
 
 
