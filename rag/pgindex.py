@@ -22,7 +22,7 @@ from .embeddings import Embedder
 from .errors import ConfigError, IndexNotFoundError
 from .filters import Filter, loaded, stored
 from .incremental import FORMAT_VERSION, Change, IndexReport, check_model, check_version, chunking
-from .pgstore import connect, display_url, guarded, psycopg_modules, tune_search
+from .pgstore import connect, display_url, guarded, iterative_scan, psycopg_modules, tune_search
 from .settings import Settings
 from .types import Chunk, Document, Hit, MetaValue
 
@@ -132,6 +132,7 @@ class PgBackend:
         self.settings, self.embedder, self.url = settings, embedder, settings.store_url
         self._conn: Connection | None = None
         self._lock = threading.RLock()
+        self._iterative: bool | None = None  # pgvector 0.8+ (hnsw.iterative_scan), asked once
 
     def close(self) -> None:
         with self._lock:
@@ -254,7 +255,11 @@ class PgBackend:
             # tables from before chunks had headings: searchable as they are until `rag index` rebuilds them
             heading = "c.heading" if "context" in meta["chunking"] else "''"
             sql = SEARCH.format(dense=dense, lexical=lexical, score=SCORES[mode], heading=heading)
-            tune_search(conn, depth)
+            if self._iterative is None:
+                self._iterative = iterative_scan(conn)
+            tune_search(conn, depth, self._iterative)
+            if filters is not None and not self._iterative:  # an HNSW scan would stop at ef_search rows
+                conn.execute("SET LOCAL enable_indexscan = off")  # exact: every kept row is scored
             rows = conn.execute(sql, params).fetchall()
             found = self._metadata(conn, sorted({row[6] for row in rows})) if rows else {}  # row[6]: c.source
         hits: list[Hit] = []

@@ -475,3 +475,8 @@ def test_a_selective_filter_still_returns_k(settings):
         hits = rag.search("amber basalt cedar delta ember fjord granite harbor island juniper", k=10, mode=mode, filters="group=42")
         assert len(hits) == 10 and {h.chunk.metadata["group"] for h in hits} == {42}, mode
         assert all(int(h.chunk.source[5:9]) % 100 == 42 for h in hits)
+    if settings.store == "pgvector":  # pgvector before 0.8 (no iterative scan): an exact scan of the kept rows
+        assert rag.backend._iterative is True
+        rag.backend._iterative = False
+        hits = rag.search("amber basalt cedar", k=10, mode="dense", filters="group=42")
+        assert len(hits) == 10 and {h.chunk.metadata["group"] for h in hits} == {42}
