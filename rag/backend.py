@@ -13,9 +13,10 @@ from typing import Protocol
 
 from .embeddings import Embedder
 from .errors import ConfigError
+from .filters import Filter
 from .incremental import Change, IndexReport
 from .settings import Settings
-from .types import Document, Hit
+from .types import Document, Hit, MetaValue
 
 BACKENDS = {"faiss": "rag.folder:FolderBackend", "pgvector": "rag.pgindex:PgBackend"}  # imported when chosen
 
@@ -36,9 +37,19 @@ class IndexBackend(Protocol):
         """An indexed document, whose text every offset refers to; None when not indexed."""
         ...
 
-    def search(self, query: str, *, k: int, mode: str) -> list[Hit]:
+    def metadata(self) -> dict[str, dict[str, MetaValue]]:
+        """{source: metadata} of every indexed document that has any."""
+        ...
+
+    def metadata_keys(self) -> list[str]:
+        """The metadata keys some indexed document has, sorted: what a filter may name (and source)."""
+        ...
+
+    def search(self, query: str, *, k: int, mode: str, filters: Filter | None = None) -> list[Hit]:
         """The first stage: the k best chunks by vector ("dense"), full text ("bm25") or both fused
-        ("hybrid"), as they stand now; `Hit.scores` holds dense_rank, bm25_rank, dense, bm25."""
+        ("hybrid"), as they stand now; `Hit.scores` holds dense_rank, bm25_rank, dense, bm25. With
+        `filters`, only chunks of the documents it keeps, restricted inside each search (k come back
+        whenever that many are kept); a key the index does not know is a ConfigError."""
         ...
 
 

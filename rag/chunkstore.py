@@ -8,10 +8,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from .errors import StoreError
-from .types import Chunk, Document, indexed_text
+from .types import Chunk, Document, MetaValue, indexed_text
+
+if TYPE_CHECKING:
+    from .filters import Filter
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -35,6 +42,18 @@ CREATE TABLE IF NOT EXISTS chunks (
     heading TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
+"""
+# a document's metadata, one row per key (rag.filters.stored says how values are kept)
+METADATA = """
+CREATE TABLE IF NOT EXISTS metadata (
+    source TEXT NOT NULL,
+    key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    text TEXT NOT NULL,
+    number REAL,
+    PRIMARY KEY (source, key)
+);
+CREATE INDEX IF NOT EXISTS metadata_key ON metadata(key, number);
 """
 CHUNK_COLUMNS = 'id, source, start, "end", text, ordinal, page, n_tokens'  # then the heading
 
@@ -66,11 +85,15 @@ class ChunkStore:
     def _columns(self) -> None:
         """A store from before chunks had headings reads as chunks without one, until `rag index`
         rebuilds it; one from before documents had an origin reads as documents made in memory,
-        and gains the column when written."""
+        and gains the column when written; one from before metadata reads as documents without
+        any, and gains the table when written."""
         columns = {(table, row[1]) for table in ("chunks", "documents") for row in self.db.execute(f"PRAGMA table_info({table})")}
         if self.writable and ("documents", "origin") not in columns:
             self.db.execute("ALTER TABLE documents ADD COLUMN origin TEXT")
             columns.add(("documents", "origin"))
+        if self.writable:
+            self.db.executescript(METADATA)
+        self._has_metadata = self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'metadata'").fetchone() is not None
         self._heading = "heading" if ("chunks", "heading") in columns else "''"
         self._origin = "origin" if ("documents", "origin") in columns else "NULL"
 
@@ -106,7 +129,8 @@ class ChunkStore:
         row = self.db.execute(query, (source,)).fetchone()
         if row is None:
             return None
-        return Document(source=row[0], text=row[1], sha256=row[2], pages=tuple(tuple(p) for p in json.loads(row[3])), origin=row[4])
+        return Document(source=row[0], text=row[1], sha256=row[2], pages=tuple(tuple(p) for p in json.loads(row[3])), origin=row[4],
+                        metadata=self.metadata([source]).get(source, {}))
 
     def documents(self) -> list[tuple[str, int]]:
         """(source, number of chunks) for every indexed document, sorted by source."""
@@ -121,6 +145,7 @@ class ChunkStore:
             'INSERT INTO chunks (id, vid, source, ordinal, start, "end", page, n_tokens, text, heading) VALUES (?,?,?,?,?,?,?,?,?,?)',
             [(c.id, v, c.source, c.ordinal, c.start, c.end, c.page, c.n_tokens, c.text, c.heading) for c, v in zip(chunks, vids)],
         )
+        self.set_metadata(doc.source, doc.metadata)
 
     def set_origin(self, source: str, origin: str | None) -> None:
         self.db.execute("UPDATE documents SET origin = ? WHERE source = ?", (origin, source))
@@ -130,7 +155,46 @@ class ChunkStore:
         vids = [v for (v,) in self.db.execute("SELECT vid FROM chunks WHERE source = ?", (source,))]
         self.db.execute("DELETE FROM chunks WHERE source = ?", (source,))
         self.db.execute("DELETE FROM documents WHERE source = ?", (source,))
+        self.db.execute("DELETE FROM metadata WHERE source = ?", (source,))
         return vids
+
+    # metadata
+    def set_metadata(self, source: str, metadata: dict[str, MetaValue]) -> None:
+        from .filters import stored
+
+        self.db.execute("DELETE FROM metadata WHERE source = ?", (source,))
+        rows = [(source, key, *stored(value)) for key, value in metadata.items()]
+        self.db.executemany("INSERT INTO metadata (source, key, kind, text, number) VALUES (?, ?, ?, ?, ?)", rows)
+
+    def metadata(self, sources: list[str] | None = None) -> dict[str, dict[str, MetaValue]]:
+        """{source: {key: value}} of these documents (all when None); documents without any are left out."""
+        from .filters import loaded
+
+        if not self._has_metadata:
+            return {}
+        query = "SELECT source, key, kind, text, number FROM metadata"
+        if sources is None:
+            rows = self.db.execute(query + " ORDER BY source, key").fetchall()
+        else:
+            rows = []
+            for i in range(0, len(sources), 500):
+                part = list(sources[i : i + 500])
+                rows += self.db.execute(f"{query} WHERE source IN ({','.join('?' * len(part))}) ORDER BY source, key", part).fetchall()
+        out: dict[str, dict[str, MetaValue]] = {}
+        for source, key, kind, text, number in rows:
+            out.setdefault(source, {})[key] = loaded(kind, text, number)
+        return out
+
+    def metadata_keys(self) -> list[str]:
+        if not self._has_metadata:
+            return []
+        return [key for (key,) in self.db.execute("SELECT DISTINCT key FROM metadata ORDER BY key")]
+
+    def filtered_vids(self, keep: Filter) -> np.ndarray:
+        """Vector ids of the chunks of the documents `keep` keeps, ascending."""
+        where, params = keep.sql(documents="d.source", metadata="metadata", dialect="sqlite")
+        query = f"SELECT c.vid FROM chunks c WHERE c.source IN (SELECT d.source FROM documents d WHERE {where}) ORDER BY c.vid"
+        return np.fromiter((v for (v,) in self.db.execute(query, params)), dtype=np.int64)
 
     # chunks
     def chunk_vids(self, source: str) -> dict[str, int]:
@@ -144,7 +208,8 @@ class ChunkStore:
             marks = ",".join("?" * len(part))
             for row in self.db.execute(f"SELECT vid, {CHUNK_COLUMNS}, {self._heading} FROM chunks WHERE vid IN ({marks})", part):
                 out[row[0]] = Chunk(*row[1:])
-        return out
+        metadata = self.metadata(sorted({c.source for c in out.values()}))
+        return {vid: replace(c, metadata=metadata[c.source]) if c.source in metadata else c for vid, c in out.items()}
 
     def all_chunks(self) -> tuple[list[int], list[str]]:
         """(vids, indexed texts: heading and text) of every chunk in a stable order (by vid)."""

@@ -126,7 +126,10 @@ def load_file(
         raise too_large(source, len(text), max_document_chars)
     if not text.strip():
         raise LoadError(source, "no text could be extracted (scanned or empty document?)")
-    return Document(source=source, text=text, sha256=hashlib.sha256(data).hexdigest(), pages=pages, origin=str(path.resolve()))
+    from .metadata import for_file
+
+    return Document(source=source, text=text, sha256=hashlib.sha256(data).hexdigest(), pages=pages, origin=str(path.resolve()),
+                    metadata=for_file(path, data, text))
 
 
 def too_large(source: str, chars: int, limit: int) -> LoadError:

@@ -7,14 +7,19 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import numpy as np
+
 from . import incremental
 from .embeddings import Embedder
 from .errors import IndexNotFoundError
+from .filters import Filter
 from .fusion import reciprocal_rank_fusion
 from .incremental import Change, IndexReport, check_model, chunking
 from .index import Generation, Index, locked, open_index, read_manifest
 from .settings import Settings
-from .types import Document, Hit
+from .types import Document, Hit, MetaValue
+
+FILTER_CACHE = 64  # filters whose allowed vector ids are kept per opened index (it never changes)
 
 
 class FolderBackend:
@@ -24,6 +29,9 @@ class FolderBackend:
         self.settings, self.embedder, self.path = settings, embedder, Path(settings.index_path)
         self._index: Index | None = None
         self._lock = threading.RLock()
+        # for self._index, emptied when it is reopened: filter -> (allowed vector ids, BM25 row mask)
+        self._allowed: dict[Filter, tuple[np.ndarray, np.ndarray]] = {}
+        self._keys: list[str] | None = None
 
     @property
     def opened(self) -> Index:
@@ -32,6 +40,7 @@ class FolderBackend:
         with self._lock:
             if self._index is None or self._index.changed_on_disk():
                 self._index = open_index(self.path, self.embedder.model_id)
+                self._allowed, self._keys = {}, None
             return self._index
 
     def update(self, change: Change, *, rebuild: bool = False, progress: bool = False) -> IndexReport:
@@ -62,19 +71,48 @@ class FolderBackend:
     def document(self, source: str) -> Document | None:
         return self.opened.document(source)
 
-    def search(self, query: str, *, k: int, mode: str) -> list[Hit]:
-        """Nearest vectors, BM25, or both fused by reciprocal rank (each `candidates` deep)."""
+    def metadata(self) -> dict[str, dict[str, MetaValue]]:
+        return self.opened.chunks.metadata()
+
+    def metadata_keys(self) -> list[str]:
         index = self.opened
+        with self._lock:
+            if self._keys is None or index is not self._index:
+                self._keys = index.chunks.metadata_keys()
+            return self._keys
+
+    def _allowed_vids(self, index: Index, keep: Filter) -> tuple[np.ndarray, np.ndarray]:
+        """Vector ids of the chunks `keep` lets through and the BM25 mask of them, from the chunk
+        store once per opened index (a generation never changes)."""
+        keep.check(self.metadata_keys())
+        with self._lock:
+            if index is not self._index:  # reopened meanwhile: ask this one, cache nothing
+                vids = index.chunks.filtered_vids(keep)
+                return vids, index.bm25.mask(vids)
+            if keep not in self._allowed:
+                if len(self._allowed) >= FILTER_CACHE:
+                    self._allowed.pop(next(iter(self._allowed)))
+                vids = index.chunks.filtered_vids(keep)
+                self._allowed[keep] = vids, index.bm25.mask(vids)
+            return self._allowed[keep]
+
+    def search(self, query: str, *, k: int, mode: str, filters: Filter | None = None) -> list[Hit]:
+        """Nearest vectors, BM25, or both fused by reciprocal rank (each `candidates` deep); with
+        `filters`, each method searches only the chunks of the documents it keeps."""
+        index = self.opened
+        allowed, mask = (None, None) if filters is None else self._allowed_vids(index, filters)
+        if allowed is not None and not len(allowed):
+            return []
         depth = max(k, self.settings.candidates) if mode == "hybrid" else k
         rankings: dict[str, list[int]] = {}
         raw: dict[str, dict[int, float]] = {}
         if mode in ("dense", "hybrid"):
-            scores, ids = index.vectors.search(self.embedder.embed([query], query=True), depth)
+            scores, ids = index.vectors.search(self.embedder.embed([query], query=True), depth, allowed=allowed)
             keep = ids[0] >= 0
             rankings["dense"] = [int(i) for i in ids[0][keep]]
             raw["dense"] = dict(zip(rankings["dense"], map(float, scores[0][keep])))
         if mode in ("bm25", "hybrid"):
-            scores, ids = index.bm25.search(query, depth)
+            scores, ids = index.bm25.search(query, depth, mask=mask)
             rankings["bm25"] = [int(i) for i in ids]
             raw["bm25"] = dict(zip(rankings["bm25"], map(float, scores)))
         if mode == "hybrid":

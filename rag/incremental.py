@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -66,11 +66,15 @@ class Change:
     started: float = field(default_factory=time.perf_counter)
 
     @classmethod
-    def from_paths(cls, paths: list[str | os.PathLike], settings: Settings, *, prune: bool = True) -> Change:
+    def from_paths(cls, paths: list[str | os.PathLike], settings: Settings, *, prune: bool = True,
+                   metadata: dict | None = None) -> Change:
+        """The files under `paths`; `metadata` (user values) is added to every document's own."""
         started = time.perf_counter()
         documents, skipped = load_paths(
             paths, max_document_chars=settings.max_document_chars, max_docx_xml_bytes=settings.max_docx_xml_bytes
         )
+        if metadata:
+            documents = [replace(d, metadata={**d.metadata, **metadata}) for d in documents]
         roots = tuple(display_path(Path(p)) for p in paths if Path(p).exists()) if prune else ()
         return cls(tuple(documents), prune=roots, skipped=tuple(skipped), started=started)
 
@@ -119,6 +123,14 @@ class IndexWriter(Protocol):
         """Record where an unchanged document now comes from (`Document.origin`)."""
         ...
 
+    def metadata(self) -> dict[str, dict]:
+        """{source: its metadata} of every indexed document that has any."""
+        ...
+
+    def set_metadata(self, source: str, metadata: dict) -> None:
+        """Replace the metadata of an unchanged document (`Document.metadata`)."""
+        ...
+
     def remove(self, sources: set[str]) -> None:
         """Drop these documents with their chunks and vectors."""
         ...
@@ -142,8 +154,10 @@ def update(writer: IndexWriter, change: Change, settings: Settings, embedder: Em
     same = [d for d in documents if d.source in indexed and indexed[d.source][0] == d.sha256]
     # unchanged, but loaded from another file (or indexed before documents recorded their origin)
     moved = [d for d in same if indexed[d.source][1] != d.origin]
+    stored = writer.metadata() if same else {}
+    retagged = [d for d in same if stored.get(d.source, {}) != d.metadata]  # same text, other metadata
     unchanged = len(same)
-    if writer.exists and not (new or changed or removed or moved):
+    if writer.exists and not (new or changed or removed or moved or retagged):
         n_docs, n_chunks = writer.counts()
         return IndexReport(n_docs, n_chunks, unchanged=unchanged, skipped=change.skipped, seconds=time.perf_counter() - change.started)
 
@@ -162,6 +176,8 @@ def update(writer: IndexWriter, change: Change, settings: Settings, embedder: Em
     bar.close()
     for doc in moved:
         writer.set_origin(doc.source, doc.origin)
+    for doc in retagged:
+        writer.set_metadata(doc.source, doc.metadata)
     writer.remove(removed)
     truncated = count_truncated(embedder, to_embed)
     for part, vectors in embed_batches(embedder, to_embed, settings.embedding_batch_size, progress):

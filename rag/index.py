@@ -209,6 +209,12 @@ class Generation:
     def set_origin(self, source: str, origin: str | None) -> None:
         self.store.set_origin(source, origin)
 
+    def metadata(self) -> dict[str, dict]:
+        return self.old.chunks.metadata() if self.old else {}
+
+    def set_metadata(self, source: str, metadata: dict) -> None:
+        self.store.set_metadata(source, metadata)
+
     def remove(self, sources: set[str]) -> None:
         for source in sources:
             self.drop += self.store.delete_document(source)

@@ -59,18 +59,28 @@ class BM25Index:
             retriever.index(tokenize(texts), show_progress=False)
         return cls(retriever, np.asarray(vids, dtype=np.int64))
 
-    def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, vector ids), best first; only documents with a positive score."""
+    def search(self, query: str, k: int, allowed: np.ndarray | None = None, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, vector ids), best first; only documents with a positive score and, with
+        `allowed` (vector ids, ascending) or its `mask`, only those: the others score zero inside bm25s."""
+        if mask is None and allowed is not None:
+            mask = self.mask(allowed)
         tokens = tokenize([query])
-        if not len(self) or not tokens[0]:
+        if not len(self) or not tokens[0] or (mask is not None and not mask.any()):
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
         vocab = self.retriever.vocab_dict
         if not any(t in vocab for t in tokens[0]):
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
-        rows, scores = self.retriever.retrieve(tokens, k=min(k, len(self)), show_progress=False, n_threads=1)
+        rows, scores = self.retriever.retrieve(tokens, k=min(k, len(self)), show_progress=False, n_threads=1, weight_mask=mask)
         rows, scores = rows[0], scores[0]
         keep = scores > 0
         return scores[keep].astype(np.float32), self.vids[rows[keep]]
+
+    def mask(self, allowed: np.ndarray) -> np.ndarray:
+        """1.0 for the rows whose vector id is in `allowed` (ascending), 0.0 for the others."""
+        if not len(allowed):
+            return np.zeros(len(self.vids), np.float32)
+        at = np.minimum(np.searchsorted(allowed, self.vids), len(allowed) - 1)
+        return (allowed[at] == self.vids).astype(np.float32)
 
     def save(self, folder: Path) -> None:
         target = Path(folder) / FOLDER

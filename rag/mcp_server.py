@@ -9,6 +9,7 @@ is the one-line message. Built on the official SDK's `MCPServer` (FastMCP in mcp
 # No `from __future__ import annotations`: the SDK reads the tools' annotations, which name local types.
 
 import base64
+import datetime
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -23,15 +24,18 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from .errors import RagError
+from .filters import MAX_CONDITIONS
 from .pipeline import Rag
 from .settings import MAX_QUESTION_CHARS
-from .types import Answer, Hit
+from .types import Answer, Hit, MetaValue
 
 INSTRUCTIONS = (
     "Answers questions from the documents indexed on this server. Call `ask` for an answer whose every "
     "sentence is backed by an exact quote from a source document (cite the `citations`; do not add facts "
-    "they do not hold); `search` for the raw passages; `list_documents` for what is indexed."
+    "they do not hold); `search` for the raw passages; `list_documents` for what is indexed and each "
+    "document's metadata, which `filters` can match (e.g. [\"source=reports/*\", \"created>=2025-06-01\"])."
 )
+Metadata = dict[str, str | int | float]  # dates as YYYY-MM-DD
 
 
 class Span(BaseModel):
@@ -49,6 +53,7 @@ class Passage(Span):
     title: str = Field("", description="the document's title, where it has one")
     heading: str = Field("", description="title and section heading the passage stands under, one per line")
     text: str = Field(description="exactly the document's text from start to end")
+    metadata: Metadata = Field(default_factory=dict, description="the document's metadata (title, author, dates, ...)")
 
 
 class Quote(Span):
@@ -76,6 +81,8 @@ class AskResult(BaseModel):
 class DocumentInfo(BaseModel):
     source: str
     chunks: int
+    title: str = ""
+    metadata: Metadata = Field(default_factory=dict, description="what `filters` can match, besides source")
 
 
 def build_server(rag: Rag) -> MCPServer:
@@ -85,23 +92,30 @@ def build_server(rag: Rag) -> MCPServer:
     limit = rag.settings.max_k
     K = Annotated[int | None, Field(description=f"passages to retrieve, 1 to {limit}; omit for the server's default",
                                     json_schema_extra={"minimum": 1, "maximum": limit})]  # checked by check_k
+    Filters = Annotated[list[str] | None, Field(
+        description="only documents whose metadata matches all of these: key=value, 'key in a, b', key>=2025-06-01 "
+                    "(> >= < <= on dates and numbers), source=folder/* (list_documents shows the metadata)",
+        max_length=MAX_CONDITIONS)]
 
     @server.tool(annotations=read_only)
     def ask(question: Annotated[str, Field(description=f"the question, at most {MAX_QUESTION_CHARS} characters")],
-            k: K = None) -> AskResult:
+            k: K = None, filters: Filters = None) -> AskResult:
         """Answer a question from the indexed documents, with a verified quote behind every sentence."""
-        return ask_result(checked(rag.ask, question, k=k))
+        return ask_result(checked(rag.ask, question, k=k, filters=filters))
 
     @server.tool(annotations=read_only)
     def search(query: Annotated[str, Field(description=f"what to search for, at most {MAX_QUESTION_CHARS} characters")],
-               k: K = None) -> list[Passage]:
-        """The passages of the indexed documents that best match a query, best first, with source and offsets."""
-        return [passage(hit) for hit in checked(rag.search, query, k=k)]
+               k: K = None, filters: Filters = None) -> list[Passage]:
+        """The passages of the indexed documents that best match a query, best first, with source and offsets
+        (none when the filters keep no document)."""
+        return [passage(hit) for hit in checked(rag.search, query, k=k, filters=filters)]
 
     @server.tool(annotations=read_only)
     def list_documents() -> list[DocumentInfo]:
-        """The indexed documents and how many passages (chunks) each holds."""
-        return [DocumentInfo(source=source, chunks=n) for source, n in checked(rag.documents)]
+        """The indexed documents: how many passages (chunks) each holds, its title and its metadata."""
+        rows, metadata = checked(rag.documents), checked(rag.metadata)
+        return [DocumentInfo(source=source, chunks=n, title=str(metadata.get(source, {}).get("title", "")),
+                             metadata=plain(metadata.get(source, {}))) for source, n in rows]
 
     return server
 
@@ -117,7 +131,12 @@ def checked(call, *args, **kwargs):
 def passage(hit: Hit) -> Passage:
     c = hit.chunk
     return Passage(rank=hit.rank, score=hit.score, source=c.source, start=c.start, end=c.end, page=c.page,
-                   title=c.heading.split("\n", 1)[0], heading=c.heading, text=c.text)
+                   title=c.title, heading=c.heading, text=c.text, metadata=plain(c.metadata))
+
+
+def plain(metadata: dict[str, MetaValue]) -> Metadata:
+    """Metadata as JSON holds it: dates as YYYY-MM-DD."""
+    return {k: v.isoformat() if isinstance(v, datetime.date) else v for k, v in metadata.items()}
 
 
 def ask_result(answer: Answer) -> AskResult:

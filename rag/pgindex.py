@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Literal, overload
 
 import numpy as np
@@ -19,10 +20,11 @@ from . import incremental
 from .chunks import vector_id
 from .embeddings import Embedder
 from .errors import ConfigError, IndexNotFoundError
+from .filters import Filter, loaded, stored
 from .incremental import FORMAT_VERSION, Change, IndexReport, check_model, check_version, chunking
-from .pgstore import connect, display_url, guarded, psycopg_modules, tune_search
+from .pgstore import connect, display_url, guarded, iterative_scan, psycopg_modules, tune_search
 from .settings import Settings
-from .types import Chunk, Document, Hit
+from .types import Chunk, Document, Hit, MetaValue
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -60,6 +62,21 @@ CREATE TABLE IF NOT EXISTS rag_chunks (
 CREATE INDEX IF NOT EXISTS rag_chunks_embedding ON rag_chunks USING hnsw (embedding vector_ip_ops);
 CREATE INDEX IF NOT EXISTS rag_chunks_tsv ON rag_chunks USING gin (tsv);
 """
+# a document's metadata, one row per key, as the folder's chunks.sqlite keeps it (rag.filters.stored);
+# tables from before metadata gain it on the next update and read as documents without any until then
+METADATA = """
+CREATE TABLE IF NOT EXISTS rag_metadata (
+    source text NOT NULL REFERENCES rag_documents (source) ON DELETE CASCADE,
+    key text NOT NULL,
+    kind text NOT NULL,
+    text text NOT NULL,
+    number float8,
+    PRIMARY KEY (source, key)
+);
+CREATE INDEX IF NOT EXISTS rag_metadata_key ON rag_metadata (key, number);
+"""
+HAS_METADATA = "SELECT to_regclass('rag_metadata') IS NOT NULL"
+PUT_METADATA = "INSERT INTO rag_metadata (source, key, kind, text, number) VALUES (%s, %s, %s, %s, %s)"
 PUT_DOCUMENT = """INSERT INTO rag_documents (source, sha256, text, pages, n_chunks, origin) VALUES (%s, %s, %s, %s, %s, %s)
     ON CONFLICT (source) DO UPDATE SET sha256 = EXCLUDED.sha256, text = EXCLUDED.text, pages = EXCLUDED.pages,
     n_chunks = EXCLUDED.n_chunks, origin = EXCLUDED.origin"""
@@ -75,13 +92,15 @@ PUT_META = "INSERT INTO rag_meta (key, value) VALUES (%s, %s) ON CONFLICT (key) 
 
 # Search: the nearest `depth` chunks by vector and the best `depth` by full-text rank (the query's
 # stemmed words OR-ed, as BM25 scores any of them), fused as rag.fusion does, ties broken alike.
+# A filter is a WHERE on each (`{where}`): with hnsw.iterative_scan the index scan goes on until
+# `depth` rows pass it, so a selective filter still returns k.
 DENSE = """SELECT source, vid, -distance AS score, row_number() OVER (ORDER BY distance) AS rank
-    FROM (SELECT source, vid, embedding <#> %(vector)s AS distance FROM rag_chunks
+    FROM (SELECT source, vid, embedding <#> %(vector)s AS distance FROM rag_chunks WHERE {where}
           ORDER BY distance LIMIT %(depth)s) nearest"""
 LEXICAL = """SELECT source, vid, score, row_number() OVER (ORDER BY score DESC, vid) AS rank
     FROM (SELECT source, vid, ts_rank_cd(tsv, terms.q)::float8 AS score
           FROM rag_chunks, (SELECT replace(plainto_tsquery('english', %(text)s)::text, ' & ', ' | ')::tsquery) terms (q)
-          WHERE tsv @@ terms.q ORDER BY score DESC LIMIT %(depth)s) matched"""
+          WHERE tsv @@ terms.q AND {where} ORDER BY score DESC LIMIT %(depth)s) matched"""
 NOTHING = "SELECT NULL::text AS source, NULL::bigint AS vid, NULL::float8 AS score, NULL::bigint AS rank WHERE false"
 SCORES = {
     "dense": "d.score",
@@ -113,6 +132,7 @@ class PgBackend:
         self.settings, self.embedder, self.url = settings, embedder, settings.store_url
         self._conn: Connection | None = None
         self._lock = threading.RLock()
+        self._iterative: bool | None = None  # pgvector 0.8+ (hnsw.iterative_scan), asked once
 
     def close(self) -> None:
         with self._lock:
@@ -156,11 +176,14 @@ class PgBackend:
             return incremental.update(writer, change, self.settings, self.embedder, progress=progress)
 
     def _add_origin_column(self) -> None:
-        """Tables from before documents had an origin gain the column in a transaction of its own:
-        it locks the table for a moment, not readers for a whole update."""
+        """Tables from before documents had an origin (or metadata) gain the column (the table) in a
+        transaction of its own: it locks the table for a moment, not readers for a whole update."""
         with self._transaction() as conn:
-            if conn.execute("SELECT to_regclass('rag_documents')").fetchone()[0] and not conn.execute(HAS_ORIGIN).fetchone()[0]:
-                conn.execute("ALTER TABLE rag_documents ADD COLUMN IF NOT EXISTS origin text")
+            if conn.execute("SELECT to_regclass('rag_documents')").fetchone()[0]:
+                if not conn.execute(HAS_ORIGIN).fetchone()[0]:
+                    conn.execute("ALTER TABLE rag_documents ADD COLUMN IF NOT EXISTS origin text")
+                if not conn.execute(HAS_METADATA).fetchone()[0]:
+                    conn.execute(METADATA)
 
     def documents(self) -> list[tuple[str, int]]:
         """(source, number of chunks) of every indexed document, sorted by source."""
@@ -168,38 +191,85 @@ class PgBackend:
             self._meta(conn)
             return [tuple(row) for row in conn.execute("SELECT source, n_chunks FROM rag_documents ORDER BY source")]
 
+    def metadata(self, sources: list[str] | None = None) -> dict[str, dict[str, MetaValue]]:
+        with self._transaction() as conn:
+            self._meta(conn)
+            return self._metadata(conn, sources)
+
+    @staticmethod
+    def _metadata(conn, sources: list[str] | None) -> dict[str, dict[str, MetaValue]]:
+        if not conn.execute(HAS_METADATA).fetchone()[0]:
+            return {}
+        query = "SELECT source, key, kind, text, number FROM rag_metadata"
+        if sources is None:
+            rows = conn.execute(query + " ORDER BY source, key").fetchall()
+        else:
+            rows = conn.execute(query + " WHERE source = ANY(%s) ORDER BY source, key", (list(sources),)).fetchall()
+        out: dict[str, dict[str, MetaValue]] = {}
+        for source, key, kind, text, number in rows:
+            out.setdefault(source, {})[key] = loaded(kind, text, number)
+        return out
+
+    def metadata_keys(self) -> list[str]:
+        with self._transaction() as conn:
+            self._meta(conn)
+            return self._keys(conn)
+
+    @staticmethod
+    def _keys(conn) -> list[str]:
+        if not conn.execute(HAS_METADATA).fetchone()[0]:
+            return []
+        return [key for (key,) in conn.execute("SELECT DISTINCT key FROM rag_metadata ORDER BY key")]
+
     def document(self, source: str) -> Document | None:
         with self._transaction() as conn:
             self._meta(conn)
             origin = "origin" if conn.execute(HAS_ORIGIN).fetchone()[0] else "NULL"
             query = f"SELECT source, text, sha256, pages, {origin} FROM rag_documents WHERE source = %s"
             row = conn.execute(query, (source,)).fetchone()
+            metadata = self._metadata(conn, [source]).get(source, {}) if row else {}
         if row is None:
             return None
-        return Document(source=row[0], text=row[1], sha256=row[2], pages=tuple(tuple(p) for p in row[3]), origin=row[4])
+        return Document(source=row[0], text=row[1], sha256=row[2], pages=tuple(tuple(p) for p in row[3]), origin=row[4],
+                        metadata=metadata)
 
-    def search(self, query: str, *, k: int, mode: str) -> list[Hit]:
-        """Nearest vectors, full-text rank, or both fused, in one statement (each `candidates` deep)."""
+    def search(self, query: str, *, k: int, mode: str, filters: Filter | None = None) -> list[Hit]:
+        """Nearest vectors, full-text rank, or both fused, in one statement (each `candidates` deep);
+        `filters` is a WHERE on both searches."""
         s = self.settings
         depth = max(k, s.candidates) if mode == "hybrid" else k
         params = {"text": query, "depth": depth, "k": k, "rrf_k": s.rrf_k}
         params.update(dense_weight=s.dense_weight, bm25_weight=s.bm25_weight)
+        where = "TRUE"
+        if filters is not None:
+            where, more = filters.sql(documents="rag_chunks.source", metadata="rag_metadata", dialect="postgres")
+            params.update(more)
         if mode != "bm25":
             params["vector"] = self.embedder.embed([query], query=True)[0]
-        dense, lexical = (NOTHING if mode == "bm25" else DENSE), (NOTHING if mode == "dense" else LEXICAL)
+        dense = NOTHING if mode == "bm25" else DENSE.format(where=where)
+        lexical = NOTHING if mode == "dense" else LEXICAL.format(where=where)
         with self._transaction() as conn:
             meta = self._meta(conn)
+            if filters is not None:
+                filters.check(self._keys(conn))
             # tables from before chunks had headings: searchable as they are until `rag index` rebuilds them
             heading = "c.heading" if "context" in meta["chunking"] else "''"
             sql = SEARCH.format(dense=dense, lexical=lexical, score=SCORES[mode], heading=heading)
-            tune_search(conn, depth)
+            if self._iterative is None:
+                self._iterative = iterative_scan(conn)
+            tune_search(conn, depth, self._iterative)
+            if filters is not None and not self._iterative:  # an HNSW scan would stop at ef_search rows
+                conn.execute("SET LOCAL enable_indexscan = off")  # exact: every kept row is scored
             rows = conn.execute(sql, params).fetchall()
+            found = self._metadata(conn, sorted({row[6] for row in rows})) if rows else {}  # row[6]: c.source
         hits: list[Hit] = []
         for fused, dense_rank, bm25_rank, dense, bm25, *chunk in rows:
             ranks, raw = {"dense_rank": dense_rank, "bm25_rank": bm25_rank}, {"dense": dense, "bm25": bm25}
             detail: dict[str, float] = {name: int(v) for name, v in ranks.items() if v is not None}
             detail.update({name: float(v) for name, v in raw.items() if v is not None})
-            hits.append(Hit(chunk=Chunk(*chunk), score=float(fused), rank=len(hits) + 1, scores=detail))
+            hit_chunk = Chunk(*chunk)
+            hit_chunk = replace(hit_chunk, metadata=found[hit_chunk.source]) if hit_chunk.source in found else hit_chunk
+            hits.append(Hit(chunk=hit_chunk, score=float(fused), rank=len(hits) + 1, scores=detail))
         return hits
 
 
@@ -220,8 +290,9 @@ class PgWriter:
 
     def begin(self) -> None:
         if not self.exists:  # none yet, a rebuild, or other chunking: new tables
-            self.conn.execute("DROP TABLE IF EXISTS rag_chunks, rag_documents, rag_meta")
+            self.conn.execute("DROP TABLE IF EXISTS rag_metadata, rag_chunks, rag_documents, rag_meta")
             self.conn.execute(SCHEMA.format(dimension=int(self.embedder.dimension)))
+            self.conn.execute(METADATA)
 
     def chunk_ids(self, source: str) -> dict[str, int]:
         return dict(self.conn.execute("SELECT id, vid FROM rag_chunks WHERE source = %s", (source,)).fetchall())
@@ -239,9 +310,19 @@ class PgWriter:
         if kept:
             with self.conn.cursor() as cur:
                 cur.executemany(RENUMBER_CHUNK, kept)
+        self.set_metadata(document.source, document.metadata)
 
     def set_origin(self, source: str, origin: str | None) -> None:
         self.conn.execute("UPDATE rag_documents SET origin = %s WHERE source = %s", (origin, source))
+
+    def metadata(self) -> dict[str, dict]:
+        return PgBackend._metadata(self.conn, None) if self.exists else {}
+
+    def set_metadata(self, source: str, metadata: dict) -> None:
+        self.conn.execute("DELETE FROM rag_metadata WHERE source = %s", (source,))
+        if metadata:
+            with self.conn.cursor() as cur:
+                cur.executemany(PUT_METADATA, [(source, key, *stored(value)) for key, value in metadata.items()])
 
     def remove(self, sources: set[str]) -> None:
         if sources:  # their chunks go with them (ON DELETE CASCADE)

@@ -96,13 +96,23 @@ NEAREST = """SELECT id, -distance FROM (
 ) nearest ORDER BY distance"""
 
 
-def tune_search(conn, depth: int) -> None:
-    """HNSW returns at most ef_search rows: widen it for deep queries and let the scan go on past it.
-    Plain SET LOCAL (not set_config) so that Citus passes it on to the shards."""
+def tune_search(conn, depth: int, iterative: bool = True) -> None:
+    """HNSW returns at most ef_search rows: widen it for deep queries and let the scan go on past it
+    (`iterative`: pgvector 0.8 and later). Plain SET LOCAL (not set_config) so that Citus passes it on
+    to the shards."""
     psycopg, _ = psycopg_modules()
     ef = psycopg.sql.Literal(min(1000, max(100, 2 * depth)))
     conn.execute(psycopg.sql.SQL("SET LOCAL hnsw.ef_search = {}").format(ef))
-    conn.execute("SET LOCAL hnsw.iterative_scan = strict_order")
+    if iterative:
+        conn.execute("SET LOCAL hnsw.iterative_scan = strict_order")
+
+
+def iterative_scan(conn) -> bool:
+    """Whether this database's pgvector (0.8 or later) can scan HNSW past ef_search, so that a
+    filtered search still finds k rows."""
+    row = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
+    parts = [int(p) for p in row[0].split(".")[:2] if p.isdigit()] if row else []
+    return tuple(parts) >= (0, 8)
 
 
 class PgVectorStore:

@@ -17,6 +17,7 @@ from .answer import Answerer, Condenser
 from .answerers import EXTRACTIVE, as_answerer, is_dotted, resolve_dotted
 from .backend import make_backend
 from .embeddings import Embedder, make_embedder
+from .filters import parse_filter
 from .incremental import Change, IndexReport
 from .rerank import Reranker
 from .retrieve import Retriever
@@ -66,15 +67,27 @@ class Rag:
         return f"Rag(settings={self.settings!r})"
 
     # indexing
-    def index(self, paths: list[str | os.PathLike] | None = None, *, rebuild: bool = False, prune: bool = True, progress: bool = False) -> IndexReport:
+    def index(self, paths: list[str | os.PathLike] | None = None, *, rebuild: bool = False, prune: bool = True,
+              progress: bool = False, metadata: dict | None = None) -> IndexReport:
         """Index files and folders, embedding only new or changed text. With `prune`, indexed
-        documents under the given paths that are no longer there (deleted, renamed) are removed."""
-        change = Change.from_paths(paths or [DEFAULT_CORPUS], self.settings, prune=prune)
+        documents under the given paths that are no longer there (deleted, renamed) are removed.
+        `metadata` ({key: text, number or date}) is added to what each file says about itself."""
+        from .metadata import checked
+
+        change = Change.from_paths(paths or [DEFAULT_CORPUS], self.settings, prune=prune, metadata=checked(metadata or {}))
         return self.backend.update(change, rebuild=rebuild, progress=progress)
 
-    def add_documents(self, documents: list[Document], *, progress: bool = False) -> IndexReport:
-        """Index in-memory documents (e.g. from a database or a benchmark), keeping all others."""
-        return self.backend.update(Change(tuple(documents)), progress=progress)
+    def add_documents(self, documents: list[Document], *, progress: bool = False, metadata: dict | None = None) -> IndexReport:
+        """Index in-memory documents (e.g. from a database or a benchmark), keeping all others.
+        Each keeps its `Document.metadata`, plus `metadata` when given, plus a title from its first
+        heading when it names none."""
+        from dataclasses import replace
+
+        from .metadata import checked, document_with_title
+
+        extra = checked(metadata or {})
+        docs = [document_with_title(replace(d, metadata={**checked(d.metadata), **extra})) for d in documents]
+        return self.backend.update(Change(tuple(docs)), progress=progress)
 
     def remove(self, sources: list[str]) -> IndexReport:
         return self.backend.update(Change(remove=tuple(sources)))
@@ -82,6 +95,14 @@ class Rag:
     def documents(self) -> list[tuple[str, int]]:
         """(source, number of chunks) of every indexed document."""
         return self.backend.documents()
+
+    def metadata(self) -> dict[str, dict]:
+        """{source: metadata} of every indexed document that has any (title, author, dates, ...)."""
+        return self.backend.metadata()
+
+    def metadata_keys(self) -> list[str]:
+        """The metadata keys a filter may name (besides `source`)."""
+        return self.backend.metadata_keys()
 
     def document(self, source: str) -> Document | None:
         """The indexed text of one document (the text all offsets refer to), or None."""
@@ -148,27 +169,33 @@ class Rag:
                 self._answerers[("relevance",)] = RelevanceCheck(ExtractiveAnswerer(self.embedder), fitted_floor())
             return self._answerers[("relevance",)]
 
-    def ask_stream(self, question: str, *, history: Sequence[tuple[str, str]] = (), llm: str | None = None, k: int | None = None) -> Iterator[Event]:
+    def ask_stream(self, question: str, *, history: Sequence[tuple[str, str]] = (), llm: str | None = None, k: int | None = None,
+                   filters: object = None) -> Iterator[Event]:
         """Stream the answer as typed events (rag.types: QueryEvent, PassagesEvent, TokenEvent...,
-        AnswerEvent); the last carries the verified `Answer`."""
+        AnswerEvent); the last carries the verified `Answer`. `filters`: as `search` takes them."""
         from . import answer
 
         question = check_question(question)
         k = check_k(k, self.settings.max_k) if k is not None else None
+        keep = parse_filter(filters)
+        if keep is not None:
+            keep.check(self.metadata_keys())  # an unknown key fails now, not inside the stream
         answerer = self.answerer(llm)
         return answer.run(
             question,
             history=list(history),
-            search=lambda q: self.search(q, k=k),
+            search=lambda q: self.search(q, k=k, filters=keep),
             answerer=answerer,
             source_text=self.source_text,
             condense=answerer.condense if isinstance(answerer, Condenser) else None,
             relevance=None if answerer.name in EXTRACTIVE else self._relevance(),
         )
 
-    def ask(self, question: str, *, history: Sequence[tuple[str, str]] = (), llm: str | None = None, k: int | None = None) -> Answer:
-        """Answer a question from the indexed documents, with verified quotes, or abstain."""
-        for event in self.ask_stream(question, history=history, llm=llm, k=k):
+    def ask(self, question: str, *, history: Sequence[tuple[str, str]] = (), llm: str | None = None, k: int | None = None,
+            filters: object = None) -> Answer:
+        """Answer a question from the indexed documents, with verified quotes, or abstain; with
+        `filters`, only from the documents they keep."""
+        for event in self.ask_stream(question, history=history, llm=llm, k=k, filters=filters):
             if isinstance(event, AnswerEvent):
                 return event.answer
         raise AssertionError("the answer stream ended without an answer")  # pragma: no cover
@@ -217,8 +244,13 @@ class Rag:
 
         return with_boxes(answer, self.quote_boxes)
 
-    def search(self, query: str, k: int | None = None, mode: str | None = None) -> list[Hit]:
-        """The k best passages for `query` (k in 1..100; fewer when the index holds fewer chunks)."""
+    def search(self, query: str, k: int | None = None, mode: str | None = None, filters: object = None) -> list[Hit]:
+        """The k best passages for `query` (k in 1..100; fewer when the index holds fewer chunks).
+
+        `filters` keeps only some documents (rag.filters): "created>=2025-06-01", a list of such
+        conditions (all must hold), a mapping {"source": "seeds/00*", "year": {">=": 2020}}, or a
+        `Filter`. A key no indexed document has is a ConfigError naming the known keys; a filter
+        that keeps nothing gives no passages."""
         query = check_question(query)
         k = check_k(k, self.settings.max_k) if k is not None else None
-        return self.retriever().search(query, k=k, mode=mode)
+        return self.retriever().search(query, k=k, mode=mode, filters=parse_filter(filters))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from .backend import IndexBackend
 from .errors import ConfigError
+from .filters import Filter
 from .rerank import Reranker, rerank
 from .settings import Settings
 from .types import Hit
@@ -20,12 +21,12 @@ class Retriever:
     settings: Settings
     reranker: Reranker | None = None
 
-    def search(self, query: str, k: int | None = None, mode: str | None = None) -> list[Hit]:
+    def search(self, query: str, k: int | None = None, mode: str | None = None, filters: Filter | None = None) -> list[Hit]:
         k = k or self.settings.k
         mode = mode or self.settings.retrieval
         if mode not in MODES:
             raise ConfigError(f"unknown retrieval mode '{mode}'; known: {', '.join(MODES)}")
         if self.reranker is None:
-            return self.backend.search(query, k=k, mode=mode)
-        hits = self.backend.search(query, k=max(k, self.settings.candidates), mode=mode)
+            return self.backend.search(query, k=k, mode=mode, filters=filters)
+        hits = self.backend.search(query, k=max(k, self.settings.candidates), mode=mode, filters=filters)
         return rerank(self.reranker, query, hits, k)

@@ -52,6 +52,9 @@ FEW_QUERIES = 8  # batches up to this size search on one thread
 REBUILD_DEAD = 0.2  # rebuild the approximate structure once this share of its rows is deleted
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 512
 IVF_NPROBE, IVF_REFINE = 256, 32  # probe 256 lists; rescore 32*k PQ candidates with the exact vectors
+# A filtered search (`allowed` ids) scores up to this many allowed vectors exactly, one matrix
+# product over just those; more go through the structure with a FAISS ID selector.
+EXACT_ALLOWED = 4096
 
 
 @contextlib.contextmanager
@@ -123,11 +126,15 @@ class FaissStore:
                 self._ann_ids = np.concatenate([self._ann_ids, ids])
                 self._selector = None
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids) of the k nearest; with `allowed` (ids), only among those: restricted inside
+        the search, so k come back whenever that many are allowed."""
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dimension)
         n = len(self)
-        if n == 0:
+        if n == 0 or (allowed is not None and not len(allowed)):
             return np.zeros((len(queries), k), np.float32), np.full((len(queries), k), -1, np.int64)
+        if allowed is not None:
+            return self._search_allowed(queries, k, np.ascontiguousarray(allowed, dtype=np.int64))
         kind = self.searched_with
         with _threads(1 if len(queries) <= FEW_QUERIES else 0):
             if kind == "flat":
@@ -139,8 +146,39 @@ class FaissStore:
             ids = np.pad(ids, ((0, 0), (0, pad)), constant_values=-1)
         return scores, ids
 
-    def _search_ann(self, kind: str, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _search_allowed(self, queries: np.ndarray, k: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Few allowed: exact scores of just those. Many: the structure's own search, told by an ID
+        selector to skip the rest; where an approximate one finds fewer than k (a selective filter
+        on a graph or few probed lists), the allowed ones are scored exactly."""
+        faiss = _faiss()
+        kind = self.searched_with
+        want = min(k, len(allowed))
+        with _threads(1 if len(queries) <= FEW_QUERIES else 0):
+            if len(allowed) > EXACT_ALLOWED and kind == "flat":
+                params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+                return self.index.search(queries, k, params=params)
+            if len(allowed) > EXACT_ALLOWED:
+                self._current_ann(kind)  # built or refreshed: its row -> id map is current
+                with self._lock:
+                    rows = np.isin(self._ann_ids, allowed)  # dead rows hold -1: never allowed
+                bitmap = np.packbits(rows, bitorder="little")
+                selector = faiss.IDSelectorBitmap(len(rows), faiss.swig_ptr(bitmap))
+                scores, ids = self._search_ann(kind, queries, want, selector)
+                if (ids >= 0).sum(axis=1).min() >= want:
+                    return self._pad(scores, ids, k)
+            return self._pad(*self._rescore(queries, np.broadcast_to(allowed, (len(queries), len(allowed))), want), k)
+
+    @staticmethod
+    def _pad(scores: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if ids.shape[1] < k:
+            pad = k - ids.shape[1]
+            scores = np.pad(scores, ((0, 0), (0, pad)), constant_values=-np.inf)
+            ids = np.pad(ids, ((0, 0), (0, pad)), constant_values=-1)
+        return scores, ids
+
+    def _search_ann(self, kind: str, queries: np.ndarray, k: int, only=None) -> tuple[np.ndarray, np.ndarray]:
         ann, selector = self._current_ann(kind)
+        selector = only if only is not None else selector
         faiss = _faiss()
         if kind == "hnsw":
             params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, k), sel=selector)

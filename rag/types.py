@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
+
+# A metadata value: text, a number or a date (rag.metadata says where each comes from).
+MetaValue = str | int | float | datetime.date
 
 
 @dataclass(frozen=True)
@@ -15,12 +19,16 @@ class Document:
     # (char_start, page_number) pairs, ascending; empty for formats without pages.
     pages: tuple[tuple[int, int], ...] = ()
     origin: str | None = None  # the absolute path of the file it was loaded from; None when made in memory
+    # title, author, created, modified, front matter, user values (rag.metadata); filterable
+    metadata: dict[str, MetaValue] = field(default_factory=dict, hash=False)
 
     @classmethod
-    def from_text(cls, source: str, text: str) -> Document:
+    def from_text(cls, source: str, text: str, metadata: dict[str, MetaValue] | None = None) -> Document:
         import hashlib
 
-        return cls(source=source, text=text, sha256=hashlib.sha256(text.encode()).hexdigest())
+        from .metadata import checked
+
+        return cls(source=source, text=text, sha256=hashlib.sha256(text.encode()).hexdigest(), metadata=checked(metadata or {}))
 
     def page_at(self, offset: int) -> int | None:
         page = None
@@ -49,10 +57,16 @@ class Chunk:
     page: int | None = None
     n_tokens: int = 0
     heading: str = ""  # the document's title and the section heading the chunk starts under (context, not text)
+    metadata: dict[str, MetaValue] = field(default_factory=dict, compare=False, hash=False)  # its document's: context, not identity
 
     @property
     def indexed_text(self) -> str:
         return indexed_text(self.heading, self.text)
+
+    @property
+    def title(self) -> str:
+        """Its document's title: the metadata's, else the first line of its heading (the first heading)."""
+        return str(self.metadata.get("title") or self.heading.split("\n", 1)[0])
 
 
 @dataclass(frozen=True)
@@ -219,6 +233,8 @@ def hit_to_dict(hit: Hit) -> dict:
         "start": c.start,
         "end": c.end,
         "page": c.page,
+        "title": c.title,
+        "metadata": {k: v.isoformat() if isinstance(v, datetime.date) else v for k, v in c.metadata.items()},
         "text": c.text,
     }
 

@@ -4,6 +4,7 @@ documents, search modes, removal, refusals that name the fix, reranking, and sta
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import sqlite3
@@ -336,3 +337,146 @@ def test_both_backends_give_the_same_answers(topics, tmp_path, pg_url):
     bees = next(s for s, _ in pg.documents() if s.endswith("bees.md"))
     assert pg.document(bees) == faiss.document(bees)
     assert pg.document(bees).text.endswith("hairier than honey bees.")
+
+
+# --- metadata and filters: the same documents kept, the same errors, on every backend -------------
+
+def tagged_documents() -> list[Document]:
+    """Five documents with typed metadata: a team (text), a year (number), a published date."""
+    tags = {
+        "reports/volcanoes.txt": ("volcanoes.txt", {"team": "geo", "year": 2024, "published": datetime.date(2025, 5, 2)}),
+        "reports/bees.md": ("bees.md", {"team": "bio", "year": 2025, "published": datetime.date(2025, 6, 15)}),
+        "notes/trains.txt": ("trains.txt", {"team": "transport", "year": 2025, "published": datetime.date(2025, 7, 1)}),
+        "notes/bread.txt": ("bread.txt", {"team": "bio", "year": 2023, "author": "Jane Doe"}),
+        "tides.txt": ("tides.txt", {}),
+    }
+    return [Document.from_text(source, CORPUS[name], meta) for source, (name, meta) in tags.items()]
+
+
+FILTERED = [  # filter -> the sources it keeps
+    ("team=bio", {"reports/bees.md", "notes/bread.txt"}),
+    ("team in geo, transport", {"reports/volcanoes.txt", "notes/trains.txt"}),
+    ({"team": ["geo", "transport"]}, {"reports/volcanoes.txt", "notes/trains.txt"}),
+    ("year>=2025", {"reports/bees.md", "notes/trains.txt"}),
+    ({"year": {">": 2023, "<": 2025}}, {"reports/volcanoes.txt"}),
+    ("year=2025", {"reports/bees.md", "notes/trains.txt"}),
+    ("published>=2025-06-01", {"reports/bees.md", "notes/trains.txt"}),
+    ({"published": datetime.date(2025, 5, 2)}, {"reports/volcanoes.txt"}),
+    ("source=reports/*", {"reports/volcanoes.txt", "reports/bees.md"}),
+    ("source=notes/b?ead.txt", {"notes/bread.txt"}),
+    ("source in tides.txt, notes/trains.txt", {"tides.txt", "notes/trains.txt"}),
+    (["source=notes/*", "team=bio"], {"notes/bread.txt"}),  # conditions AND together
+    ("author=Jane*", {"notes/bread.txt"}),
+]
+
+
+def test_metadata_is_stored_and_returned_with_every_hit(settings):
+    rag = Rag(settings)
+    docs = tagged_documents()
+    rag.add_documents(docs)
+    bees = rag.document("reports/bees.md")
+    assert bees.metadata == {"team": "bio", "year": 2025, "published": datetime.date(2025, 6, 15)}  # a first sentence is no title
+    assert rag.metadata_keys() == ["author", "published", "team", "year"]
+    assert rag.metadata() == {d.source: d.metadata for d in docs if d.metadata}
+    for mode in MODES:
+        hits = rag.search("bees volcanoes trains bread tides", k=20, mode=mode)
+        assert len({h.chunk.source for h in hits}) >= 4
+        assert all(h.chunk.metadata == rag.document(h.chunk.source).metadata for h in hits)
+    titled = rag.add_documents([Document.from_text("guide.md", "# Field Guide\n\nVolcanoes erupt when magma rises.")])
+    assert titled.new == ("guide.md",) and rag.document("guide.md").metadata == {"title": "Field Guide"}
+    assert rag.search("magma field guide", k=1, filters="source=guide.md")[0].chunk.title == "Field Guide"
+
+
+@pytest.mark.parametrize(("spec", "kept"), FILTERED, ids=[str(s) for s, _ in FILTERED])
+def test_filters_keep_the_same_documents_in_every_mode(settings, spec, kept):
+    rag = Rag(settings)
+    rag.add_documents(tagged_documents())
+    n_chunks = {s: n for s, n in rag.documents()}
+    for mode in ("dense", "hybrid"):  # dense ranks every chunk: all kept chunks come back, none other
+        hits = rag.search("bees volcanoes trains bread tides", k=100, mode=mode, filters=spec)
+        assert {h.chunk.source for h in hits} == kept, (mode, spec)
+        assert len(hits) == sum(n_chunks[s] for s in kept)
+        hits = rag.search("bees volcanoes trains bread tides", k=2, mode=mode, filters=spec)
+        assert len(hits) == 2 and {h.chunk.source for h in hits} <= kept  # k come back, not fewer
+    lexical = rag.search("bees volcano magma trains railway bread yeast tides moon", k=100, mode="bm25", filters=spec)
+    assert lexical and {h.chunk.source for h in lexical} <= kept
+    answer = rag.ask("What do worker bees collect?", filters=spec)
+    assert {h.chunk.source for h in answer.passages} <= kept
+
+
+def test_a_filter_that_keeps_nothing_is_an_empty_result_and_an_unknown_key_an_error(settings):
+    rag = Rag(settings)
+    rag.add_documents(tagged_documents())
+    for spec in ("team=chemistry", "year>2030", "source=elsewhere/*", ["team=geo", "year=2025"]):
+        assert all(rag.search("bees", k=5, mode=mode, filters=spec) == [] for mode in MODES)
+        answer = rag.ask("What do worker bees collect?", filters=spec)
+        assert answer.abstained and answer.passages == () and not answer.citations
+    for call in (lambda: rag.search("bees", filters="colour=red"), lambda: rag.ask("bees?", filters={"colour": "red"})):
+        with pytest.raises(ConfigError) as caught:
+            call()
+        assert str(caught.value) == "unknown filter key 'colour'; this index knows: author, published, source, team, year"
+    bad = {"year>=soon": "a range needs a number or a date", "source>a": "source takes = or in", "team": "cannot read the filter",
+           "=bio": "cannot read the filter"}
+    for spec, message in bad.items():
+        with pytest.raises(ConfigError, match=message):
+            rag.search("bees", filters=spec)
+
+
+def test_new_metadata_on_unchanged_text_is_stored_without_embedding(settings, topics):
+    rag = Rag(settings)
+    rag.index([topics], metadata={"team": "geo"})
+    bees = source(topics, "bees.md")
+    assert rag.document(bees).metadata["team"] == "geo" and rag.document(bees).metadata["modified"] == datetime.date.today()
+    report = rag.index([topics], metadata={"team": "bio", "reviewed": datetime.date(2025, 9, 1)})
+    assert (report.embedded, report.unchanged, report.new, report.changed) == (0, 5, (), ())
+    assert rag.search("bees", k=1, filters=["team=bio", "reviewed<=2025-09-01"])[0].chunk.metadata["team"] == "bio"
+    assert rag.search("bees", k=1, filters="team=geo") == []
+    rag.remove([bees])
+    assert bees not in rag.metadata() and rag.search("bees", k=20, filters=f"source={bees}") == []
+    with pytest.raises(ConfigError, match="metadata key 'source' must be"):
+        rag.index([topics], metadata={"source": "x"})
+
+
+def drop_metadata(settings: Settings) -> None:
+    """The stored index as release 0.2 wrote it: no metadata table."""
+    if settings.store == "faiss":
+        index = Path(settings.index_path)
+        data = json.loads((index / "manifest.json").read_text())["data"]
+        with sqlite3.connect(index / data / "chunks.sqlite") as db:
+            db.execute("DROP TABLE metadata")
+    else:
+        with psycopg().connect(settings.store_url, autocommit=True) as conn:
+            conn.execute("DROP TABLE rag_metadata")
+
+
+def test_an_index_from_before_metadata_reads_and_gains_it(settings, topics):
+    Rag(settings).index([topics])
+    drop_metadata(settings)
+    old = Rag(settings)
+    bees = source(topics, "bees.md")
+    assert old.document(bees).metadata == {} and old.metadata() == {} and old.metadata_keys() == []
+    assert {h.chunk.source for h in old.search("bees", k=50, filters=f"source={bees}")} == {bees}
+    with pytest.raises(ConfigError, match="unknown filter key 'modified'; this index knows: source$"):
+        old.search("bees", filters="modified>=2020-01-01")
+    report = old.index([topics])
+    assert report.embedded == 0 and old.document(bees).metadata["modified"] == datetime.date.today()
+    assert len(old.search("bees", k=50, filters="modified>=2020-01-01")) == sum(n for _, n in old.documents())
+
+
+def test_a_selective_filter_still_returns_k(settings):
+    """1% of 2,000 one-chunk documents kept: k come back from inside the search (FAISS restricted to
+    the allowed ids; pgvector's HNSW scan iterating past ef_search), in every mode."""
+    words = ["amber", "basalt", "cedar", "delta", "ember", "fjord", "granite", "harbor", "island", "juniper"]
+    docs = [Document.from_text(f"many/{i:04d}.txt", f"Note {i} about {words[i % 10]} and {words[(i * 7) % 10]} near the {words[(i * 3) % 10]}.",
+                               {"group": i % 100}) for i in range(2000)]
+    rag = Rag(settings)
+    rag.add_documents(docs)
+    for mode in MODES:
+        hits = rag.search("amber basalt cedar delta ember fjord granite harbor island juniper", k=10, mode=mode, filters="group=42")
+        assert len(hits) == 10 and {h.chunk.metadata["group"] for h in hits} == {42}, mode
+        assert all(int(h.chunk.source[5:9]) % 100 == 42 for h in hits)
+    if settings.store == "pgvector":  # pgvector before 0.8 (no iterative scan): an exact scan of the kept rows
+        assert rag.backend._iterative is True
+        rag.backend._iterative = False
+        hits = rag.search("amber basalt cedar", k=10, mode="dense", filters="group=42")
+        assert len(hits) == 10 and {h.chunk.metadata["group"] for h in hits} == {42}

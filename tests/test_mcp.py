@@ -57,7 +57,7 @@ def error_text(result) -> str:
 def test_stdio_tools_answer_search_and_refuse_bad_input(real_rag):
     command = ["-m", "rag.cli", "mcp", "--index", real_rag.settings.index_path]
     server = StdioServerParameters(command=sys.executable, args=command, cwd=str(ROOT))
-    tools, (answer, found, documents, k_zero, too_long, wrong_type, again) = call(server, [
+    tools, (answer, found, documents, k_zero, too_long, wrong_type, again, filtered, unknown) = call(server, [
         ("ask", {"question": EXTRADITION}),
         ("search", {"query": EXTRADITION, "k": 3}),
         ("list_documents", {}),
@@ -65,6 +65,8 @@ def test_stdio_tools_answer_search_and_refuse_bad_input(real_rag):
         ("ask", {"question": "why " * 600}),
         ("search", {"query": EXTRADITION, "k": "many"}),
         ("search", {"query": EXTRADITION, "k": 100}),
+        ("search", {"query": EXTRADITION, "k": 3, "filters": [f"source=*{EXTRADITION_DOC}"]}),
+        ("ask", {"question": EXTRADITION, "filters": ["colour=red"]}),
     ])  # fmt: skip
     assert {t.name for t in tools} == TOOLS, "no upload or remove tool, ever"
     schema = {t.name: t for t in tools}
@@ -78,7 +80,9 @@ def test_stdio_tools_answer_search_and_refuse_bad_input(real_rag):
     assert [p["rank"] for p in passages] == [1, 2, 3]
     for p in passages:
         assert real_rag.document(p["source"]).text[p["start"] : p["end"]] == p["text"]
-        assert p["title"] == p["heading"].split("\n")[0]
+        assert p["title"] == (p["metadata"].get("title") or p["heading"].split("\n")[0])
+        assert p["metadata"] == {k: (v.isoformat() if hasattr(v, "isoformat") else v)
+                                 for k, v in real_rag.document(p["source"]).metadata.items()}
     indexed = dict(real_rag.documents())
     assert {d["source"]: d["chunks"] for d in documents.structured_content["result"]} == indexed
 
@@ -87,6 +91,9 @@ def test_stdio_tools_answer_search_and_refuse_bad_input(real_rag):
     assert "\n" not in error_text(k_zero) + error_text(too_long)
     assert "k" in error_text(wrong_type)  # the SDK checks types against the schema
     assert not again.is_error and len(again.structured_content["result"]) == min(100, sum(indexed.values()))
+    kept = filtered.structured_content["result"]
+    assert len(kept) == 3 and all(p["source"].endswith(EXTRADITION_DOC) for p in kept)
+    assert "unknown filter key 'colour'; this index knows: modified, source, title" in error_text(unknown)
 
 
 def free_port() -> int:

@@ -134,7 +134,7 @@ def test_upload_indexes_good_files_and_rejects_bad_ones_without_losing_anything(
     good = _files(tmp_path / "a", zorblat_dot_txt=TEXT.encode(), notes_dot_md=b"# Notes\n\nSylvania exports cheese.\n")
     status, table, _, cleared = ui.upload(good)
     assert "✓ Added <b>zorblat.txt</b>" in status and "✓ Added <b>notes.md</b>" in status and "✗" not in status
-    assert sorted(row[0] for row in table) == ["notes.md", "zorblat.txt"]
+    assert sorted(row[0] for row in table) == ["notes.md — Notes", "zorblat.txt"]  # the title (its first heading) beside the file name
     assert cleared is None and sorted(p.name for p in uploads.iterdir()) == ["notes.md", "zorblat.txt"]
 
     bad = _files(
@@ -149,14 +149,14 @@ def test_upload_indexes_good_files_and_rejects_bad_ones_without_losing_anything(
     assert "empty.txt: file is empty" in status and "blob.txt: looks like a binary file" in status
     assert "tool.exe: unsupported file type '.exe'" in status and "zorblat.txt: file is empty" in status
     assert "Nothing already indexed was changed" in status and "✓ Added" not in status
-    assert sorted(row[0] for row in table) == ["notes.md", "zorblat.txt"]
+    assert sorted(row[0] for row in table) == ["notes.md — Notes", "zorblat.txt"]
     assert (uploads / "zorblat.txt").read_text() == TEXT
     assert sorted(p.name for p in uploads.iterdir()) == ["notes.md", "zorblat.txt"]
 
     zorblat = next(row[2] for row in table if row[0] == "zorblat.txt")
     status, table, _ = ui.remove(zorblat)
     assert "Removed zorblat.txt. 1 document, 1 chunk remain." in status
-    assert [row[0] for row in table] == ["notes.md"] and not (uploads / "zorblat.txt").exists()
+    assert [row[0] for row in table] == ["notes.md — Notes"] and not (uploads / "zorblat.txt").exists()
     assert ui.documents() == [{"source": next(row[2] for row in table), "chunks": 1}]
 
 

@@ -246,3 +246,21 @@ def test_document_text_with_tex_delimiters_is_shown_as_written(browser, codex_ur
         shot(page, tmp_path / "codex.png")
     finally:
         context.close()
+
+
+def test_answer_settings_filter_restricts_the_answer_and_says_when_nothing_matches(page, tmp_path):
+    page.locator("#rq-settings").get_by_text("Answer settings").click()
+    page.fill("#rq-filter textarea", "source=*002_*")
+    message = ask(page, "Where were the 25th SOMTC and its related meetings held?")
+    sources = page.locator("#rq-passages .rq-src").all_inner_texts()
+    assert sources and all("002_" in s for s in sources)
+    title = page.locator("#rq-passages .rq-title").first.inner_text()
+    assert title.startswith("Strengthening regional cooperation")  # the document's title beside its file name
+    assert all("002_" in s for s in message.locator(".rq-src").all_inner_texts())
+    page.fill("#rq-filter textarea", "modified<1990-01-01")
+    nothing = ask(page, EXTRADITION)
+    assert "No indexed document matches the filter “modified<1990-01-01”" in nothing.inner_text()
+    page.fill("#rq-filter textarea", "colour=red")
+    unknown = ask(page, EXTRADITION)
+    assert "unknown filter key 'colour'; this index knows: modified, source, title" in unknown.inner_text()
+    shot(page, tmp_path / "filter.png")

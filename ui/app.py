@@ -34,6 +34,7 @@ CHAT_PLACEHOLDER = (
     "Follow-up questions work too: they are rewritten into a standalone search.</div>"
 )
 MODE_HELP = "extractive quotes sentences (no LLM); other entries are the LLMs this server offers"
+FILTER_HELP = "only documents whose metadata matches; conditions apart by ; (key=value, key in a, b, created>=2025-06-01, source=folder/*)"
 UPLOAD_HELP = (
     "### Add documents\nText, Markdown, HTML, PDF or Word files. They are saved beside the index and indexed right away."
 )
@@ -90,6 +91,8 @@ def build_app(
                                     label="Answer mode", info=MODE_HELP, scale=3, min_width=260,
                                 )
                                 k = gr.Slider(1, 20, value=ui.rag.settings.k, step=1, label="Passages (k)", scale=2, min_width=220)
+                            filters = gr.Textbox(label="Filter", placeholder="source=reports/*; created>=2025-06-01", info=FILTER_HELP,
+                                                 lines=1, max_lines=3, elem_id="rq-filter")
                     with gr.Column(scale=9, min_width=400):
                         with gr.Tabs(elem_id="rq-side") as side:
                             with gr.Tab("Passages", id="passages"):
@@ -126,7 +129,7 @@ def build_app(
                                 )
         bridge = gr.HTML("", visible="hidden", elem_id="rq-bridge", html_template="<span></span>", js_on_load=BRIDGE_JS)
 
-        asked = [question, conversation, mode, k]
+        asked = [question, conversation, mode, k, filters]
         for event in (question.submit, send.click):
             event(ui.chat, asked, [chat, conversation, passages, question, side], **PRIVATE, **ANSWERING)
         reset = [chat, conversation, passages, viewer, question]

@@ -66,6 +66,7 @@ CSS = """
 .rq-cite-head { font-size: 0.85rem; margin-bottom: 4px; display: flex; flex-wrap: wrap; gap: 6px; align-items: baseline; }
 .rq-marker, .rq-rank { font-weight: 700; color: var(--color-accent); }
 .rq-src { font-weight: 600; word-break: break-all; }
+.rq-title { color: #475569; font-style: italic; margin-left: 0.3em; }
 .rq-meta { color: var(--body-text-color-subdued); font-size: 0.82rem; }
 .rq-ctx { font-size: 0.9rem; color: var(--body-text-color-subdued); }
 .rq-ctx mark, .rq-doc-text mark { background: #fde68a; color: #1f2937; padding: 1px 0; border-radius: 2px; }

@@ -22,6 +22,7 @@ from rag import Rag, RagError
 from rag.answerers import EXTRACTIVE, allowed
 from rag.documents import load_file
 from rag.errors import IndexNotFoundError
+from rag.filters import split_conditions
 from rag.settings import check_history
 from rag.types import AnswerEvent, PassagesEvent, QueryEvent, TokenEvent, hit_to_dict
 
@@ -29,6 +30,7 @@ from . import render
 from .pages import PageImages
 
 NO_INDEX = "No documents are indexed yet: add some in the Documents tab."
+NO_MATCH = "No indexed document matches the filter “{}”: change it in Answer settings (the Documents tab shows each document's title)."
 
 
 class Handlers:
@@ -48,7 +50,7 @@ class Handlers:
         return allowed(mode if isinstance(mode, str) else None, self.allow, self.rag.settings.answerer)
 
     # chat
-    def chat(self, message: str, conversation: dict, mode: str, k: float):
+    def chat(self, message: str, conversation: dict, mode: str, k: float, filters: str = ""):
         question = (message or "").strip()
         turns = list(conversation.get("turns", []))
         messages = list(conversation.get("messages", []))
@@ -61,7 +63,8 @@ class Handlers:
         query, partial = "", ""
         try:
             history = [tuple(t) for t in turns]
-            for event in self.rag.ask_stream(question, history=history, llm=self._llm(mode), k=passages(k)):
+            conditions = split_conditions(filters)
+            for event in self.rag.ask_stream(question, history=history, llm=self._llm(mode), k=passages(k), filters=conditions):
                 if isinstance(event, QueryEvent):
                     query = event.query
                 elif isinstance(event, PassagesEvent):
@@ -72,7 +75,10 @@ class Handlers:
                     partial += event.text
                 elif isinstance(event, AnswerEvent):
                     answer = event.answer
-                    messages[-1] = {"role": "assistant", "content": render.answer_html(answer, self._documents(answer))}
+                    content = render.answer_html(answer, self._documents(answer))
+                    if conditions and not answer.passages:
+                        content = render.error_html(NO_MATCH.format("; ".join(conditions)))
+                    messages[-1] = {"role": "assistant", "content": content}
                     turns.append([question, answer.text])
                     state = {"turns": turns, "messages": messages}
                     yield messages, state, render.passages_html(answer.passages, answer.query), "", gr.skip()
@@ -114,7 +120,13 @@ class Handlers:
             return []
 
     def document_table(self) -> list[list]:
-        return [[render.short_name(s), n, s] for s, n in self._rows()]
+        """[file name and title, chunks, source] of each indexed document."""
+        try:
+            titles = {s: str(m.get("title") or "") for s, m in self.rag.metadata().items()}
+        except IndexNotFoundError:
+            titles = {}
+        named = {s: f"{render.short_name(s)} — {titles[s]}" if titles.get(s) else render.short_name(s) for s, _ in self._rows()}
+        return [[named[s], n, s] for s, n in self._rows()]
 
     def refresh_documents(self):
         table = self.document_table()
@@ -187,7 +199,7 @@ class Handlers:
         return message, table, dropdown
 
     # named API endpoints (gradio_client): plain JSON in and out
-    def ask(self, question: str, history: list[list[str]] | None = None, answerer: str = "", k: int = 0) -> dict:
+    def ask(self, question: str, history: list[list[str]] | None = None, answerer: str = "", k: int = 0, filters: str = "") -> dict:
         """Answer a question from the indexed documents.
 
         Args:
@@ -195,23 +207,25 @@ class Handlers:
             history: earlier turns of this conversation as [question, answer] pairs, for follow-ups.
             answerer: "extractive" or an LLM spec such as "openai:gpt-4o-mini"; empty for the server's default.
             k: number of passages to retrieve; 0 for the server's default.
+            filters: only documents whose metadata matches, conditions separated by ";": "source=reports/*; created>=2025-06-01".
         Returns:
             The answer as JSON: question, query, answer, abstained, citations (a PDF's with page and boxes),
             passages, issues, timings.
         """
         try:
             pairs = turns(history)
-            answer = self.rag.ask(question, history=pairs, llm=self._llm(answerer), k=passages(k))
+            answer = self.rag.ask(question, history=pairs, llm=self._llm(answerer), k=passages(k), filters=split_conditions(filters))
         except IndexNotFoundError as err:
             raise gr.Error(NO_INDEX) from err
         except RagError as err:
             raise gr.Error(str(err)) from err
         return self.rag.with_boxes(answer).to_dict()
 
-    def search(self, query: str, k: int = 5) -> list[dict]:
-        """The passages retrieved for a query, best first, with source, offsets and scores."""
+    def search(self, query: str, k: int = 5, filters: str = "") -> list[dict]:
+        """The passages retrieved for a query, best first, with source, offsets, scores, title and metadata;
+        `filters` as for /ask."""
         try:
-            return [hit_to_dict(h) for h in self.rag.search(query, k=passages(k))]
+            return [hit_to_dict(h) for h in self.rag.search(query, k=passages(k), filters=split_conditions(filters))]
         except RagError as err:
             raise gr.Error(str(err)) from err
 

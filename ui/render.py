@@ -27,6 +27,15 @@ def short_name(source: str) -> str:
     return PurePath(source).name or source
 
 
+def title_of(doc: Document | None) -> str:
+    return str(doc.metadata.get("title") or "") if doc is not None else ""
+
+
+def title_html(title: str) -> str:
+    """A document's title beside its file name, where it has one."""
+    return f' <span class="rq-title">{esc(title)}</span>' if title else ""
+
+
 def source_link(source: str, start: int, end: int, label: str, css: str = "rq-open") -> str:
     """A link the page script turns into "open this span in the source viewer".
 
@@ -64,7 +73,8 @@ def citation_html(citation: Citation, doc: Document | None) -> str:
     page = f' <span class="rq-meta">p. {citation.page}</span>' if citation.page else ""
     head = (
         f'<span class="rq-marker">[{citation.marker}]</span> '
-        f'<span class="rq-src" title="{esc(citation.source)}">{esc(short_name(citation.source))}</span>{page} '
+        f'<span class="rq-src" title="{esc(citation.source)}">{esc(short_name(citation.source))}</span>'
+        f"{title_html(title_of(doc))}{page} "
         f"{verified_badge(citation.verified)}"
     )
     quote = esc(_flat(citation.quote))
@@ -173,7 +183,7 @@ def passage_html(hit: Hit, snippet: int = 420) -> str:
     link = source_link(c.source, c.start, c.end, "open ↗")
     head = (
         f'<div class="rq-passage-head"><span class="rq-rank">#{hit.rank}</span> '
-        f'<span class="rq-src" title="{esc(c.source)}">{esc(short_name(c.source))}</span>{link}</div>'
+        f'<span class="rq-src" title="{esc(c.source)}">{esc(short_name(c.source))}</span>{title_html(c.title)}{link}</div>'
         f'<div class="rq-meta">{page}score {hit.score:.4f}{esc(_ranks(hit))}</div>'
     )
     if c.heading:  # the section it stands under, which the passage itself may not say
@@ -206,7 +216,7 @@ def document_html(doc: Document | None, source: str, start: int = 0, end: int = 
     page_note = f" · p. {page}" if page else ""
     shown = f" · showing characters {lo:,}–{hi:,}" if (lo, hi) != (0, len(text)) else ""
     head = (
-        f'<div class="rq-doc-head"><span class="rq-src">{esc(short_name(source))}</span>'
+        f'<div class="rq-doc-head"><span class="rq-src">{esc(short_name(source))}</span>{title_html(title_of(doc))}'
         f'<span class="rq-meta">{esc(source)} · {len(text):,} characters{page_note}{shown}</span></div>'
     )
     body = esc(text[lo:start])

@@ -50,6 +50,22 @@ def common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--embed-with", dest="embed_with", choices=["local", "ray"], default=os.environ.get("RAG_EMBED_WITH"), help="embed locally (default) or with Ray Data; RAY_ADDRESS names a cluster")
 
 
+def add_filter(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--filter", dest="filters", action="append", default=[], metavar="COND",
+                        help="only documents whose metadata matches (repeatable; all must hold): key=value, "
+                             "'key in a, b', key>=2025-06-01 (> >= < <= on dates and numbers), source=folder/*")
+
+
+def no_match(filters: list[str]) -> str:
+    """What to print when the filters keep no document."""
+    return f"no indexed document matches --filter {' --filter '.join(repr(f) for f in filters)} (`rag docs` lists each one's metadata)"
+
+
+def named(source: str, title: str) -> str:
+    """A document as the terminal shows it: its file name, then its title where it has one."""
+    return f"{source} ({title})" if title else source
+
+
 def settings_from(args: argparse.Namespace, **extra):
     from ..settings import Settings
 

@@ -6,7 +6,7 @@ import json
 import sys
 import textwrap
 
-from . import EXIT_SKIPPED, common, printable, settings_from
+from . import EXIT_SKIPPED, add_filter, common, named, no_match, printable, settings_from
 
 
 def add_parser(sub) -> None:
@@ -19,6 +19,7 @@ def add_parser(sub) -> None:
                    "an answer or {\"line\": N, \"error\": ...}; exit code 3 when any line failed")
     p.add_argument("--json", action="store_true", help="print JSON (a PDF citation has its page and its quote's boxes on it)")
     p.add_argument("--no-stream", dest="stream", action="store_false", help="do not show an LLM's draft on the terminal while it is written")
+    add_filter(p)
     common(p)
     p.set_defaults(run=run)
 
@@ -35,13 +36,13 @@ def run(args) -> int:
     if not args.question:
         raise ConfigError("give a question, e.g. rag ask \"which countries have extradition treaties with Malaysia?\", or --batch FILE")
     if args.json:
-        print(json.dumps(rag.with_boxes(rag.ask(args.question, k=args.k)).to_dict(), ensure_ascii=False, indent=2))
+        print(json.dumps(rag.with_boxes(rag.ask(args.question, k=args.k, filters=args.filters)).to_dict(), ensure_ascii=False, indent=2))
         return 0
     # An LLM's tokens stream to the terminal as a draft, on stderr, so that only verified text ever
     # reaches stdout; the draft is withdrawn in so many words when verification rejects it.
     draft = args.stream and sys.stderr.isatty() and not rag.answerer().name.startswith("extractive")
     answer, streamed = None, False
-    for event in rag.ask_stream(args.question, k=args.k):
+    for event in rag.ask_stream(args.question, k=args.k, filters=args.filters):
         if isinstance(event, TokenEvent) and draft:
             if not streamed:
                 print("draft (not yet checked against the documents):", file=sys.stderr)
@@ -56,6 +57,8 @@ def run(args) -> int:
         if answer.withheld and not answer.abstained:
             verdict = "checked; only what the documents support follows"
         print(f"\n(draft {verdict})\n", file=sys.stderr)
+    if args.filters and not answer.passages:
+        print(no_match(args.filters))
     print_answer(answer)
     return 0
 
@@ -69,7 +72,7 @@ def print_answer(answer) -> None:
             print("\nNearest passages:")
             for hit in answer.passages[:3]:
                 c = hit.chunk
-                print(printable(f"  [{hit.rank}] {c.source} chars {c.start}-{c.end}: {textwrap.shorten(c.text, 160)}"))
+                print(printable(f"  [{hit.rank}] {named(c.source, c.title)} chars {c.start}-{c.end}: {textwrap.shorten(c.text, 160)}"))
     else:
         if answer.short_answer:
             print(printable(f"Answer: {answer.short_answer.text}\n"))
@@ -77,9 +80,10 @@ def print_answer(answer) -> None:
             print("The documents disagree; each source is quoted:")
         print(printable(answer.text))
         print("\nSources:")
+        titles = {h.chunk.source: h.chunk.title for h in answer.passages}
         for c in answer.citations:
             page = f" p. {c.page}" if c.page else ""
-            print(printable(f"  [{c.marker}] {c.source}{page} chars {c.start}-{c.end} (verified)"))
+            print(printable(f"  [{c.marker}] {named(c.source, titles.get(c.source, ''))}{page} chars {c.start}-{c.end} (verified)"))
             print(textwrap.indent(printable(f"“{c.quote}”"), "      "))
     if answer.withheld:
         # why, not what: stdout carries no unverified text (--json lists it under "withheld")
@@ -103,7 +107,7 @@ def run_batch(rag, args) -> int:
             if not line.strip():
                 continue
             try:
-                out = _answer_line(rag, line, args.k)
+                out = _answer_line(rag, line, args.k, args.filters)
             except (ConfigError, ValueError) as err:
                 out = {"line": lineno, "error": str(err) if isinstance(err, ConfigError) else
                        "not a JSON object with a \"question\" field (text)"}
@@ -116,11 +120,11 @@ def run_batch(rag, args) -> int:
     return EXIT_SKIPPED if failed else 0
 
 
-def _answer_line(rag, line: str, k: int | None) -> dict:
+def _answer_line(rag, line: str, k: int | None, filters: list[str]) -> dict:
     from ..settings import check_history
 
     item = json.loads(line)
     if not isinstance(item, dict) or not isinstance(item.get("question"), str):
         raise ValueError("no question")  # noqa: TRY004 - bad input data, reported per line, not a caller's bug
-    out = rag.with_boxes(rag.ask(item["question"], history=check_history(item.get("history")), k=k)).to_dict()
+    out = rag.with_boxes(rag.ask(item["question"], history=check_history(item.get("history")), k=k, filters=filters)).to_dict()
     return {"id": item["id"], **out} if "id" in item else out

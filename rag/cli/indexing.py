@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from . import EXIT_SKIPPED, common, settings_from
+from . import EXIT_SKIPPED, common, named, printable, settings_from
 
 
 def add_parser(sub) -> None:
@@ -19,9 +19,13 @@ def add_parser(sub) -> None:
     p.add_argument("--rebuild", action="store_true", help="re-embed everything (e.g. after changing --model)")
     p.add_argument("--no-prune", dest="prune", action="store_false", help="keep indexed documents that are no longer found")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE",
+                   help="metadata for every document of this run (repeatable): text, a number or a date (YYYY-MM-DD)")
     p.set_defaults(run=run_index)
 
-    d = sub.add_parser("docs", help="list the indexed documents")
+    d = sub.add_parser("docs", help="list the indexed documents, with their titles (--meta: and all metadata)")
+    d.add_argument("--meta", action="store_true", help="show each document's metadata (what --filter can match)")
+    d.add_argument("--json", action="store_true", help="print JSON: source, chunks, metadata")
     common(d)
     d.set_defaults(run=run_docs)
 
@@ -32,10 +36,13 @@ def add_parser(sub) -> None:
 
 
 def run_index(args) -> int:
+    from ..metadata import parse_pairs
     from ..pipeline import Rag
 
+    metadata = parse_pairs(args.meta)
     rag = Rag(settings_from(args))
-    report = rag.index(args.paths, rebuild=args.rebuild, prune=args.prune, progress=sys.stderr.isatty() or not args.json)
+    report = rag.index(args.paths, rebuild=args.rebuild, prune=args.prune, progress=sys.stderr.isatty() or not args.json,
+                       metadata=metadata)
     for skipped in report.skipped:
         print(str(skipped), file=sys.stderr)
     if args.json:
@@ -62,11 +69,24 @@ def _where(args) -> str:
 def run_docs(args) -> int:
     from ..pipeline import Rag
 
-    rows = Rag(settings_from(args)).documents()
+    rag = Rag(settings_from(args))
+    rows = rag.documents()
+    metadata = rag.metadata()
+    if args.json:
+        out = [{"source": s, "chunks": n, "metadata": jsonable(metadata.get(s, {}))} for s, n in rows]
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+        return 0
     for source, n in rows:
-        print(f"{n:5d} chunks  {source}")
+        meta = metadata.get(source, {})
+        print(printable(f"{n:5d} chunks  {named(source, str(meta.get('title') or ''))}"))
+        if args.meta and meta:
+            print(printable("             " + "; ".join(f"{k}={v}" for k, v in meta.items())))
     print(f"{len(rows)} documents")
     return 0
+
+
+def jsonable(metadata: dict) -> dict:
+    return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in metadata.items()}
 
 
 def run_remove(args) -> int:

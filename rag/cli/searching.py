@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from . import common, printable, settings_from
+from . import add_filter, common, named, no_match, printable, settings_from
 
 
 def add_parser(sub) -> None:
@@ -14,6 +14,7 @@ def add_parser(sub) -> None:
     p.add_argument("--retrieval", choices=["hybrid", "dense", "bm25"], help="retrieval method (default hybrid)")
     p.add_argument("--reranker", help="cross-encoder model name or path to rerank with")
     p.add_argument("--json", action="store_true", help="print JSON")
+    add_filter(p)
     common(p)
     p.set_defaults(run=run)
 
@@ -22,17 +23,17 @@ def run(args) -> int:
     from ..pipeline import Rag
     from ..types import hit_to_dict
 
-    hits = Rag(settings_from(args)).search(args.query, k=args.k)
+    hits = Rag(settings_from(args)).search(args.query, k=args.k, filters=args.filters)
     if args.json:
         print(json.dumps([hit_to_dict(h) for h in hits], ensure_ascii=False, indent=2))
         return 0
     if not hits:
-        print("no passages found")
+        print(no_match(args.filters) if args.filters else "no passages found")
     for hit in hits:
         c = hit.chunk
         ranks = ", ".join(f"{k.removesuffix('_rank')} #{v}" for k, v in hit.scores.items() if k.endswith("_rank"))
         page = f" p.{c.page}" if c.page else ""
-        print(printable(f"[{hit.rank}] {c.source}{page} chars {c.start}-{c.end}  score {hit.score:.4f}  ({ranks})"))
+        print(printable(f"[{hit.rank}] {named(c.source, c.title)}{page} chars {c.start}-{c.end}  score {hit.score:.4f}  ({ranks})"))
         if c.heading:
             print(printable(f"under: {' / '.join(c.heading.splitlines())}"))
         print(printable(c.text))  # verbatim (less control characters): the source text at these offsets

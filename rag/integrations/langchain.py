@@ -15,10 +15,13 @@ what the chain passed along. Needs langchain-core (`pip install 'rag-quotes[llm]
 from __future__ import annotations
 
 import asyncio
+import datetime
 from collections.abc import Sequence
+from typing import Any
 
 from ..answer import assemble
 from ..errors import ConfigError, MissingDependencyError
+from ..filters import parse_filter
 from ..pipeline import Rag
 from ..prompt import ABSTAIN, SYSTEM, user_message
 from ..settings import RETRIEVALS, check_k
@@ -43,6 +46,8 @@ class RagRetriever(BaseRetriever):
     rag: Rag
     k: int | None = None  # passages per query, 1..rag.settings.max_k; None: rag.settings.k
     retrieval: str | None = None  # dense | bm25 | hybrid; None: rag.settings.retrieval
+    # only documents whose metadata matches: "created>=2025-06-01", a list of such, or a mapping (rag.filters)
+    filters: Any = None
 
     @model_validator(mode="after")
     def _check(self) -> RagRetriever:
@@ -50,13 +55,14 @@ class RagRetriever(BaseRetriever):
             check_k(self.k, self.rag.settings.max_k)
         if self.retrieval is not None and self.retrieval not in RETRIEVALS:
             raise ConfigError(f"unknown retrieval '{self.retrieval}'; known: {', '.join(RETRIEVALS)}")
+        self.filters = parse_filter(self.filters)  # parsed once; its keys are checked against the index per search
         return self
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        return [hit_to_document(hit) for hit in self.rag.search(query, k=self.k, mode=self.retrieval)]
+        return [hit_to_document(hit) for hit in self.rag.search(query, k=self.k, mode=self.retrieval, filters=self.filters)]
 
     async def _aget_relevant_documents(self, query: str, *, run_manager) -> list[Document]:
-        hits = await asyncio.to_thread(self.rag.search, query, k=self.k, mode=self.retrieval)
+        hits = await asyncio.to_thread(self.rag.search, query, k=self.k, mode=self.retrieval, filters=self.filters)
         return [hit_to_document(hit) for hit in hits]
 
 
@@ -102,10 +108,12 @@ def hit_to_document(hit: Hit) -> Document:
     scores = {key: value for key, value in hit.scores.items() if not key.endswith("_rank")}
     metadata = {
         "source": c.source, "start": c.start, "end": c.end, "page": c.page, "heading": c.heading,
-        "title": c.heading.split("\n", 1)[0], "ordinal": c.ordinal, "n_tokens": c.n_tokens,
+        "title": c.title, "ordinal": c.ordinal, "n_tokens": c.n_tokens,
         "score": hit.score, "rank": hit.rank, "ranks": ranks, "scores": scores,
     }  # fmt: skip
-    return Document(page_content=c.text, id=c.id, metadata=metadata)
+    # the document's own metadata (author, dates as YYYY-MM-DD, ...) beside ours, never in place of it
+    own = {k: v.isoformat() if isinstance(v, datetime.date) else v for k, v in c.metadata.items() if k not in metadata}
+    return Document(page_content=c.text, id=c.id, metadata=metadata | own)
 
 
 def document_to_hit(document: Document, rank: int) -> Hit:
