@@ -1,4 +1,4 @@
-"""Fit the reader from SQuAD v1.1 answer spans: `rag fit-reader FILE` (torch needed; 2 cores, minutes).
+"""Fit the reader from SQuAD v1.1 answer spans: `rag fit-reader FILE` (torch needed).
 
 The articles are split by article (rag.bench.squad): validation articles are never read here.
 The rest are split again, by article, into *fit* (the network learns from them) and *calibrate*
@@ -12,9 +12,11 @@ What the reader reads is what answering gives it: windows of up to three consecu
 - for some, the question with one of its names swapped for a name from another article, over
   the window that answers the original ("Singapore" for "Malaysia"; no answer).
 
-MiniLM's embeddings and lower layers stay as the bundled model has them; the upper layers and
-the span head are fitted (their output over the frozen layers is computed once and cached), and
-only they are saved, in float16, beside a JSON card with the data, settings and figures.
+MiniLM's embeddings (and the layers below `trainable_from`, when set) stay as the bundled model
+has them; the layers above and the span head are fitted (their input from the frozen part is
+computed once and cached), and only they are saved, in float16, beside a JSON card with the data,
+settings and figures. The shipped reader fits every layer (`trainable_from=0`): minutes on a GPU
+(`--device cuda`), far longer on a CPU.
 """
 
 from __future__ import annotations
@@ -200,7 +202,8 @@ def fit(file: str, out: Path = PARAMS, *, epochs: int = 3, trainable_from: int =
             hidden = model.bottom(ids.to(device), types.to(device), mask.to(device)).to(torch.bfloat16)
             for j, i in enumerate(rows):
                 cached[i] = hidden[j, : lengths[i]].clone()
-    log(f"frozen layers 0-{trainable_from - 1} cached ({time.perf_counter() - t0:.0f}s)")
+    frozen = f"embeddings and layers 0-{trainable_from - 1}" if trainable_from else "embeddings"
+    log(f"{frozen} cached ({time.perf_counter() - t0:.0f}s)")
 
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)

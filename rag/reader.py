@@ -5,8 +5,8 @@ consecutive sentences, and scores every token as the start and the end of the an
 span's score minus the no-answer score ([CLS] as start and end) is the *margin*; a logistic curve
 fitted on articles the network never saw turns the margin into a probability (`confidence`).
 
-The network is the bundled all-MiniLM-L6-v2 with its upper layers and a span head replaced by
-the fitted ones in `rag/params/reader.npz` (float16; its card `reader.json` says what data, what
+The network is the bundled all-MiniLM-L6-v2 with its layers and a span head replaced by the
+fitted ones in `rag/params/reader.npz` (float16; its card `reader.json` says what data, what
 settings and what figures). `rag fit-reader` rebuilds both; docs/reader.md is the model card.
 At run time the network is exported once to OpenVINO (like the embedder) and answering never
 imports torch; fitting runs it in torch.
