@@ -67,7 +67,7 @@ class Rag:
     def index(self, paths: list[str | os.PathLike] | None = None, *, rebuild: bool = False, prune: bool = True, progress: bool = False) -> IndexReport:
         """Index files and folders, embedding only new or changed text. With `prune`, indexed
         documents under the given paths that are no longer there (deleted, renamed) are removed."""
-        change = Change.from_paths(paths or [DEFAULT_CORPUS], self.settings, prune=prune)
+        change = Change.from_paths(paths or [DEFAULT_CORPUS], self.settings, prune=prune, progress=progress)
         return self.backend.update(change, rebuild=rebuild, progress=progress)
 
     def add_documents(self, documents: list[Document], *, progress: bool = False) -> IndexReport:

@@ -15,6 +15,8 @@ class Document:
     # (char_start, page_number) pairs, ascending; empty for formats without pages.
     pages: tuple[tuple[int, int], ...] = ()
     origin: str | None = None  # the absolute path of the file it was loaded from; None when made in memory
+    ocr: tuple[tuple[int, int, float], ...] = ()  # (start, end, confidence 0..1) of each OCR'd line
+    rows: tuple[tuple[int, int], ...] = ()  # (start, end) of each table row: never split across chunks
 
     @classmethod
     def from_text(cls, source: str, text: str) -> Document:
@@ -49,6 +51,8 @@ class Chunk:
     page: int | None = None
     n_tokens: int = 0
     heading: str = ""  # the document's title and the section heading the chunk starts under (context, not text)
+    ocr: bool = False  # some of its text was read by OCR from a page image
+    ocr_confidence: float | None = None  # then: the OCR's mean confidence over that text, 0..1
 
     @property
     def indexed_text(self) -> str:
@@ -202,6 +206,8 @@ def hit_to_dict(hit: Hit) -> dict:
         "end": c.end,
         "page": c.page,
         "text": c.text,
+        "ocr": c.ocr,
+        "ocr_confidence": c.ocr_confidence,
     }
 
 

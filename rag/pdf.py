@@ -1,0 +1,161 @@
+"""PDF pages and image files to text, with pypdfium2 for the text layer and Tesseract (rag.ocr)
+for pages that have none.
+
+A page's text is read from its positioned characters, laid out by rag.layout: reading order
+across columns, table rows with their headers, page furniture left out, hyphenated words joined.
+A page without a text layer is rendered at `OCR_DPI` and OCR'd (pages in parallel); its text is
+`rag.layout.page_text` of `rag.ocr.ocr_image`'s lines less the furniture, and its spans are
+recorded in `Extracted.ocr` with each line's confidence. Without the OCR extra, a PDF with no
+text layer at all is skipped ("no text layer; install rag-quotes[ocr]"); one with some text
+keeps the pages that have it.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+from . import ocr
+from .errors import LoadError, MissingDependencyError
+from .layout import Extracted, Line, PageText, Piece, furniture, page_text, reading_order
+
+NO_TEXT_LAYER = "no text layer; install rag-quotes[ocr]"
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
+WORD_GAP = 0.25  # of the line's height: a wider gap between two characters is a space
+PIECE_GAP = 1.5  # of the line's height: a wider gap ends a piece (a column gutter, a table cell)
+
+
+def pdf_to_text(data: bytes, source: str, max_chars: int, *, progress: bool = False) -> Extracted:
+    try:
+        import pypdfium2 as pdfium
+    except ImportError as err:  # pragma: no cover - pypdfium2 is a core dependency
+        raise MissingDependencyError("pypdfium2", "pip install pypdfium2") from err
+    try:
+        document = pdfium.PdfDocument(data)
+    except Exception as err:  # pdfium raises PdfiumError on a hostile file; this file's problem only
+        raise LoadError(source, f"corrupt or unreadable PDF ({err.__class__.__name__}); re-export it") from err
+    try:
+        pages: list[tuple[Sequence[Piece], float]] = []
+        scanned: list[int] = []
+        total = 0
+        for number in range(len(document)):
+            page = document[number]
+            height = page.get_size()[1]
+            lines = text_lines(page, height)
+            total += sum(len(line.text) for line in lines)
+            if total > max_chars:
+                from .documents import too_large
+
+                raise too_large(source, total, max_chars)
+            if not lines:
+                scanned.append(number)
+            pages.append((lines, height))
+        if scanned and not ocr.available():
+            if len(scanned) == len(pages):
+                raise LoadError(source, NO_TEXT_LAYER)
+            scanned = []  # the pages with text are indexed; the image-only ones cannot be read
+        if scanned:
+            scale = ocr.OCR_DPI / 72
+            images = (document[n].render(scale=scale, grayscale=True).to_pil() for n in scanned)
+            for n, read in zip(scanned, _ocr(images, len(scanned), source, progress)):
+                pages[n] = (read, pages[n][1] * scale)
+    except LoadError:
+        raise
+    except Exception as err:
+        raise LoadError(source, f"corrupt or unreadable PDF ({err.__class__.__name__}); re-export it") from err
+    finally:
+        document.close()
+    return assemble(pages, set(scanned))
+
+
+def image_to_text(data: bytes, source: str, *, progress: bool = False) -> Extracted:
+    """An image file (each frame of a TIFF a page), OCR'd."""
+    if not ocr.available():
+        raise LoadError(source, NO_TEXT_LAYER)
+    from PIL import Image, ImageSequence
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            frames = [frame.convert("L") for frame in ImageSequence.Iterator(image)]
+    except Exception as err:  # PIL's errors, a decompression bomb among them
+        raise LoadError(source, f"unreadable image ({err.__class__.__name__}); re-save it as PNG") from err
+    pages: list[tuple[Sequence[Piece], float]] = []
+    for frame, lines in zip(frames, _ocr(iter(frames), len(frames), source, progress)):
+        pages.append((lines, float(frame.height)))
+    return assemble(pages, set(range(len(pages))))
+
+
+def _ocr(images, total: int, source: str, progress: bool) -> list[tuple[ocr.OcrLine, ...]]:
+    try:
+        return ocr.ocr_pages(images, total, progress=progress)
+    except LoadError as err:
+        raise LoadError(source, err.reason) from err
+
+
+def assemble(pages: Sequence[tuple[Sequence[Piece], float]], scanned: set[int]) -> Extracted:
+    """The document of laid-out pages: furniture out, pages joined by a blank line."""
+    drop = furniture(pages)
+    parts: list[str] = []
+    starts: list[tuple[int, int]] = []
+    ocr_spans: list[tuple[int, int, float]] = []
+    rows: list[tuple[int, int]] = []
+    offset = 0
+    for number, ((pieces, _), dropped) in enumerate(zip(pages, drop)):
+        kept = [p for i, p in enumerate(pieces) if i not in dropped]
+        ordered = kept if number in scanned else reading_order(kept)  # OCR lines come in reading order
+        laid: PageText = page_text(ordered)
+        if not laid.text.strip():
+            continue
+        if parts:
+            parts.append("\n\n")
+            offset += 2
+        starts.append((offset, number + 1))
+        parts.append(laid.text)
+        if number in scanned:
+            for piece, span in zip(ordered, laid.spans):
+                if span is not None:
+                    ocr_spans.append((offset + span[0], offset + span[1], float(getattr(piece, "confidence", 1.0))))
+        rows += [(offset + s, offset + e) for s, e in laid.rows]
+        offset += len(laid.text)
+    return Extracted("".join(parts), tuple(starts), tuple(ocr_spans), tuple(rows))
+
+
+def text_lines(page, height: float) -> list[Line]:
+    """The page's text layer as pieces: characters on one baseline, split at wide gaps."""
+    from pypdfium2 import raw
+
+    textpage = page.get_textpage()
+    try:
+        lines: list[Line] = []
+        chars: list[str] = []
+        box = [0.0, 0.0, 0.0, 0.0]
+        spaced = False
+        for i in range(textpage.count_chars()):
+            if raw.FPDFText_IsGenerated(textpage.raw, i) == 1:
+                continue  # pdfium's guessed spaces and line breaks: the gaps between boxes tell better
+            code = raw.FPDFText_GetUnicode(textpage.raw, i)
+            if code == 2:  # pdfium's mark for a hyphen that ends a line
+                code = ord("-")
+            if code <= 32 or code == 0xFFFE or 0xD800 <= code <= 0xDFFF:
+                spaced = spaced or code in (9, 10, 13, 32)
+                continue
+            left, bottom, right, top = textpage.get_charbox(i, loose=True)  # advance widths: no gaps inside words
+            x0, y0, x1, y1 = left, height - top, right, height - bottom
+            size = max(y1 - y0, box[3] - box[1], 1e-6) if chars else max(y1 - y0, 1e-6)
+            if chars:
+                same_line = abs((y0 + y1) / 2 - (box[1] + box[3]) / 2) < size / 2
+                gap = x0 - box[2]
+                if same_line and x0 >= box[0] and gap <= PIECE_GAP * size:  # a ligature's letters share one box
+                    if spaced or gap > WORD_GAP * size:
+                        chars.append(" ")
+                    chars.append(chr(code))
+                    box = [min(box[0], x0), min(box[1], y0), max(box[2], x1), max(box[3], y1)]
+                    spaced = False
+                    continue
+                lines.append(Line("".join(chars), (box[0], box[1], box[2], box[3])))
+            chars, box, spaced = [chr(code)], [x0, y0, x1, y1], False
+        if chars:
+            lines.append(Line("".join(chars), (box[0], box[1], box[2], box[3])))
+        return lines
+    finally:
+        textpage.close()
