@@ -16,6 +16,7 @@ from rag import Document, IndexMismatchError, IndexNotFoundError, Rag, RagError,
 from rag.backend import BACKENDS
 from rag.documents import display_path
 from rag.errors import ConfigError
+from rag.incremental import FORMAT_VERSION
 from rag.retrieve import MODES
 from rag.settings import STORES
 
@@ -196,7 +197,14 @@ def test_another_model_or_format_is_refused_with_the_fix(settings, topics):
         with pytest.raises(IndexMismatchError) as caught:
             call()
         assert str(caught.value).endswith(
-            "uses index format 99, newer than this version of rag reads (1): upgrade rag, or rebuild with "
+            f"uses index format 99, newer than this version of rag reads ({FORMAT_VERSION}): upgrade rag, or rebuild with "
+            f"`rag index --rebuild {options(settings)}`")
+    set_format_version(settings, 1)  # from before chunks recorded OCR: read and updated alike, refused with the fix
+    for call in (lambda: Rag(newer).search("bees"), lambda: Rag(newer).index([topics])):
+        with pytest.raises(IndexMismatchError) as caught:
+            call()
+        assert str(caught.value).endswith(
+            f"uses index format 1, older than this version of rag reads ({FORMAT_VERSION}): rebuild it with "
             f"`rag index --rebuild {options(settings)}`")
     assert Rag(newer).index([topics], rebuild=True).documents == 5
 

@@ -1,0 +1,124 @@
+"""OCR of pages without a text layer: the character error rate on a generated 200-dpi scan, the
+interface the source viewer uses (rag.ocr), OCR'd chunks marked in the index, and the skip
+reason when the OCR extra is missing."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from conftest import SEEDS
+from rag import Rag
+from rag.errors import MissingDependencyError
+from rag import ocr as ocr_module
+from rag.bench.ocr import cer, edit_distance
+from rag.bench.scans import scan_pdf, seed_texts
+from rag.chunks import split_document
+from rag.documents import load_file, load_paths
+from rag.layout import page_text
+from rag.types import hit_to_dict
+
+pytest.importorskip("matplotlib")  # sets the generated pages in its DejaVu Sans
+needs_tesseract = pytest.mark.skipif(not ocr_module.available(), reason="OCR needs the tesseract-ocr program (scripts/test.sh installs it)")
+ARTICLE = "001_62e5abbb574a7512"  # one page when scanned
+TWO_PAGES = "000_802fec47948a7749"
+
+
+@pytest.fixture(scope="module")
+def scans():
+    texts = seed_texts(SEEDS)
+    return {stem: scan_pdf(texts[stem], seed=i) for i, stem in enumerate((ARTICLE, TWO_PAGES))}
+
+
+def test_edit_distance_counts_insertions_deletions_and_substitutions():
+    assert edit_distance("kitten", "sitting") == 3 and edit_distance("", "abc") == 3 and edit_distance("abc", "abc") == 0
+    assert cer("a  b\nc", "a b c") == (0, 5)
+
+
+def test_without_the_ocr_extra_a_scanned_pdf_is_skipped_with_the_reason(tmp_path, scans, monkeypatch):
+    monkeypatch.setattr(ocr_module.shutil, "which", lambda name: None)  # no tesseract program
+    (tmp_path / "scan.pdf").write_bytes(scans[ARTICLE].data)
+    (tmp_path / "page.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    (tmp_path / "notes.txt").write_text("Text files still load.")
+    documents, skipped = load_paths([tmp_path])
+    assert [d.source.rsplit("/", 1)[-1] for d in documents] == ["notes.txt"]
+    assert sorted((s.source.rsplit("/", 1)[-1], s.reason) for s in skipped) == [
+        ("page.png", "no text layer; install rag-quotes[ocr]"), ("scan.pdf", "no text layer; install rag-quotes[ocr]")]
+    with pytest.raises(MissingDependencyError) as caught:
+        from PIL import Image
+
+        ocr_module.ocr_image(Image.new("L", (10, 10), 255))
+    assert "\n" not in str(caught.value) and "`pip install rag-quotes[ocr]`" in str(caught.value)
+
+
+@needs_tesseract
+def test_a_scanned_page_reads_within_two_percent_and_is_marked_as_ocr(tmp_path, scans):
+    path = tmp_path / "scan.pdf"
+    path.write_bytes(scans[ARTICLE].data)
+    doc = load_file(path)
+    edits, chars = cer(doc.text, scans[ARTICLE].pages[0].text)
+    assert edits / chars <= 0.02, (edits, chars)
+    assert doc.pages == ((0, 1),) and doc.ocr and all(0 < c <= 1 for _, _, c in doc.ocr)
+    assert sum(e - s for s, e, _ in doc.ocr) > 0.9 * len(doc.text.replace("\n", ""))  # every line is OCR'd text
+    chunks = split_document(doc, max_tokens=64, overlap=8)
+    assert all(c.ocr and 0.5 < c.ocr_confidence <= 1 for c in chunks)
+
+
+@needs_tesseract
+def test_ocr_image_gives_lines_in_reading_order_that_rebuild_the_page_text(scans):
+    import pypdfium2
+
+    page = pypdfium2.PdfDocument(scans[ARTICLE].data)[0]
+    image = page.render(scale=ocr_module.OCR_DPI / 72, grayscale=True).to_pil()
+    lines = ocr_module.ocr_image(image)
+    assert lines == ocr_module.ocr_image(image)  # deterministic
+    assert all(0 <= l.box[0] < l.box[2] <= image.width and 0 <= l.box[1] < l.box[3] <= image.height for l in lines)
+    assert all(0 <= l.confidence <= 1 for l in lines)
+    assert [l.box[1] for l in lines] == sorted(l.box[1] for l in lines)  # one column: top to bottom
+    doc = load_file_from(scans[ARTICLE].data)
+    assert page_text(lines).text == doc.text  # what the viewer rebuilds is what was indexed
+
+
+def load_file_from(data: bytes):
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "scan.pdf"
+        path.write_bytes(data)
+        return load_file(path)
+
+
+@needs_tesseract
+def test_an_image_file_is_ocrd(tmp_path, scans):
+    import pypdfium2
+
+    image = pypdfium2.PdfDocument(scans[ARTICLE].data)[0].render(scale=200 / 72, grayscale=True).to_pil()
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    (tmp_path / "letter.png").write_bytes(buffer.getvalue())
+    doc = load_file(tmp_path / "letter.png")
+    edits, chars = cer(doc.text, scans[ARTICLE].pages[0].text)
+    assert edits / chars <= 0.02 and doc.pages == ((0, 1),) and doc.ocr
+
+
+@needs_tesseract
+def test_scanned_chunks_are_stored_with_their_page_and_ocr_mark(tmp_path, scans, fast_settings):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "scan.pdf").write_bytes(scans[TWO_PAGES].data)
+    (folder / "typed.txt").write_text("Malaysia currently has 11 extradition treaties, the minister said in a typed note.")
+    rag = Rag(fast_settings)
+    assert rag.index([folder]).documents == 2
+    second_page = scans[TWO_PAGES].pages[1].text.split(".")[0]  # a sentence set on page 2 of the scan
+    hits = rag.search(second_page, k=10, mode="bm25")
+    top = hits[0].chunk
+    assert top.source.endswith("scan.pdf") and top.page == 2 and top.ocr and 0.5 < top.ocr_confidence <= 1
+    assert hit_to_dict(hits[0])["ocr"] is True
+    typed = next(h.chunk for h in rag.search("typed note", k=10, mode="bm25") if h.chunk.source.endswith("typed.txt"))
+    assert not typed.ocr and typed.ocr_confidence is None
+    answer = rag.ask("How many extradition treaties does Malaysia currently have?")
+    document = {c.source: rag.document(c.source) for c in answer.citations}
+    assert answer.citations and all(document[c.source].text[c.start : c.end] == c.quote for c in answer.citations)
+    assert any(c.source.endswith("scan.pdf") and c.page in (1, 2) for c in answer.citations)
