@@ -7,15 +7,16 @@ from __future__ import annotations
 import io
 
 import pytest
-
 from conftest import SEEDS
+
 from rag import Rag
-from rag.errors import MissingDependencyError
 from rag import ocr as ocr_module
-from rag.bench.ocr import cer, edit_distance
+from rag.align import edit_distance, locate
+from rag.bench.ocr import cer
 from rag.bench.scans import scan_pdf, seed_texts
 from rag.chunks import split_document
 from rag.documents import load_file, load_paths
+from rag.errors import MissingDependencyError
 from rag.layout import page_text
 from rag.types import hit_to_dict
 
@@ -34,6 +35,10 @@ def scans():
 def test_edit_distance_counts_insertions_deletions_and_substitutions():
     assert edit_distance("kitten", "sitting") == 3 and edit_distance("", "abc") == 3 and edit_distance("abc", "abc") == 0
     assert cer("a  b\nc", "a b c") == (0, 5)
+    text = "The minister said that Malaysia has 11 extradition treaties with other countries."
+    assert locate("Malaysia has 11 extradition", text) == (23, 50)
+    assert locate("Ma1aysia has 1l extradition", text) == (23, 50)  # an OCR'd copy: two characters differ
+    assert locate("Singapore signed no treaty", text) is None
 
 
 def test_without_the_ocr_extra_a_scanned_pdf_is_skipped_with_the_reason(tmp_path, scans, monkeypatch):

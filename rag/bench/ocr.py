@@ -18,23 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..align import edit_distance
 from .scans import Generated, write_corpus
-
-
-def edit_distance(a: str, b: str) -> int:
-    """Levenshtein distance, one row of the table at a time in numpy."""
-    if not a or not b:
-        return len(a) + len(b)
-    codes = np.frombuffer(b.encode("utf-32-le"), dtype=np.uint32)
-    steps = np.arange(len(b) + 1)
-    row = steps.astype(np.int64)
-    for i, char in enumerate(a, start=1):
-        cost = (codes != ord(char)).astype(np.int64)
-        best = np.empty_like(row)
-        best[0] = i
-        best[1:] = np.minimum(row[1:] + 1, row[:-1] + cost)
-        row = np.minimum.accumulate(best - steps) + steps  # insertions run along the row
-    return int(row[-1])
 
 
 def normalized(text: str) -> str:
@@ -72,7 +57,12 @@ def read_corpus(folder: Path, made: dict[str, Generated], log=print) -> dict:
 def read_rapidocr(folder: Path, made: dict[str, Generated], threads: int) -> dict:
     """The same scans read with RapidOCR (its ONNX models, `threads` threads) through the same layout."""
     import pypdfium2 as pdfium
-    from rapidocr_onnxruntime import RapidOCR
+    try:
+        from rapidocr_onnxruntime import RapidOCR
+    except ImportError as err:
+        from ..errors import MissingDependencyError
+
+        raise MissingDependencyError("rapidocr-onnxruntime (only for --rapidocr)", "pip install rapidocr-onnxruntime") from err
 
     from ..layout import page_text, reading_order
     from ..ocr import OCR_DPI, OcrLine
