@@ -212,7 +212,8 @@ def page_text(pieces: Sequence[Piece]) -> PageText:
     height = _height(pieces)
     prose = [p for p in pieces if id(p) not in cells]
     steps = [_centre(b) - _centre(a) for a, b in pairwise(prose) if height / 2 < _centre(b) - _centre(a) < 3 * height]
-    paragraph_step = (statistics.median(steps) if steps else height) + height / 2
+    # a line's usual step: the lower quartile, as pages of one-line paragraphs (lists) have more gaps than steps
+    paragraph_step = (sorted(steps)[len(steps) // 4] if steps else height) + height / 2
     widths = sorted(p.box[2] - p.box[0] for p in prose)
     full = widths[int(len(widths) * 0.8)] if widths else 0.0  # a line that fills its column
     text = ""
