@@ -37,6 +37,14 @@ if ! command -v chromium >/dev/null 2>&1; then
         echo "note: chromium is not installed and cannot be installed here; browser tests will be skipped" >&2
     fi
 fi
+# Debian's Tesseract for the OCR tests (the engine of the ocr extra; its English model comes with it).
+if ! command -v tesseract >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr >/dev/null
+    else
+        echo "note: tesseract-ocr is not installed and cannot be installed here; OCR tests will be skipped" >&2
+    fi
+fi
 # PostgreSQL refuses to run as root: the tests start the bundled server as this user.
 if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
     useradd --system --no-create-home --shell /usr/sbin/nologin postgres
