@@ -14,8 +14,9 @@ import io
 import os
 import shutil
 import subprocess
+from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -70,15 +71,21 @@ def ocr_image(image: Image) -> tuple[OcrLine, ...]:
 
 
 def ocr_pages(images: Iterator[Image] | Sequence[Image], total: int, *, workers: int | None = None, progress: bool = False) -> list[tuple[OcrLine, ...]]:
-    """`ocr_image` of each image, in parallel (one Tesseract process per core), in order."""
+    """`ocr_image` of each image, in parallel (one Tesseract process per core), in order. Images
+    are taken from `images` as workers free up, so a long document is never all in memory."""
     from .incremental import progress_bar
 
     workers = max(1, min(workers or os.cpu_count() or 1, total))
     bar = progress_bar(total, "OCR", progress, unit="page")
+    results: list[tuple[OcrLine, ...]] = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(ocr_image, image) for image in images]
-        results = []
-        for future in futures:
+        pending: deque[Future[tuple[OcrLine, ...]]] = deque()
+        for image in images:
+            if len(pending) >= 2 * workers:
+                results.append(pending.popleft().result())
+                bar.update(1)
+            pending.append(pool.submit(ocr_image, image))
+        for future in pending:
             results.append(future.result())
             bar.update(1)
     bar.close()

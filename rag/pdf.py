@@ -70,15 +70,17 @@ def pdf_to_text(data: bytes, source: str, max_chars: int, *, progress: bool = Fa
 
 def image_to_text(data: bytes, source: str, *, progress: bool = False) -> Extracted:
     """An image file (each frame of a TIFF a page), OCR'd."""
-    if not ocr.available():
-        raise LoadError(source, NO_TEXT_LAYER)
-    from PIL import Image, ImageSequence
-
+    try:
+        from PIL import Image, ImageSequence
+    except ImportError as err:
+        raise LoadError(source, NO_TEXT_LAYER) from err
     try:
         with Image.open(io.BytesIO(data)) as image:
             frames = [frame.convert("L") for frame in ImageSequence.Iterator(image)]
     except Exception as err:  # PIL's errors, a decompression bomb among them
         raise LoadError(source, f"unreadable image ({err.__class__.__name__}); re-save it as PNG") from err
+    if not ocr.available():
+        raise LoadError(source, NO_TEXT_LAYER)
     pages: list[tuple[Sequence[Piece], float]] = []
     for frame, lines in zip(frames, _ocr(iter(frames), len(frames), source, progress)):
         pages.append((lines, float(frame.height)))

@@ -44,15 +44,15 @@ def test_edit_distance_counts_insertions_deletions_and_substitutions():
 def test_without_the_ocr_extra_a_scanned_pdf_is_skipped_with_the_reason(tmp_path, scans, monkeypatch):
     monkeypatch.setattr(ocr_module.shutil, "which", lambda name: None)  # no tesseract program
     (tmp_path / "scan.pdf").write_bytes(scans[ARTICLE].data)
-    (tmp_path / "page.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    from PIL import Image
+
+    Image.new("L", (40, 20), 255).save(tmp_path / "page.png")
     (tmp_path / "notes.txt").write_text("Text files still load.")
     documents, skipped = load_paths([tmp_path])
     assert [d.source.rsplit("/", 1)[-1] for d in documents] == ["notes.txt"]
     assert sorted((s.source.rsplit("/", 1)[-1], s.reason) for s in skipped) == [
         ("page.png", "no text layer; install rag-quotes[ocr]"), ("scan.pdf", "no text layer; install rag-quotes[ocr]")]
     with pytest.raises(MissingDependencyError) as caught:
-        from PIL import Image
-
         ocr_module.ocr_image(Image.new("L", (10, 10), 255))
     assert "\n" not in str(caught.value) and "`pip install rag-quotes[ocr]`" in str(caught.value)
 
