@@ -15,6 +15,7 @@ from rag.align import edit_distance, locate
 from rag.bench.ocr import cer
 from rag.bench.scans import scan_pdf, seed_texts
 from rag.chunks import split_document
+from rag.cli import main
 from rag.documents import load_file, load_paths
 from rag.errors import MissingDependencyError
 from rag.layout import page_text
@@ -109,7 +110,7 @@ def test_an_image_file_is_ocrd(tmp_path, scans):
 
 
 @needs_tesseract
-def test_scanned_chunks_are_stored_with_their_page_and_ocr_mark(tmp_path, scans, fast_settings):
+def test_scanned_chunks_are_stored_with_their_page_and_ocr_mark(tmp_path, scans, fast_settings, capsys):
     folder = tmp_path / "docs"
     folder.mkdir()
     (folder / "scan.pdf").write_bytes(scans[TWO_PAGES].data)
@@ -121,6 +122,9 @@ def test_scanned_chunks_are_stored_with_their_page_and_ocr_mark(tmp_path, scans,
     top = hits[0].chunk
     assert top.source.endswith("scan.pdf") and top.page == 2 and top.ocr and 0.5 < top.ocr_confidence <= 1
     assert hit_to_dict(hits[0])["ocr"] is True
+    main(["search", second_page, "-k", "1", "--retrieval", "bm25", "--index", fast_settings.index_path, "--model", "test-hash"])
+    first = capsys.readouterr().out.splitlines()[0]
+    assert f"scan.pdf p.2 chars {top.start}-{top.end}" in first and first.endswith(f"OCR, confidence {top.ocr_confidence:.2f}")
     typed = next(h.chunk for h in rag.search("typed note", k=10, mode="bm25") if h.chunk.source.endswith("typed.txt"))
     assert not typed.ocr and typed.ocr_confidence is None
     answer = rag.ask("How many extradition treaties does Malaysia currently have?")
