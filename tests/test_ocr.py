@@ -131,3 +131,17 @@ def test_scanned_chunks_are_stored_with_their_page_and_ocr_mark(tmp_path, scans,
     document = {c.source: rag.document(c.source) for c in answer.citations}
     assert answer.citations and all(document[c.source].text[c.start : c.end] == c.quote for c in answer.citations)
     assert any(c.source.endswith("scan.pdf") and c.page in (1, 2) for c in answer.citations)
+
+
+def test_tesseract_words_become_line_pieces_split_at_wide_gaps_without_noise_stops():
+    header = "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext"
+
+    def word(line: int, n: int, left: int, text: str, conf: float) -> str:
+        return f"5\t1\t1\t1\t{line}\t{n}\t{left}\t100\t{10 * len(text)}\t30\t{conf}\t{text}"
+
+    tsv = "\n".join([header, word(1, 1, 0, "Malaysia.", 25.0), word(1, 2, 100, "is", 96.0), word(1, 3, 130, "here.", 95.0),
+                     word(1, 4, 400, "Country", 96.0),  # 210 px after "here." ends: another piece (a table cell)
+                     word(2, 1, 0, "circumstances.", 94.0), word(2, 2, 150, "bootstrap", 96.0)])
+    lines = ocr_module._lines(tsv)
+    assert [line.text for line in lines] == ["Malaysia is here.", "Country", "circumstances. bootstrap"]
+    assert lines[0].box == (0.0, 100.0, 180.0, 130.0) and lines[0].confidence == pytest.approx((0.25 + 0.96 + 0.95) / 3, abs=1e-4)
