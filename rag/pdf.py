@@ -23,6 +23,7 @@ NO_TEXT_LAYER = "no text layer; install rag-quotes[ocr]"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
 WORD_GAP = 0.25  # of the line's height: a wider gap between two characters is a space
 PIECE_GAP = 1.5  # of the line's height: a wider gap ends a piece (a column gutter, a table cell)
+MAX_OCR_PIXELS = 40_000_000  # an A3 page at 200 dpi is 7.8 million
 
 
 def pdf_to_text(data: bytes, source: str, max_chars: int, *, progress: bool = False) -> Extracted:
@@ -55,10 +56,10 @@ def pdf_to_text(data: bytes, source: str, max_chars: int, *, progress: bool = Fa
                 raise LoadError(source, NO_TEXT_LAYER)
             scanned = []  # the pages with text are indexed; the image-only ones cannot be read
         if scanned:
-            scale = ocr.OCR_DPI / 72
-            images = (document[n].render(scale=scale, grayscale=True).to_pil() for n in scanned)
+            scales = {n: render_scale(*document[n].get_size()) for n in scanned}
+            images = (document[n].render(scale=scales[n], grayscale=True).to_pil() for n in scanned)
             for n, read in zip(scanned, _ocr(images, len(scanned), source, progress)):
-                pages[n] = (read, pages[n][1] * scale)
+                pages[n] = (read, pages[n][1] * scales[n])
     except LoadError:
         raise
     except Exception as err:
@@ -66,6 +67,14 @@ def pdf_to_text(data: bytes, source: str, max_chars: int, *, progress: bool = Fa
     finally:
         document.close()
     return assemble(pages, set(scanned))
+
+
+def render_scale(width: float, height: float) -> float:
+    """Pixels per point to render a page for OCR: `OCR_DPI`, less for a page so large that it would
+    pass `MAX_OCR_PIXELS` (a hostile MediaBox must not allocate gigabytes)."""
+    scale = ocr.OCR_DPI / 72
+    pixels = width * height * scale * scale
+    return scale if pixels <= MAX_OCR_PIXELS else scale * (MAX_OCR_PIXELS / pixels) ** 0.5
 
 
 def image_to_text(data: bytes, source: str, *, progress: bool = False) -> Extracted:

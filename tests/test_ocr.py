@@ -145,3 +145,11 @@ def test_tesseract_words_become_line_pieces_split_at_wide_gaps_without_noise_sto
     lines = ocr_module._lines(tsv)
     assert [line.text for line in lines] == ["Malaysia is here.", "Country", "circumstances. bootstrap"]
     assert lines[0].box == (0.0, 100.0, 180.0, 130.0) and lines[0].confidence == pytest.approx((0.25 + 0.96 + 0.95) / 3, abs=1e-4)
+
+
+def test_a_huge_page_is_rendered_for_ocr_within_the_pixel_limit():
+    from rag.pdf import MAX_OCR_PIXELS, render_scale
+
+    assert render_scale(612, 792) * 72 == ocr_module.OCR_DPI  # a letter page at OCR_DPI
+    scale = render_scale(14400, 14400)  # the largest page PDF allows, 200 inches a side
+    assert (14400 * scale) ** 2 == pytest.approx(MAX_OCR_PIXELS)
