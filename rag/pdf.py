@@ -3,9 +3,9 @@ for pages that have none.
 
 A page's text is read from its positioned characters, laid out by rag.layout: reading order
 across columns, table rows with their headers, page furniture left out, hyphenated words joined.
-A page without a text layer is rendered at `OCR_DPI` and OCR'd (pages in parallel); its text is
-`rag.layout.page_text` of `rag.ocr.ocr_image`'s lines less the furniture, and its spans are
-recorded in `Extracted.ocr` with each line's confidence. Without the OCR extra, a PDF with no
+A page without a text layer is rendered at `OCR_DPI` (`page.render(scale=OCR_DPI / 72)`, pdfium's
+defaults) and OCR'd, pages in parallel; its text is `rag.layout.page_text` of `rag.ocr.ocr_image`'s
+lines less the furniture, and its spans are recorded in `Extracted.ocr` with each line's confidence. Without the OCR extra, a PDF with no
 text layer at all is skipped ("no text layer; install rag-quotes[ocr]"); one with some text
 keeps the pages that have it.
 """
@@ -57,7 +57,7 @@ def pdf_to_text(data: bytes, source: str, max_chars: int, *, progress: bool = Fa
             scanned = []  # the pages with text are indexed; the image-only ones cannot be read
         if scanned:
             scales = {n: render_scale(*document[n].get_size()) for n in scanned}
-            images = (document[n].render(scale=scales[n], grayscale=True).to_pil() for n in scanned)
+            images = (document[n].render(scale=scales[n]).to_pil() for n in scanned)
             for n, read in zip(scanned, _ocr(images, len(scanned), source, progress)):
                 pages[n] = (read, pages[n][1] * scales[n])
     except LoadError:

@@ -76,7 +76,7 @@ def test_ocr_image_gives_lines_in_reading_order_that_rebuild_the_page_text(scans
     import pypdfium2
 
     page = pypdfium2.PdfDocument(scans[ARTICLE].data)[0]
-    image = page.render(scale=ocr_module.OCR_DPI / 72, grayscale=True).to_pil()
+    image = page.render(scale=ocr_module.OCR_DPI / 72).to_pil()  # as the source viewer renders it
     lines = ocr_module.ocr_image(image)
     assert lines == ocr_module.ocr_image(image)  # deterministic
     assert all(0 <= l.box[0] < l.box[2] <= image.width and 0 <= l.box[1] < l.box[3] <= image.height for l in lines)
