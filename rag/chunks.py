@@ -63,7 +63,7 @@ def split_document(doc: Document, max_tokens: int = 200, overlap: int = 40) -> l
     if not 0 <= overlap < max_tokens // 2:
         raise ConfigError(f"chunk overlap {overlap} must be between 0 and half the chunk size ({max_tokens // 2})")
     segments = _segments(doc.text, max_tokens, doc.rows)
-    outline = Outline(doc.text)
+    outline = Outline(doc.text, doc.rows)
     chunks: list[Chunk] = []
     i = 0
     while i < len(segments):

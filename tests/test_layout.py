@@ -105,6 +105,7 @@ def test_pdf_table_rows_are_never_split_across_chunks(furnished):
     doc = load_file(folder / "table.pdf")
     assert ROW in doc.text and len(doc.rows) == len(TABLE_ROWS)
     assert doc.text[doc.rows[0][0] : doc.rows[0][1]] == ROW
+    assert {c.heading for c in split_document(doc, max_tokens=40, overlap=0)} <= {"", "Extradition register (generated test document)"}
     longest = max(count_tokens(doc.text[s:e]) for s, e in doc.rows)
     boundaries = 0
     for tokens in range(longest, 3 * longest, 3):  # a row longer than a chunk is cut at words: unavoidable
