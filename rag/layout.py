@@ -181,15 +181,22 @@ def _xycut(blocks: list[list[P]], height: float) -> list[list[P]]:
 
 
 def furniture(pages: Sequence[tuple[Sequence[Piece], float]]) -> list[set[int]]:
-    """For each page (its pieces, its height), the indices of pieces that are page furniture."""
+    """For each page (its pieces, its height), the indices of pieces that are page furniture
+    (never a table's cell: a table's header repeated on each page stays its header)."""
     def key(piece: Piece, page_height: float) -> tuple[str, int] | None:
         centre = (piece.box[1] + piece.box[3]) / 2 / page_height
         if MARGIN_BAND < centre < 1 - MARGIN_BAND:
             return None
         return DIGITS.sub("#", " ".join(piece.text.split()).lower()), round(centre * 100)
 
+    def cells(pieces: Sequence[Piece]) -> set[int]:  # a table's header repeated on each page is no furniture
+        return {id(cell) for table in tables(pieces) for row in table for cell in row}
+
+    keys: list[list[tuple[str, int] | None]] = []
+    for pieces, page_height in pages:
+        in_table = cells(pieces)
+        keys.append([None if id(p) in in_table else key(p, page_height) for p in pieces])
     counts: dict[tuple[str, int], int] = {}
-    keys = [[key(p, h) for p in pieces] for pieces, h in pages]
     for page_keys in keys:
         for k in set(filter(None, page_keys)):
             for near in (k, (k[0], k[1] - 1), (k[0], k[1] + 1)):  # a scan's skew moves a line a little

@@ -71,6 +71,13 @@ def test_furniture_repeats_at_the_same_place_on_most_pages():
     assert dropped == [{0, 2}, {0, 2}, {0, 2}]  # "Page 2 of 3" mid-page on page 1 is body text
     assert furniture([(page(1), 792.0)]) == [set()]  # one page: nothing repeats
 
+    def table_page(n: int) -> list[Line]:  # a table that runs over pages, its header repeated at the top
+        rows = [TABLE_HEADERS, *TABLE_ROWS[2 * n : 2 * n + 2]]
+        return [line(cell, 150 * c, 20 + 20 * r, 150 * c + 8 * len(cell)) for r, row in enumerate(rows) for c, cell in enumerate(row)]
+
+    assert furniture([(table_page(n), 792.0) for n in (0, 1, 2)]) == [set(), set(), set()]
+    assert page_text(table_page(1)).text.splitlines()[0] == "Country: Australia | Treaty signed: 2005 | Arrangement: Extradition treaty"
+
 
 @pytest.fixture(scope="module")
 def furnished(tmp_path_factory):
