@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from . import ocr
 from .errors import LoadError, MissingDependencyError
@@ -27,36 +28,17 @@ MAX_OCR_PIXELS = 40_000_000  # an A3 page at 200 dpi is 7.8 million
 
 
 def pdf_to_text(data: bytes, source: str, max_chars: int, *, progress: bool = False) -> Extracted:
+    document = _open(data, source)
     try:
-        import pypdfium2 as pdfium
-    except ImportError as err:  # pragma: no cover - pypdfium2 is a core dependency
-        raise MissingDependencyError("pypdfium2", "pip install pypdfium2") from err
-    try:
-        document = pdfium.PdfDocument(data)
-    except Exception as err:  # pdfium raises PdfiumError on a hostile file; this file's problem only
-        raise LoadError(source, f"corrupt or unreadable PDF ({err.__class__.__name__}); re-export it") from err
-    try:
-        pages: list[tuple[Sequence[Piece], float]] = []
-        scanned: list[int] = []
-        total = 0
-        for number in range(len(document)):
-            page = document[number]
-            height = page.get_size()[1]
-            lines = text_lines(page, height)
-            total += sum(len(line.text) for line in lines)
-            if total > max_chars:
-                from .documents import too_large
-
-                raise too_large(source, total, max_chars)
-            if not lines:
-                scanned.append(number)
-            pages.append((lines, height))
+        pages = _text_layer(document, source, max_chars)
+        scanned = [n for n, (lines, _) in enumerate(pages) if not lines]
+        scales = dict.fromkeys(range(len(pages)), 1.0)
         if scanned and not ocr.available():
             if len(scanned) == len(pages):
                 raise LoadError(source, NO_TEXT_LAYER)
             scanned = []  # the pages with text are indexed; the image-only ones cannot be read
         if scanned:
-            scales = {n: render_scale(*document[n].get_size()) for n in scanned}
+            scales.update({n: render_scale(*document[n].get_size()) for n in scanned})
             images = (document[n].render(scale=scales[n]).to_pil() for n in scanned)
             for n, read in zip(scanned, _ocr(images, len(scanned), source, progress)):
                 pages[n] = (read, pages[n][1] * scales[n])
@@ -66,7 +48,50 @@ def pdf_to_text(data: bytes, source: str, max_chars: int, *, progress: bool = Fa
         raise LoadError(source, f"corrupt or unreadable PDF ({err.__class__.__name__}); re-export it") from err
     finally:
         document.close()
-    return assemble(pages, set(scanned))
+    return assemble(lay_out(pages, set(scanned), scales))
+
+
+def pdf_layout(data: bytes, source: str = "(pdf)") -> tuple[PageLayout, ...]:
+    """A PDF's text-layer pages laid out as `pdf_to_text` indexes them, to draw a quote on its page:
+    the pieces whose `text.spans` overlap the quote's offsets (less the page's `start`) hold it,
+    boxes in PDF points from the top-left corner. A page without a text layer has no pieces here:
+    OCR it with `rag.ocr.ocr_image`, and the quote is in `rag.layout.page_text(lines).text`. The same
+    as when indexed for every PDF whose pages all have text (OCR'd lines count towards furniture)."""
+    document = _open(data, source)
+    try:
+        pages = _text_layer(document, source, 10**12)
+    finally:
+        document.close()
+    scanned = {n for n, (lines, _) in enumerate(pages) if not lines}
+    return tuple(lay_out(pages, scanned, dict.fromkeys(range(len(pages)), 1.0)))
+
+
+def _open(data: bytes, source: str):
+    try:
+        import pypdfium2 as pdfium
+    except ImportError as err:  # pragma: no cover - pypdfium2 is a core dependency
+        raise MissingDependencyError("pypdfium2", "pip install pypdfium2") from err
+    try:
+        return pdfium.PdfDocument(data)
+    except Exception as err:  # pdfium raises PdfiumError on a hostile file; this file's problem only
+        raise LoadError(source, f"corrupt or unreadable PDF ({err.__class__.__name__}); re-export it") from err
+
+
+def _text_layer(document, source: str, max_chars: int) -> list[tuple[Sequence[Piece], float]]:
+    """(text-layer pieces, height in points) of every page; stops once the text passes `max_chars`."""
+    pages: list[tuple[Sequence[Piece], float]] = []
+    total = 0
+    for number in range(len(document)):
+        page = document[number]
+        height = page.get_size()[1]
+        lines = text_lines(page, height)
+        total += sum(len(line.text) for line in lines)
+        if total > max_chars:
+            from .documents import too_large
+
+            raise too_large(source, total, max_chars)
+        pages.append((lines, height))
+    return pages
 
 
 def render_scale(width: float, height: float) -> float:
@@ -93,7 +118,7 @@ def image_to_text(data: bytes, source: str, *, progress: bool = False) -> Extrac
     pages: list[tuple[Sequence[Piece], float]] = []
     for frame, lines in zip(frames, _ocr(iter(frames), len(frames), source, progress)):
         pages.append((lines, float(frame.height)))
-    return assemble(pages, set(range(len(pages))))
+    return assemble(lay_out(pages, set(range(len(pages))), dict.fromkeys(range(len(pages)), 1.0)))
 
 
 def _ocr(images, total: int, source: str, progress: bool) -> list[tuple[ocr.OcrLine, ...]]:
@@ -103,32 +128,53 @@ def _ocr(images, total: int, source: str, progress: bool) -> list[tuple[ocr.OcrL
         raise LoadError(source, err.reason) from err
 
 
-def assemble(pages: Sequence[tuple[Sequence[Piece], float]], scanned: set[int]) -> Extracted:
-    """The document of laid-out pages: furniture out, pages joined by a blank line."""
+@dataclass(frozen=True)
+class PageLayout:
+    """One page as indexed: its pieces in reading order (furniture left out), their text, where that
+    text starts in the document's (None: the page gave none), and the pieces' unit: `scale` pixels
+    per PDF point (1.0 for the text layer; an OCR'd page's boxes are pixels of its rendering)."""
+
+    number: int
+    pieces: tuple[Piece, ...]
+    text: PageText
+    start: int | None
+    ocr: bool
+    scale: float
+
+
+def lay_out(pages: Sequence[tuple[Sequence[Piece], float]], scanned: set[int], scales: dict[int, float]) -> list[PageLayout]:
+    """Pages of pieces to laid-out pages: furniture out, reading order, text; pages joined by a blank line."""
     drop = furniture(pages)
-    parts: list[str] = []
-    starts: list[tuple[int, int]] = []
-    ocr_spans: list[tuple[int, int, float]] = []
-    rows: list[tuple[int, int]] = []
+    layouts: list[PageLayout] = []
     offset = 0
     for number, ((pieces, _), dropped) in enumerate(zip(pages, drop)):
         kept = [p for i, p in enumerate(pieces) if i not in dropped]
         ordered = kept if number in scanned else reading_order(kept)  # OCR lines come in reading order
         laid: PageText = page_text(ordered)
-        if not laid.text.strip():
+        start = None
+        if laid.text.strip():
+            start = offset + 2 if offset else 0
+            offset = start + len(laid.text)
+        layouts.append(PageLayout(number + 1, tuple(ordered), laid, start, number in scanned, scales[number]))
+    return layouts
+
+
+def assemble(layouts: Sequence[PageLayout]) -> Extracted:
+    parts: list[str] = []
+    starts: list[tuple[int, int]] = []
+    ocr_spans: list[tuple[int, int, float]] = []
+    rows: list[tuple[int, int]] = []
+    for page in layouts:
+        if page.start is None:
             continue
-        if parts:
-            parts.append("\n\n")
-            offset += 2
-        starts.append((offset, number + 1))
-        parts.append(laid.text)
-        if number in scanned:
-            for piece, span in zip(ordered, laid.spans):
+        parts.append(page.text.text)
+        starts.append((page.start, page.number))
+        if page.ocr:
+            for piece, span in zip(page.pieces, page.text.spans):
                 if span is not None:
-                    ocr_spans.append((offset + span[0], offset + span[1], float(getattr(piece, "confidence", 1.0))))
-        rows += [(offset + s, offset + e) for s, e in laid.rows]
-        offset += len(laid.text)
-    return Extracted("".join(parts), tuple(starts), tuple(ocr_spans), tuple(rows))
+                    ocr_spans.append((page.start + span[0], page.start + span[1], float(getattr(piece, "confidence", 1.0))))
+        rows += [(page.start + s, page.start + e) for s, e in page.text.rows]
+    return Extracted("\n\n".join(parts), tuple(starts), tuple(ocr_spans), tuple(rows))
 
 
 def text_lines(page, height: float) -> list[Line]:
