@@ -4,6 +4,7 @@ reason when the OCR extra is missing."""
 
 from __future__ import annotations
 
+import importlib.util
 import io
 
 import pytest
@@ -123,6 +124,11 @@ def test_scanned_chunks_are_stored_with_their_page_and_ocr_mark(tmp_path, scans,
     assert top.source.endswith("scan.pdf") and top.page == 2 and top.ocr and 0.5 < top.ocr_confidence <= 1
     assert hit_to_dict(hits[0])["ocr"] is True
     main(["search", second_page, "-k", "1", "--retrieval", "bm25", "--index", fast_settings.index_path, "--model", "test-hash"])
+    if importlib.util.find_spec("langchain_core"):
+        from rag.integrations.langchain import RagRetriever, document_to_hit
+
+        (document,) = RagRetriever(rag=rag, k=1, retrieval="bm25").invoke(second_page)
+        assert document.metadata["ocr"] is True and document_to_hit(document, 1).chunk == top
     first = capsys.readouterr().out.splitlines()[0]
     assert f"scan.pdf p.2 chars {top.start}-{top.end}" in first and first.endswith(f"OCR, confidence {top.ocr_confidence:.2f}")
     typed = next(h.chunk for h in rag.search("typed note", k=10, mode="bm25") if h.chunk.source.endswith("typed.txt"))
