@@ -114,7 +114,6 @@ def load_file(
         raise LoadError(source, f"cannot read file ({err.strerror})") from err
     if not data.strip():
         raise LoadError(source, "file is empty; add text or remove it")
-    extracted = Extracted("")
     if suffix in TEXT_SUFFIXES:
         extracted = Extracted(decode_text(data, source))
     elif suffix in HTML_SUFFIXES:
