@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -61,8 +62,8 @@ def split_document(doc: Document, max_tokens: int = 200, overlap: int = 40) -> l
         raise ConfigError(f"chunk size {max_tokens} is too small; use at least 16 tokens")
     if not 0 <= overlap < max_tokens // 2:
         raise ConfigError(f"chunk overlap {overlap} must be between 0 and half the chunk size ({max_tokens // 2})")
-    segments = _segments(doc.text, max_tokens)
-    outline = Outline(doc.text)
+    segments = _segments(doc.text, max_tokens, doc.rows)
+    outline = Outline(doc.text, doc.rows)
     chunks: list[Chunk] = []
     i = 0
     while i < len(segments):
@@ -77,6 +78,7 @@ def split_document(doc: Document, max_tokens: int = 200, overlap: int = 40) -> l
         start, end = segments[i].start, segments[j - 1].end
         text = doc.text[start:end]
         heading = outline.context(start)
+        ocr, confidence = ocr_share(doc, start, end)
         chunks.append(
             Chunk(
                 id=chunk_id(doc.source, start, text, heading),
@@ -88,6 +90,8 @@ def split_document(doc: Document, max_tokens: int = 200, overlap: int = 40) -> l
                 page=doc.page_at(start),
                 n_tokens=tokens,
                 heading=heading,
+                ocr=ocr,
+                ocr_confidence=confidence,
             )
         )
         if j >= len(segments):
@@ -104,8 +108,18 @@ def split_document(doc: Document, max_tokens: int = 200, overlap: int = 40) -> l
     return chunks
 
 
-def _segments(text: str, max_tokens: int) -> list[Segment]:
-    """Sentences (stripped spans), with sentences longer than max_tokens cut at word boundaries."""
+def ocr_share(doc: Document, start: int, end: int) -> tuple[bool, float | None]:
+    """Whether OCR read any of doc.text[start:end], and its mean confidence there (by characters)."""
+    weights = [(min(e, end) - max(s, start), c) for s, e, c in doc.ocr if s < end and e > start]
+    total = sum(n for n, _ in weights)
+    if not total:
+        return False, None
+    return True, round(sum(n * c for n, c in weights) / total, 4)
+
+
+def _segments(text: str, max_tokens: int, rows: tuple[tuple[int, int], ...] = ()) -> list[Segment]:
+    """Sentences (stripped spans), with sentences longer than max_tokens cut at word boundaries;
+    a table row (`rows`) is one segment whatever its sentences, so no chunk ends inside it."""
     spans: list[tuple[int, int, bool]] = []
     pos, paragraph = 0, True
     for match in SENTENCE_END.finditer(text):
@@ -113,6 +127,8 @@ def _segments(text: str, max_tokens: int) -> list[Segment]:
         paragraph = "\n" in match.group()
         pos = match.end()
     _add_span(text, pos, len(text), paragraph, spans)
+    if rows:
+        spans = _whole_rows(spans, rows)
     if not spans:
         return []
     enc = encoding()  # encode_ordinary_batch would start a thread pool per call: slower for one document
@@ -124,6 +140,21 @@ def _segments(text: str, max_tokens: int) -> list[Segment]:
         else:
             segments.extend(_split_long(text, start, end, max_tokens, para))
     return segments
+
+
+def _whole_rows(spans: list[tuple[int, int, bool]], rows: tuple[tuple[int, int], ...]) -> list[tuple[int, int, bool]]:
+    starts = [s for s, _ in rows]
+    merged: list[tuple[int, int, bool]] = []
+    last_row = -1
+    for start, end, para in spans:
+        i = bisect_right(starts, start) - 1
+        row = i if i >= 0 and start < rows[i][1] else -1
+        if row >= 0 and row == last_row:
+            merged[-1] = (merged[-1][0], end, merged[-1][2])
+        else:
+            merged.append((start, end, para))
+        last_row = row
+    return merged
 
 
 def _add_span(text: str, start: int, end: int, paragraph: bool, spans: list) -> None:

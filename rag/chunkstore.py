@@ -39,7 +39,9 @@ CREATE TABLE IF NOT EXISTS chunks (
     page INTEGER,
     n_tokens INTEGER NOT NULL,
     text TEXT NOT NULL,
-    heading TEXT NOT NULL DEFAULT ''
+    heading TEXT NOT NULL DEFAULT '',
+    ocr INTEGER NOT NULL DEFAULT 0,
+    ocr_confidence REAL
 );
 CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
 """
@@ -55,7 +57,7 @@ CREATE TABLE IF NOT EXISTS metadata (
 );
 CREATE INDEX IF NOT EXISTS metadata_key ON metadata(key, number);
 """
-CHUNK_COLUMNS = 'id, source, start, "end", text, ordinal, page, n_tokens'  # then the heading
+CHUNK_COLUMNS = 'id, source, start, "end", text, ordinal, page, n_tokens'  # then the heading and OCR columns
 
 
 class ChunkStore:
@@ -95,6 +97,7 @@ class ChunkStore:
             self.db.executescript(METADATA)
         self._has_metadata = self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'metadata'").fetchone() is not None
         self._heading = "heading" if ("chunks", "heading") in columns else "''"
+        self._ocr = "ocr, ocr_confidence" if ("chunks", "ocr") in columns else "0, NULL"
         self._origin = "origin" if ("documents", "origin") in columns else "NULL"
 
     @classmethod
@@ -142,8 +145,10 @@ class ChunkStore:
             (doc.source, doc.sha256, doc.text, json.dumps(doc.pages), len(chunks), doc.origin),
         )
         self.db.executemany(
-            'INSERT INTO chunks (id, vid, source, ordinal, start, "end", page, n_tokens, text, heading) VALUES (?,?,?,?,?,?,?,?,?,?)',
-            [(c.id, v, c.source, c.ordinal, c.start, c.end, c.page, c.n_tokens, c.text, c.heading) for c, v in zip(chunks, vids)],
+            'INSERT INTO chunks (id, vid, source, ordinal, start, "end", page, n_tokens, text, heading, ocr, ocr_confidence)'
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            [(c.id, v, c.source, c.ordinal, c.start, c.end, c.page, c.n_tokens, c.text, c.heading, c.ocr, c.ocr_confidence)
+             for c, v in zip(chunks, vids)],
         )
         self.set_metadata(doc.source, doc.metadata)
 
@@ -206,8 +211,10 @@ class ChunkStore:
         for i in range(0, len(vids), 500):
             part = vids[i : i + 500]
             marks = ",".join("?" * len(part))
-            for row in self.db.execute(f"SELECT vid, {CHUNK_COLUMNS}, {self._heading} FROM chunks WHERE vid IN ({marks})", part):
-                out[row[0]] = Chunk(*row[1:])
+            query = f"SELECT vid, {CHUNK_COLUMNS}, {self._heading}, {self._ocr} FROM chunks WHERE vid IN ({marks})"
+            for row in self.db.execute(query, part):
+                vid, cid, source, start, end, text, ordinal, page, n_tokens, heading, ocr, confidence = row
+                out[vid] = Chunk(cid, source, start, end, text, ordinal, page, n_tokens, heading, bool(ocr), confidence)
         metadata = self.metadata(sorted({c.source for c in out.values()}))
         return {vid: replace(c, metadata=metadata[c.source]) if c.source in metadata else c for vid, c in out.items()}
 

@@ -1,4 +1,5 @@
-"""Load source files into `Document`s: .txt/.md as-is, .html visible text, .pdf with pages, .docx.
+"""Load source files into `Document`s: .txt/.md as-is, .html visible text; .pdf and images through
+rag.pdf (text layer or OCR, laid out by rag.layout, with pages), .docx through rag.docx.
 
 A file that cannot be read raises `LoadError` naming the file and the reason; `load_paths`
 collects those per file so one bad file never stops the others. Whatever a parser library raises
@@ -13,13 +14,16 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .docx import docx_to_text, docx_xml_bytes  # noqa: F401 (docx_xml_bytes: part of this module's API)
 from .errors import LoadError, MissingDependencyError
+from .layout import Extracted
+from .pdf import IMAGE_SUFFIXES, image_to_text, pdf_to_text
 from .settings import Settings
 from .types import Document
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text", ".rst"}
 HTML_SUFFIXES = {".html", ".htm"}
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | {".pdf", ".docx"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | {".pdf", ".docx"} | IMAGE_SUFFIXES
 # Elements whose text a reader never sees as content.
 HTML_HIDDEN = ("script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form", "svg", "iframe")
 MAX_DOCUMENT_CHARS = Settings.max_document_chars
@@ -68,13 +72,14 @@ def load_paths(
     *,
     max_document_chars: int = MAX_DOCUMENT_CHARS,
     max_docx_xml_bytes: int = MAX_DOCX_XML_BYTES,
+    progress: bool = False,
 ) -> tuple[list[Document], list[Skipped]]:
     files, skipped = discover(paths)
     documents: list[Document] = []
     seen: set[str] = set()
     for file in files:
         try:
-            doc = load_file(file, max_document_chars=max_document_chars, max_docx_xml_bytes=max_docx_xml_bytes)
+            doc = load_file(file, max_document_chars=max_document_chars, max_docx_xml_bytes=max_docx_xml_bytes, progress=progress)
         except LoadError as err:
             skipped.append(Skipped(err.source, err.reason))
             continue
@@ -90,7 +95,9 @@ def load_file(
     *,
     max_document_chars: int = MAX_DOCUMENT_CHARS,
     max_docx_xml_bytes: int = MAX_DOCX_XML_BYTES,
+    progress: bool = False,
 ) -> Document:
+    """One file as a `Document`; `progress` shows a bar while pages are OCR'd."""
     path = Path(path)
     source = source or display_path(path)
     suffix = path.suffix.lower()
@@ -107,29 +114,33 @@ def load_file(
         raise LoadError(source, f"cannot read file ({err.strerror})") from err
     if not data.strip():
         raise LoadError(source, "file is empty; add text or remove it")
-    pages: tuple[tuple[int, int], ...] = ()
     if suffix in TEXT_SUFFIXES:
-        text = decode_text(data, source)
+        extracted = Extracted(decode_text(data, source))
     elif suffix in HTML_SUFFIXES:
         html = decode_text(data, source)
         try:
-            text = html_to_text(html)
+            extracted = Extracted(html_to_text(html))
         except MissingDependencyError:
             raise
         except Exception as err:  # whatever the parser raises on a hostile file is this file's problem only
             raise LoadError(source, f"unreadable HTML ({err.__class__.__name__}); re-save it") from err
     elif suffix == ".pdf":
-        text, pages = pdf_to_text(data, source, max_document_chars)
+        extracted = pdf_to_text(data, source, max_document_chars, progress=progress)
+    elif suffix in IMAGE_SUFFIXES:
+        extracted = image_to_text(data, source, progress=progress)
     else:
-        text = docx_to_text(data, source, max_docx_xml_bytes)
+        extracted = docx_to_text(data, source, max_docx_xml_bytes)
+    text = extracted.text
     if len(text) > max_document_chars:
         raise too_large(source, len(text), max_document_chars)
     if not text.strip():
         raise LoadError(source, "no text could be extracted (scanned or empty document?)")
     from .metadata import for_file
 
-    return Document(source=source, text=text, sha256=hashlib.sha256(data).hexdigest(), pages=pages, origin=str(path.resolve()),
-                    metadata=for_file(path, data, text))
+    return Document(
+        source=source, text=text, sha256=hashlib.sha256(data).hexdigest(), pages=extracted.pages,
+        origin=str(path.resolve()), ocr=extracted.ocr, rows=extracted.rows, metadata=for_file(path, data, text),
+    )
 
 
 def too_large(source: str, chars: int, limit: int) -> LoadError:
@@ -166,90 +177,3 @@ def html_to_text(html: str) -> str:
         tag.insert_after("\n")
     lines = (" ".join(line.split()) for line in soup.get_text().splitlines())
     return "\n".join(line for line in lines if line)
-
-
-def pdf_to_text(data: bytes, source: str, max_chars: int = MAX_DOCUMENT_CHARS) -> tuple[str, tuple[tuple[int, int], ...]]:
-    """The text of each page, joined by blank lines, and where each page starts. Stops reading
-    pages once the text passes `max_chars`: the document is skipped anyway."""
-    import io
-
-    try:
-        from pypdf import PdfReader
-    except ImportError as err:  # pragma: no cover - pypdf is a core dependency
-        raise MissingDependencyError("pypdf", "pip install pypdf") from err
-    import logging
-
-    log = logging.getLogger("pypdf")  # it logs what it repairs; a file it cannot read gets our one line
-    level = log.level
-    log.setLevel(logging.CRITICAL)
-    texts: list[str] = []
-    try:
-        total = 0
-        for page in PdfReader(io.BytesIO(data)).pages:
-            texts.append(page.extract_text() or "")
-            total += len(texts[-1])
-            if total > max_chars:
-                raise too_large(source, total, max_chars)
-    except LoadError:
-        raise
-    except Exception as err:  # pypdf raises many kinds on a hostile file; each is this file's problem only
-        raise LoadError(source, f"corrupt or unreadable PDF ({err.__class__.__name__}); re-export it") from err
-    finally:
-        log.setLevel(level)
-    parts: list[str] = []
-    pages: list[tuple[int, int]] = []
-    offset = 0
-    for number, page_text in enumerate(texts, start=1):
-        page_text = page_text.strip()
-        if not page_text:
-            continue
-        if parts:
-            parts.append("\n\n")
-            offset += 2
-        pages.append((offset, number))
-        parts.append(page_text)
-        offset += len(page_text)
-    return "".join(parts), tuple(pages)
-
-
-def docx_xml_bytes(data: bytes) -> int:
-    """What a .docx's XML parts unzip to, from the zip directory alone (nothing is decompressed).
-    A part of another name that compresses like text (more than 10:1) counts too: the parser
-    reads every part a relationship names, whatever it is called."""
-    import io
-    import zipfile
-
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        return sum(
-            info.file_size
-            for info in archive.infolist()
-            if info.filename.endswith((".xml", ".rels")) or info.file_size > 10 * max(info.compress_size, 1)
-        )
-
-
-def docx_to_text(data: bytes, source: str, max_xml_bytes: int = MAX_DOCX_XML_BYTES) -> str:
-    import io
-
-    try:
-        import docx
-    except ImportError as err:
-        raise MissingDependencyError("python-docx", "pip install python-docx") from err
-    corrupt = "corrupt or unreadable .docx ({}); re-save it from the word processor"
-    try:
-        xml_bytes = docx_xml_bytes(data)
-    except Exception as err:
-        raise LoadError(source, corrupt.format(err.__class__.__name__)) from err
-    if xml_bytes > max_xml_bytes:
-        reason = f"document too large: its XML unzips to {_mb(xml_bytes)} MB (limit {_mb(max_xml_bytes)} MB)"
-        raise LoadError(source, reason)
-    try:
-        document = docx.Document(io.BytesIO(data))
-        paragraphs = [p.text for p in document.paragraphs if p.text.strip()]
-        for table in document.tables:
-            for row in table.rows:
-                cells = [cell.text.strip() for cell in row.cells if cell.text.strip()]
-                if cells:
-                    paragraphs.append(" | ".join(cells))
-    except Exception as err:  # lxml, zipfile and python-docx errors alike: this file's problem only
-        raise LoadError(source, corrupt.format(err.__class__.__name__)) from err
-    return "\n\n".join(paragraphs)

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .align import locate
 from .errors import ConfigError
 from .pipeline import Rag
 from .types import Answer
@@ -78,16 +79,19 @@ def contains_fact(text: str, forms: tuple[str, ...]) -> bool:
 
 
 def gold_spans(rag: Rag, item: Item) -> list[tuple[str, int, int]]:
-    """(indexed source, start, end) of each gold quote, located in the indexed document text."""
+    """(indexed source, start, end) of each gold quote, located in the indexed document text. A
+    source indexed in another format (a scanned PDF of seeds/x.txt: x.pdf) is matched by its name
+    stem, and its quote located approximately (rag.align: at most 10% of its characters differ)."""
     spans: list[tuple[str, int, int]] = []
     indexed = [s for s, _ in rag.documents()]
     for source, quote in item.evidence:
         match = next((s for s in indexed if s == source or s.endswith("/" + Path(source).name)), None)
+        match = match or next((s for s in indexed if Path(s).stem == Path(source).stem), None)
         doc = rag.document(match) if match else None
-        if not match or doc is None or quote not in doc.text:
+        span = locate(quote, doc.text) if doc is not None else None
+        if not match or span is None:
             raise ConfigError(f"{item.id}: gold quote not found in {source}; fix the QA set or re-index")
-        start = doc.text.index(quote)
-        spans.append((match, start, start + len(quote)))
+        spans.append((match, *span))
     return spans
 
 

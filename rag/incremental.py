@@ -23,7 +23,8 @@ from .errors import IndexMismatchError, RagError
 from .settings import Settings
 from .types import Chunk, Document
 
-FORMAT_VERSION = 1  # of every backend's stored index (the folder's manifest, the pgvector meta table)
+FORMAT_VERSION = 2  # of every backend's stored index (the folder's manifest, the pgvector meta table)
+# 2: chunks record whether OCR read them (ocr, ocr_confidence); an index of format 1 is rebuilt
 
 
 @dataclass(frozen=True)
@@ -67,11 +68,12 @@ class Change:
 
     @classmethod
     def from_paths(cls, paths: list[str | os.PathLike], settings: Settings, *, prune: bool = True,
-                   metadata: dict | None = None) -> Change:
+                   metadata: dict | None = None, progress: bool = False) -> Change:
         """The files under `paths`; `metadata` (user values) is added to every document's own."""
         started = time.perf_counter()
         documents, skipped = load_paths(
-            paths, max_document_chars=settings.max_document_chars, max_docx_xml_bytes=settings.max_docx_xml_bytes
+            paths, max_document_chars=settings.max_document_chars, max_docx_xml_bytes=settings.max_docx_xml_bytes,
+            progress=progress,
         )
         if metadata:
             documents = [replace(d, metadata={**d.metadata, **metadata}) for d in documents]
@@ -226,7 +228,12 @@ def chunking(settings: Settings) -> dict:
 
 
 def check_version(version: object, where: str, options: str) -> None:
-    """Refuse an index of a newer format; `options` name the index on the command line."""
+    """Refuse an index of another format; `options` name the index on the command line."""
+    if isinstance(version, int) and version < FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"{where} uses index format {version}, older than this version of rag reads ({FORMAT_VERSION}): "
+            f"rebuild it with `rag index --rebuild {options}`"
+        )
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise IndexMismatchError(
             f"{where} uses index format {version}, newer than this version of rag reads ({FORMAT_VERSION}): "

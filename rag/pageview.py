@@ -207,7 +207,7 @@ def _open(path: str) -> Any:
     try:
         import pypdfium2 as pdfium
     except ImportError as err:
-        raise MissingDependencyError("pypdfium2", "pip install 'rag-quotes[pdf]'") from err
+        raise MissingDependencyError("pypdfium2", "pip install pypdfium2") from err
     try:
         return pdfium.PdfDocument(path)
     except pdfium.PdfiumError as err:

@@ -55,6 +55,8 @@ CREATE TABLE IF NOT EXISTS rag_chunks (
     n_tokens integer NOT NULL,
     text text NOT NULL,
     heading text NOT NULL DEFAULT '',
+    ocr boolean NOT NULL DEFAULT false,
+    ocr_confidence real,
     embedding vector({dimension}) NOT NULL,
     tsv tsvector GENERATED ALWAYS AS (to_tsvector('english', heading || E'\\n' || text)) STORED,
     PRIMARY KEY (source, vid)
@@ -85,9 +87,9 @@ HAS_ORIGIN = """SELECT EXISTS (SELECT FROM pg_attribute
     WHERE attrelid = 'rag_documents'::regclass AND attname = 'origin' AND NOT attisdropped)"""
 COUNTS = "SELECT (SELECT count(*) FROM rag_documents), (SELECT count(*) FROM rag_chunks)"
 RENUMBER_CHUNK = "UPDATE rag_chunks SET ordinal = %s, page = %s, n_tokens = %s WHERE source = %s AND vid = %s"
-COPY_CHUNKS = """COPY rag_chunks (source, vid, id, ordinal, start, "end", page, n_tokens, text, heading, embedding)
+COPY_CHUNKS = """COPY rag_chunks (source, vid, id, ordinal, start, "end", page, n_tokens, text, heading, ocr, ocr_confidence, embedding)
     FROM STDIN (FORMAT BINARY)"""
-CHUNK_TYPES = ["text", "int8", "text", "int4", "int4", "int4", "int4", "int4", "text", "text", "vector"]
+CHUNK_TYPES = ["text", "int8", "text", "int4", "int4", "int4", "int4", "int4", "text", "text", "bool", "float4", "vector"]
 PUT_META = "INSERT INTO rag_meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
 
 # Search: the nearest `depth` chunks by vector and the best `depth` by full-text rank (the query's
@@ -115,7 +117,7 @@ fused AS (
     FROM dense d FULL JOIN lexical l ON d.source = l.source AND d.vid = l.vid
 )
 SELECT f.score, f.dense_rank, f.bm25_rank, f.dense, f.bm25,
-       c.id, c.source, c.start, c."end", c.text, c.ordinal, c.page, c.n_tokens, {heading}
+       c.id, c.source, c.start, c."end", c.text, c.ordinal, c.page, c.n_tokens, {heading}, c.ocr, c.ocr_confidence
 FROM fused f JOIN rag_chunks c ON c.source = f.source AND c.vid = f.vid
 ORDER BY f.score DESC, least(f.dense_rank, f.bm25_rank), f.dense_rank NULLS LAST, f.bm25_rank
 LIMIT %(k)s"""
@@ -267,7 +269,9 @@ class PgBackend:
             ranks, raw = {"dense_rank": dense_rank, "bm25_rank": bm25_rank}, {"dense": dense, "bm25": bm25}
             detail: dict[str, float] = {name: int(v) for name, v in ranks.items() if v is not None}
             detail.update({name: float(v) for name, v in raw.items() if v is not None})
-            hit_chunk = Chunk(*chunk)
+            cid, source, start, end, text, ordinal, page, n_tokens, heading, ocr, confidence = chunk
+            confidence = None if confidence is None else round(confidence, 4)  # a real: as it was stored
+            hit_chunk = Chunk(cid, source, start, end, text, ordinal, page, n_tokens, heading, ocr, confidence)
             hit_chunk = replace(hit_chunk, metadata=found[hit_chunk.source]) if hit_chunk.source in found else hit_chunk
             hits.append(Hit(chunk=hit_chunk, score=float(fused), rank=len(hits) + 1, scores=detail))
         return hits
@@ -332,7 +336,8 @@ class PgWriter:
         with self.conn.cursor() as cur, cur.copy(COPY_CHUNKS) as copy:
             copy.set_types(CHUNK_TYPES)
             for c, v in zip(chunks, vectors):
-                copy.write_row((c.source, vector_id(c.id), c.id, c.ordinal, c.start, c.end, c.page, c.n_tokens, c.text, c.heading, v))
+                row = (c.source, vector_id(c.id), c.id, c.ordinal, c.start, c.end, c.page, c.n_tokens, c.text, c.heading, c.ocr, c.ocr_confidence)
+                copy.write_row((*row, v))
 
     def commit(self) -> tuple[int, int]:
         """Write the meta table; the caller's transaction commits it all."""

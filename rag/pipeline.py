@@ -74,7 +74,8 @@ class Rag:
         `metadata` ({key: text, number or date}) is added to what each file says about itself."""
         from .metadata import checked
 
-        change = Change.from_paths(paths or [DEFAULT_CORPUS], self.settings, prune=prune, metadata=checked(metadata or {}))
+        change = Change.from_paths(paths or [DEFAULT_CORPUS], self.settings, prune=prune, metadata=checked(metadata or {}),
+                                   progress=progress)
         return self.backend.update(change, rebuild=rebuild, progress=progress)
 
     def add_documents(self, documents: list[Document], *, progress: bool = False, metadata: dict | None = None) -> IndexReport:

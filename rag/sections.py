@@ -63,12 +63,14 @@ def headings(text: str) -> list[tuple[int, int]]:
 
 
 class Outline:
-    """A document's title and headings, to ask which heading a given offset stands under."""
+    """A document's title and headings, to ask which heading a given offset stands under. A table
+    row (`rows`: spans of the text) is never a heading, however short its cells."""
 
-    def __init__(self, text: str):
+    def __init__(self, text: str, rows: tuple[tuple[int, int], ...] = ()):
         self.text = text
         self.title = title(text)
-        self.heads = [h for h in headings(text) if h != self.title]
+        in_rows = {start for start, _ in rows}
+        self.heads = [h for h in headings(text) if h != self.title and h[0] not in in_rows]
         self._starts = [s for s, _ in self.heads]
 
     def context(self, offset: int) -> str:

@@ -21,6 +21,8 @@ class Document:
     origin: str | None = None  # the absolute path of the file it was loaded from; None when made in memory
     # title, author, created, modified, front matter, user values (rag.metadata); filterable
     metadata: dict[str, MetaValue] = field(default_factory=dict, hash=False)
+    ocr: tuple[tuple[int, int, float], ...] = ()  # (start, end, confidence 0..1) of each OCR'd line
+    rows: tuple[tuple[int, int], ...] = ()  # (start, end) of each table row: never split across chunks
 
     @classmethod
     def from_text(cls, source: str, text: str, metadata: dict[str, MetaValue] | None = None) -> Document:
@@ -57,6 +59,8 @@ class Chunk:
     page: int | None = None
     n_tokens: int = 0
     heading: str = ""  # the document's title and the section heading the chunk starts under (context, not text)
+    ocr: bool = False  # some of its text was read by OCR from a page image
+    ocr_confidence: float | None = None  # then: the OCR's mean confidence over that text, 0..1
     metadata: dict[str, MetaValue] = field(default_factory=dict, compare=False, hash=False)  # its document's: context, not identity
 
     @property
@@ -236,6 +240,8 @@ def hit_to_dict(hit: Hit) -> dict:
         "title": c.title,
         "metadata": {k: v.isoformat() if isinstance(v, datetime.date) else v for k, v in c.metadata.items()},
         "text": c.text,
+        "ocr": c.ocr,
+        "ocr_confidence": c.ocr_confidence,
     }
 
 

@@ -37,12 +37,12 @@ if ! command -v chromium >/dev/null 2>&1; then
         echo "note: chromium is not installed and cannot be installed here; browser tests will be skipped" >&2
     fi
 fi
-# OpenCV (under rapidocr-onnxruntime, the OCR of scanned PDF pages) loads libGL and GLib at import.
-if ! ldconfig -p 2>/dev/null | grep -q 'libGL\.so\.1'; then
+# Debian's Tesseract for the OCR tests (the engine of the ocr extra; its English model comes with it).
+if ! command -v tesseract >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgl1 libglib2.0-0 >/dev/null
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr >/dev/null
     else
-        echo "note: libgl1 is not installed and cannot be installed here; OCR tests will be skipped" >&2
+        echo "note: tesseract-ocr is not installed and cannot be installed here; OCR tests will be skipped" >&2
     fi
 fi
 # PostgreSQL refuses to run as root: the tests start the bundled server as this user.

@@ -17,6 +17,7 @@ from rag import Document, IndexMismatchError, IndexNotFoundError, Rag, RagError,
 from rag.backend import BACKENDS
 from rag.documents import display_path
 from rag.errors import ConfigError
+from rag.incremental import FORMAT_VERSION
 from rag.retrieve import MODES
 from rag.settings import STORES
 
@@ -176,6 +177,21 @@ def test_remove(settings):
         assert not any(h.chunk.source == "heron.txt" for h in rag.search("heron shallow water", k=5, mode=mode))
 
 
+def test_chunks_keep_their_ocr_mark_and_confidence(settings):
+    text = "A typed cover note about zebras.\n\nThe scanned letter says the walrus rests on the arctic ice."
+    scanned = text.index("The scanned")
+    letter = Document(source="letter.pdf", text=text, sha256="1", pages=((0, 1), (scanned, 2)),
+                      ocr=((scanned, len(text) - 20, 0.9), (len(text) - 20, len(text), 0.6)))
+    rag = Rag(settings)
+    rag.add_documents([letter, Document.from_text("typed.txt", "Zebras graze on the savanna.")])
+    for mode in MODES:
+        chunks = {h.chunk.page: h.chunk for h in rag.search("walrus arctic ice zebras cover note", k=5, mode=mode)
+                  if h.chunk.source == "letter.pdf"}
+        length = len(text) - scanned  # 20 characters read at 0.6, the rest at 0.9: the mean by character
+        assert chunks[2].ocr and chunks[2].ocr_confidence == round(((length - 20) * 0.9 + 20 * 0.6) / length, 4)
+        assert not chunks[1].ocr and chunks[1].ocr_confidence is None
+
+
 def test_another_model_or_format_is_refused_with_the_fix(settings, topics):
     Rag(settings).index([topics])
     other = Rag(settings.with_(embedding_model="test-hash:32"))
@@ -197,7 +213,14 @@ def test_another_model_or_format_is_refused_with_the_fix(settings, topics):
         with pytest.raises(IndexMismatchError) as caught:
             call()
         assert str(caught.value).endswith(
-            "uses index format 99, newer than this version of rag reads (1): upgrade rag, or rebuild with "
+            f"uses index format 99, newer than this version of rag reads ({FORMAT_VERSION}): upgrade rag, or rebuild with "
+            f"`rag index --rebuild {options(settings)}`")
+    set_format_version(settings, 1)  # from before chunks recorded OCR: read and updated alike, refused with the fix
+    for call in (lambda: Rag(newer).search("bees"), lambda: Rag(newer).index([topics])):
+        with pytest.raises(IndexMismatchError) as caught:
+            call()
+        assert str(caught.value).endswith(
+            f"uses index format 1, older than this version of rag reads ({FORMAT_VERSION}): rebuild it with "
             f"`rag index --rebuild {options(settings)}`")
     assert Rag(newer).index([topics], rebuild=True).documents == 5
 

@@ -177,6 +177,7 @@ def test_bad_inputs_are_skipped_with_reasons(corpus, fast_settings, capsys):
     (corpus / "binary.txt").write_bytes(b"\x00\x01\x02binary\x00" * 10)
     (corpus / "latin1.txt").write_bytes("caf\xe9 cr\xe8me".encode("latin-1"))
     (corpus / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (corpus / "archive.zip").write_bytes(b"PK\x03\x04")
     (corpus / "broken.pdf").write_bytes(b"%PDF-1.4\nthis is not really a pdf\n")
     missing = corpus / "does-not-exist.txt"
     code = cli(["index", str(corpus), str(missing), "--index", fast_settings.index_path, "--model", "test-hash"])
@@ -187,7 +188,8 @@ def test_bad_inputs_are_skipped_with_reasons(corpus, fast_settings, capsys):
         "blank.md": "empty",
         "binary.txt": "binary",
         "latin1.txt": "UTF-8",
-        "image.png": "unsupported file type '.png'",
+        "image.png": "unreadable image (UnidentifiedImageError); re-save it as PNG",
+        "archive.zip": "unsupported file type '.zip'",
         "broken.pdf": "corrupt or unreadable PDF",
         "does-not-exist.txt": "no such file",
     }

@@ -27,7 +27,7 @@ def test_retriever_documents_carry_everything_a_hit_has(real_rag):
         meta, chunk = doc.metadata, hit.chunk
         assert real_rag.document(meta["source"]).text[meta["start"] : meta["end"]] == doc.page_content == chunk.text
         assert (doc.id, meta["source"], meta["start"], meta["end"]) == (chunk.id, chunk.source, chunk.start, chunk.end)
-        assert meta["page"] == chunk.page
+        assert meta["page"] == chunk.page and (meta["ocr"], meta["ocr_confidence"]) == (False, None)
         assert meta["heading"] == chunk.heading and meta["title"] == chunk.title  # the document's title (metadata or first heading)
         assert meta["modified"] == chunk.metadata["modified"].isoformat()  # the document's own metadata too
         assert (meta["score"], meta["rank"]) == (hit.score, n)

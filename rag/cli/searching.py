@@ -33,7 +33,8 @@ def run(args) -> int:
         c = hit.chunk
         ranks = ", ".join(f"{k.removesuffix('_rank')} #{v}" for k, v in hit.scores.items() if k.endswith("_rank"))
         page = f" p.{c.page}" if c.page else ""
-        print(printable(f"[{hit.rank}] {named(c.source, c.title)}{page} chars {c.start}-{c.end}  score {hit.score:.4f}  ({ranks})"))
+        ocr = f"  OCR, confidence {c.ocr_confidence:.2f}" if c.ocr and c.ocr_confidence is not None else ""
+        print(printable(f"[{hit.rank}] {named(c.source, c.title)}{page} chars {c.start}-{c.end}  score {hit.score:.4f}  ({ranks}){ocr}"))
         if c.heading:
             print(printable(f"under: {' / '.join(c.heading.splitlines())}"))
         print(printable(c.text))  # verbatim (less control characters): the source text at these offsets

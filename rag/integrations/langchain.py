@@ -110,6 +110,7 @@ def hit_to_document(hit: Hit) -> Document:
         "source": c.source, "start": c.start, "end": c.end, "page": c.page, "heading": c.heading,
         "title": c.title, "ordinal": c.ordinal, "n_tokens": c.n_tokens,
         "score": hit.score, "rank": hit.rank, "ranks": ranks, "scores": scores,
+        "ocr": c.ocr, "ocr_confidence": c.ocr_confidence,
     }  # fmt: skip
     # the document's own metadata (author, dates as YYYY-MM-DD, ...) beside ours, never in place of it
     own = {k: v.isoformat() if isinstance(v, datetime.date) else v for k, v in c.metadata.items() if k not in metadata}
@@ -122,7 +123,8 @@ def document_to_hit(document: Document, rank: int) -> Hit:
     try:
         chunk = Chunk(document.id or "", str(meta["source"]), int(meta["start"]), int(meta["end"]),
                       document.page_content, int(meta.get("ordinal", 0)), meta.get("page"),
-                      int(meta.get("n_tokens", 0)), str(meta.get("heading") or ""))
+                      int(meta.get("n_tokens", 0)), str(meta.get("heading") or ""), bool(meta.get("ocr", False)),
+                      meta.get("ocr_confidence"))
         scores = {f"{method}_rank": r for method, r in meta.get("ranks", {}).items()} | dict(meta.get("scores", {}))
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise ConfigError(f"document {rank} lacks RagRetriever metadata (source, start, end): {err}") from err

@@ -1,0 +1,218 @@
+"""PDF pages and image files to text, with pypdfium2 for the text layer and Tesseract (rag.ocr)
+for pages that have none.
+
+A page's text is read from its positioned characters, laid out by rag.layout: reading order
+across columns, table rows with their headers, page furniture left out, hyphenated words joined.
+A page without a text layer is rendered at `OCR_DPI` (`page.render(scale=OCR_DPI / 72)`, pdfium's
+defaults) and OCR'd, pages in parallel; its text is `rag.layout.page_text` of `rag.ocr.ocr_image`'s
+lines less the furniture, and its spans are recorded in `Extracted.ocr` with each line's confidence. Without the OCR extra, a PDF with no
+text layer at all is skipped ("no text layer; install rag-quotes[ocr]"); one with some text
+keeps the pages that have it.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from . import ocr
+from .errors import LoadError, MissingDependencyError
+from .layout import Extracted, Line, PageText, Piece, furniture, page_text, reading_order
+
+NO_TEXT_LAYER = "no text layer; install rag-quotes[ocr]"
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
+WORD_GAP = 0.25  # of the line's height: a wider gap between two characters is a space
+PIECE_GAP = 1.5  # of the line's height: a wider gap ends a piece (a column gutter, a table cell)
+MAX_OCR_PIXELS = 40_000_000  # an A3 page at 200 dpi is 7.8 million
+
+
+def pdf_to_text(data: bytes, source: str, max_chars: int, *, progress: bool = False) -> Extracted:
+    document = _open(data, source)
+    try:
+        pages = _text_layer(document, source, max_chars)
+        scanned = [n for n, (lines, _) in enumerate(pages) if not lines]
+        scales = dict.fromkeys(range(len(pages)), 1.0)
+        if scanned and not ocr.available():
+            if len(scanned) == len(pages):
+                raise LoadError(source, NO_TEXT_LAYER)
+            scanned = []  # the pages with text are indexed; the image-only ones cannot be read
+        if scanned:
+            scales.update({n: render_scale(*document[n].get_size()) for n in scanned})
+            images = (document[n].render(scale=scales[n]).to_pil() for n in scanned)
+            for n, read in zip(scanned, _ocr(images, len(scanned), source, progress)):
+                pages[n] = (read, pages[n][1] * scales[n])
+    except LoadError:
+        raise
+    except Exception as err:
+        raise LoadError(source, f"corrupt or unreadable PDF ({err.__class__.__name__}); re-export it") from err
+    finally:
+        document.close()
+    return assemble(lay_out(pages, set(scanned), scales))
+
+
+def pdf_layout(data: bytes, source: str = "(pdf)") -> tuple[PageLayout, ...]:
+    """A PDF's text-layer pages laid out as `pdf_to_text` indexes them, to draw a quote on its page:
+    the pieces whose `text.spans` overlap the quote's offsets (less the page's `start`) hold it,
+    boxes in PDF points from the top-left corner. A page without a text layer has no pieces here:
+    OCR it with `rag.ocr.ocr_image`, and the quote is in `rag.layout.page_text(lines).text`. The same
+    as when indexed for every PDF whose pages all have text (OCR'd lines count towards furniture)."""
+    document = _open(data, source)
+    try:
+        pages = _text_layer(document, source, 10**12)
+    finally:
+        document.close()
+    scanned = {n for n, (lines, _) in enumerate(pages) if not lines}
+    return tuple(lay_out(pages, scanned, dict.fromkeys(range(len(pages)), 1.0)))
+
+
+def _open(data: bytes, source: str):
+    try:
+        import pypdfium2 as pdfium
+    except ImportError as err:  # pragma: no cover - pypdfium2 is a core dependency
+        raise MissingDependencyError("pypdfium2", "pip install pypdfium2") from err
+    try:
+        return pdfium.PdfDocument(data)
+    except Exception as err:  # pdfium raises PdfiumError on a hostile file; this file's problem only
+        raise LoadError(source, f"corrupt or unreadable PDF ({err.__class__.__name__}); re-export it") from err
+
+
+def _text_layer(document, source: str, max_chars: int) -> list[tuple[Sequence[Piece], float]]:
+    """(text-layer pieces, height in points) of every page; stops once the text passes `max_chars`."""
+    pages: list[tuple[Sequence[Piece], float]] = []
+    total = 0
+    for number in range(len(document)):
+        page = document[number]
+        height = page.get_size()[1]
+        lines = text_lines(page, height)
+        total += sum(len(line.text) for line in lines)
+        if total > max_chars:
+            from .documents import too_large
+
+            raise too_large(source, total, max_chars)
+        pages.append((lines, height))
+    return pages
+
+
+def render_scale(width: float, height: float) -> float:
+    """Pixels per point to render a page for OCR: `OCR_DPI`, less for a page so large that it would
+    pass `MAX_OCR_PIXELS` (a hostile MediaBox must not allocate gigabytes)."""
+    scale = ocr.OCR_DPI / 72
+    pixels = width * height * scale * scale
+    return scale if pixels <= MAX_OCR_PIXELS else scale * (MAX_OCR_PIXELS / pixels) ** 0.5
+
+
+def image_to_text(data: bytes, source: str, *, progress: bool = False) -> Extracted:
+    """An image file (each frame of a TIFF a page), OCR'd."""
+    try:
+        from PIL import Image, ImageSequence
+    except ImportError as err:
+        raise LoadError(source, NO_TEXT_LAYER) from err
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            frames = [frame.convert("L") for frame in ImageSequence.Iterator(image)]
+    except Exception as err:  # PIL's errors, a decompression bomb among them
+        raise LoadError(source, f"unreadable image ({err.__class__.__name__}); re-save it as PNG") from err
+    if not ocr.available():
+        raise LoadError(source, NO_TEXT_LAYER)
+    pages: list[tuple[Sequence[Piece], float]] = []
+    for frame, lines in zip(frames, _ocr(iter(frames), len(frames), source, progress)):
+        pages.append((lines, float(frame.height)))
+    return assemble(lay_out(pages, set(range(len(pages))), dict.fromkeys(range(len(pages)), 1.0)))
+
+
+def _ocr(images, total: int, source: str, progress: bool) -> list[tuple[ocr.OcrLine, ...]]:
+    try:
+        return ocr.ocr_pages(images, total, progress=progress)
+    except LoadError as err:
+        raise LoadError(source, err.reason) from err
+
+
+@dataclass(frozen=True)
+class PageLayout:
+    """One page as indexed: its pieces in reading order (furniture left out), their text, where that
+    text starts in the document's (None: the page gave none), and the pieces' unit: `scale` pixels
+    per PDF point (1.0 for the text layer; an OCR'd page's boxes are pixels of its rendering)."""
+
+    number: int
+    pieces: tuple[Piece, ...]
+    text: PageText
+    start: int | None
+    ocr: bool
+    scale: float
+
+
+def lay_out(pages: Sequence[tuple[Sequence[Piece], float]], scanned: set[int], scales: dict[int, float]) -> list[PageLayout]:
+    """Pages of pieces to laid-out pages: furniture out, reading order, text; pages joined by a blank line."""
+    drop = furniture(pages)
+    layouts: list[PageLayout] = []
+    offset = 0
+    for number, ((pieces, _), dropped) in enumerate(zip(pages, drop)):
+        kept = [p for i, p in enumerate(pieces) if i not in dropped]
+        ordered = kept if number in scanned else reading_order(kept)  # OCR lines come in reading order
+        laid: PageText = page_text(ordered)
+        start = None
+        if laid.text.strip():
+            start = offset + 2 if offset else 0
+            offset = start + len(laid.text)
+        layouts.append(PageLayout(number + 1, tuple(ordered), laid, start, number in scanned, scales[number]))
+    return layouts
+
+
+def assemble(layouts: Sequence[PageLayout]) -> Extracted:
+    parts: list[str] = []
+    starts: list[tuple[int, int]] = []
+    ocr_spans: list[tuple[int, int, float]] = []
+    rows: list[tuple[int, int]] = []
+    for page in layouts:
+        if page.start is None:
+            continue
+        parts.append(page.text.text)
+        starts.append((page.start, page.number))
+        if page.ocr:
+            for piece, span in zip(page.pieces, page.text.spans):
+                if span is not None:
+                    ocr_spans.append((page.start + span[0], page.start + span[1], float(getattr(piece, "confidence", 1.0))))
+        rows += [(page.start + s, page.start + e) for s, e in page.text.rows]
+    return Extracted("\n\n".join(parts), tuple(starts), tuple(ocr_spans), tuple(rows))
+
+
+def text_lines(page, height: float) -> list[Line]:
+    """The page's text layer as pieces: characters on one baseline, split at wide gaps."""
+    from pypdfium2 import raw
+
+    textpage = page.get_textpage()
+    try:
+        lines: list[Line] = []
+        chars: list[str] = []
+        box = [0.0, 0.0, 0.0, 0.0]
+        spaced = False
+        for i in range(textpage.count_chars()):
+            if raw.FPDFText_IsGenerated(textpage.raw, i) == 1:
+                continue  # pdfium's guessed spaces and line breaks: the gaps between boxes tell better
+            code = raw.FPDFText_GetUnicode(textpage.raw, i)
+            if code == 2:  # pdfium's mark for a hyphen that ends a line
+                code = ord("-")
+            if code <= 32 or code == 0xFFFE or 0xD800 <= code <= 0xDFFF:
+                spaced = spaced or code in (9, 10, 13, 32)
+                continue
+            left, bottom, right, top = textpage.get_charbox(i, loose=True)  # advance widths: no gaps inside words
+            x0, y0, x1, y1 = left, height - top, right, height - bottom
+            size = max(y1 - y0, box[3] - box[1], 1e-6) if chars else max(y1 - y0, 1e-6)
+            if chars:
+                same_line = abs((y0 + y1) / 2 - (box[1] + box[3]) / 2) < size / 2
+                gap = x0 - box[2]
+                if same_line and x0 >= box[0] and gap <= PIECE_GAP * size:  # a ligature's letters share one box
+                    if spaced or gap > WORD_GAP * size:
+                        chars.append(" ")
+                    chars.append(chr(code))
+                    box = [min(box[0], x0), min(box[1], y0), max(box[2], x1), max(box[3], y1)]
+                    spaced = False
+                    continue
+                lines.append(Line("".join(chars), (box[0], box[1], box[2], box[3])))
+            chars, box, spaced = [chr(code)], [x0, y0, x1, y1], False
+        if chars:
+            lines.append(Line("".join(chars), (box[0], box[1], box[2], box[3])))
+        return lines
+    finally:
+        textpage.close()
