@@ -40,6 +40,12 @@ class Document:
             page = number
         return page
 
+    def ocr_at(self, start: int, end: int) -> float | None:
+        """The mean OCR confidence of the lines that [start, end) overlaps; None when none of them
+        was read by OCR (a quote from a text layer)."""
+        found = [confidence for a, b, confidence in self.ocr if a < end and start < b]
+        return sum(found) / len(found) if found else None
+
 
 def indexed_text(heading: str, text: str) -> str:
     """What is embedded and searched for a chunk: its heading, then its text."""

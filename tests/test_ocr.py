@@ -130,13 +130,17 @@ def test_scanned_chunks_are_stored_with_their_page_and_ocr_mark(tmp_path, scans,
         (document,) = RagRetriever(rag=rag, k=1, retrieval="bm25").invoke(second_page)
         assert document.metadata["ocr"] is True and document_to_hit(document, 1).chunk == top
     first = capsys.readouterr().out.splitlines()[0]
-    assert f"scan.pdf p.2 chars {top.start}-{top.end}" in first and first.endswith(f"OCR, confidence {top.ocr_confidence:.2f}")
+    assert f"scan.pdf p. 2 chars {top.start}-{top.end}" in first and first.endswith(f"OCR, confidence {top.ocr_confidence:.2f}")
     typed = next(h.chunk for h in rag.search("typed note", k=10, mode="bm25") if h.chunk.source.endswith("typed.txt"))
     assert not typed.ocr and typed.ocr_confidence is None
     answer = rag.ask("How many extradition treaties does Malaysia currently have?")
     document = {c.source: rag.document(c.source) for c in answer.citations}
     assert answer.citations and all(document[c.source].text[c.start : c.end] == c.quote for c in answer.citations)
     assert any(c.source.endswith("scan.pdf") and c.page in (1, 2) for c in answer.citations)
+    main(["ask", "How many extradition treaties does Malaysia currently have?", "--index", fast_settings.index_path,
+          "--model", "test-hash"])
+    printed = [line for line in capsys.readouterr().out.splitlines() if "scan.pdf" in line and "chars" in line]
+    assert printed and all(", read by OCR, confidence 0." in line for line in printed)  # the CLI says a quote was OCR'd
 
 
 def test_tesseract_words_become_line_pieces_split_at_wide_gaps_without_noise_stops():

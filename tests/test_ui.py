@@ -67,6 +67,21 @@ def test_answer_html_shows_each_quote_in_its_context_with_a_link_to_the_span():
     assert span == {"source": doc.source, "start": str(start), "end": str(end)}
 
 
+def test_a_quote_read_by_ocr_says_so_with_its_confidence():
+    from dataclasses import replace
+
+    text_doc = _doc()
+    start, end = text_doc.text.index("The Zorblat"), text_doc.text.index("Sylvania.") + len("Sylvania.")
+    scanned = replace(text_doc, ocr=((start, end, 0.91), (end + 1, len(text_doc.text), 0.6)))
+    cite = Citation(1, scanned.source, start, end, scanned.text[start:end], True, page=1)
+    assert 'class="rq-meta rq-ocr"' in render.citation_html(cite, scanned) and "OCR 0.91" in render.citation_html(cite, scanned)
+    assert "rq-ocr" not in render.citation_html(cite, text_doc)  # a text layer's quote carries no OCR mark
+    hit = _hit(scanned, start, end)
+    ocr_hit = replace(hit, chunk=replace(hit.chunk, ocr=True, ocr_confidence=0.91))
+    assert "read by OCR, confidence 0.91" in render.passage_html(ocr_hit)
+    assert "OCR" not in render.passage_html(hit)
+
+
 def test_abstention_reads_as_not_in_the_documents_never_as_an_answer():
     doc = _doc()
     answer = Answer(

@@ -68,9 +68,17 @@ def verified_badge(verified: bool) -> str:
     return '<span class="rq-bad" title="The quote could not be found in the source">✗ not verified</span>'
 
 
+def ocr_badge(confidence: float | None) -> str:
+    """Says that a quote or passage was read by OCR from a page image, and how sure the OCR was."""
+    if confidence is None:
+        return ""
+    return f' <span class="rq-meta rq-ocr" title="read by OCR from a page image">OCR {confidence:.2f}</span>'
+
+
 def citation_html(citation: Citation, doc: Document | None) -> str:
     before, after = _context(doc, citation.start, citation.end, citation.quote)
     page = f' <span class="rq-meta">p. {citation.page}</span>' if citation.page else ""
+    page += ocr_badge(doc.ocr_at(citation.start, citation.end) if doc is not None else None)
     head = (
         f'<span class="rq-marker">[{citation.marker}]</span> '
         f'<span class="rq-src" title="{esc(citation.source)}">{esc(short_name(citation.source))}</span>'
@@ -180,6 +188,8 @@ def passage_html(hit: Hit, snippet: int = 420) -> str:
     if len(text) > snippet:
         text = text[:snippet].rsplit(" ", 1)[0] + "…"
     page = f"p. {c.page} · " if c.page else ""
+    if c.ocr and c.ocr_confidence is not None:
+        page += f"read by OCR, confidence {c.ocr_confidence:.2f} · "
     link = source_link(c.source, c.start, c.end, "open ↗")
     head = (
         f'<div class="rq-passage-head"><span class="rq-rank">#{hit.rank}</span> '

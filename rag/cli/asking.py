@@ -83,7 +83,10 @@ def print_answer(answer) -> None:
         titles = {h.chunk.source: h.chunk.title for h in answer.passages}
         for c in answer.citations:
             page = f" p. {c.page}" if c.page else ""
-            print(printable(f"  [{c.marker}] {named(c.source, titles.get(c.source, ''))}{page} chars {c.start}-{c.end} (verified)"))
+            ocr = next((h.chunk for h in answer.passages if h.chunk.source == c.source and h.chunk.ocr
+                        and h.chunk.start < c.end and c.start < h.chunk.end), None)
+            read = f", read by OCR, confidence {ocr.ocr_confidence:.2f}" if ocr and ocr.ocr_confidence is not None else ""
+            print(printable(f"  [{c.marker}] {named(c.source, titles.get(c.source, ''))}{page} chars {c.start}-{c.end} (verified{read})"))
             print(textwrap.indent(printable(f"“{c.quote}”"), "      "))
     if answer.withheld:
         # why, not what: stdout carries no unverified text (--json lists it under "withheld")

@@ -32,7 +32,7 @@ def run(args) -> int:
     for hit in hits:
         c = hit.chunk
         ranks = ", ".join(f"{k.removesuffix('_rank')} #{v}" for k, v in hit.scores.items() if k.endswith("_rank"))
-        page = f" p.{c.page}" if c.page else ""
+        page = f" p. {c.page}" if c.page else ""
         ocr = f"  OCR, confidence {c.ocr_confidence:.2f}" if c.ocr and c.ocr_confidence is not None else ""
         print(printable(f"[{hit.rank}] {named(c.source, c.title)}{page} chars {c.start}-{c.end}  score {hit.score:.4f}  ({ranks}){ocr}"))
         if c.heading:
