@@ -67,16 +67,21 @@ def options(settings: Settings) -> str:
     return f"--index {settings.index_path}" if settings.store == "faiss" else "--store pgvector --store-url URL"
 
 
-def drop_origins(settings: Settings) -> None:
-    """The stored index as release 0.2 wrote it: documents without their origin."""
+def alter_store(settings: Settings, sqlite_sql: str, postgres_sql: str) -> None:
+    """Run one statement on the stored index: the folder's chunks.sqlite, or the PostgreSQL tables."""
     if settings.store == "faiss":
         index = Path(settings.index_path)
         data = json.loads((index / "manifest.json").read_text())["data"]
         with sqlite3.connect(index / data / "chunks.sqlite") as db:
-            db.execute("ALTER TABLE documents DROP COLUMN origin")
+            db.execute(sqlite_sql)
     else:
         with psycopg().connect(settings.store_url, autocommit=True) as conn:
-            conn.execute("ALTER TABLE rag_documents DROP COLUMN origin")
+            conn.execute(postgres_sql)
+
+
+def drop_origins(settings: Settings) -> None:
+    """The stored index as release 0.2 wrote it: documents without their origin."""
+    alter_store(settings, "ALTER TABLE documents DROP COLUMN origin", "ALTER TABLE rag_documents DROP COLUMN origin")
 
 
 def set_format_version(settings: Settings, version: int) -> None:
@@ -462,14 +467,7 @@ def test_new_metadata_on_unchanged_text_is_stored_without_embedding(settings, to
 
 def drop_metadata(settings: Settings) -> None:
     """The stored index as release 0.2 wrote it: no metadata table."""
-    if settings.store == "faiss":
-        index = Path(settings.index_path)
-        data = json.loads((index / "manifest.json").read_text())["data"]
-        with sqlite3.connect(index / data / "chunks.sqlite") as db:
-            db.execute("DROP TABLE metadata")
-    else:
-        with psycopg().connect(settings.store_url, autocommit=True) as conn:
-            conn.execute("DROP TABLE rag_metadata")
+    alter_store(settings, "DROP TABLE metadata", "DROP TABLE rag_metadata")
 
 
 def test_an_index_from_before_metadata_reads_and_gains_it(settings, topics):
