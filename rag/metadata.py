@@ -145,28 +145,37 @@ def front_matter(text: str) -> dict[str, object]:
     return {str(k): v for k, v in loaded.items()} if isinstance(loaded, dict) else {}
 
 
-def pdf_properties(data: bytes) -> dict[str, object]:
-    """Title, author, subject and creation date from a PDF's document information."""
-    import logging
+PDF_DATE = re.compile(r"D:(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?")
 
-    from pypdf import PdfReader
 
-    log = logging.getLogger("pypdf")
-    level = log.level
-    log.setLevel(logging.CRITICAL)
+def pdf_date(value: str) -> datetime.datetime | None:
+    """A PDF date string ("D:20250601093000+08'00'") as a datetime; None when it is not one."""
+    match = PDF_DATE.match(value.strip())
+    if not match:
+        return None
+    year, month, day, hour, minute, second = (int(g) if g else d for g, d in zip(match.groups(), (0, 1, 1, 0, 0, 0)))
     try:
-        info = PdfReader(io.BytesIO(data)).metadata
-        if info is None:
-            return {}
-        found: dict[str, object] = {"title": info.title, "author": info.author, "subject": info.subject}
+        return datetime.datetime(year, month, day, hour, minute, second)
+    except ValueError:  # "D:20251345..."
+        return None
+
+
+def pdf_properties(data: bytes) -> dict[str, object]:
+    """Title, author, subject and creation date from a PDF's document information (pdfium)."""
+    import pypdfium2 as pdfium
+
+    try:
+        pdf = pdfium.PdfDocument(data)
         try:
-            found["created"] = info.creation_date
-        except (ValueError, TypeError):  # a malformed date string
-            pass
+            info = pdf.get_metadata_dict(skip_empty=True)
+        finally:
+            pdf.close()
     except Exception:  # noqa: BLE001 - a damaged info dictionary: the text loaded, so the file is still indexed
         return {}
-    finally:
-        log.setLevel(level)
+    found: dict[str, object] = {"title": info.get("Title"), "author": info.get("Author"), "subject": info.get("Subject")}
+    created = pdf_date(info.get("CreationDate", ""))
+    if created is not None:
+        found["created"] = created
     return {k: v for k, v in found.items() if v not in (None, "")}
 
 
