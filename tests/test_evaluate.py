@@ -115,10 +115,13 @@ def test_rag_eval_writes_outputs_and_gates(tmp_path, real_rag):
     qa.write_text("\n".join(lines[:3] + [line for line in lines if '"What is the population of Malaysia?"' in line]) + "\n")
     strict = tmp_path / "strict.toml"
     strict.write_text("[thresholds]\nfact_recall = 1.01\n")
-    args = ["eval", str(qa), "--index", real_rag.settings.index_path, "--corpus", str(ROOT / "seeds"), "--out", str(tmp_path / "out")]
+    # the corpus real_rag indexed (its copy of seeds/): the shared index stays as it was for later tests
+    corpus = Path(real_rag.settings.index_path).parent / "seeds"
+    args = ["eval", str(qa), "--index", real_rag.settings.index_path, "--corpus", str(corpus), "--out", str(tmp_path / "out")]
     assert main(args + ["--thresholds", str(strict)]) == 1
     assert main(args + ["--thresholds", str(strict), "--no-gate"]) == 0
     data = json.loads((tmp_path / "out" / "results.json").read_text())
     assert data["runs"][0]["summary"]["questions"] == 4
     assert (tmp_path / "out" / "metrics_by_type.png").stat().st_size > 1000
     assert "| answer fact recall |" in (tmp_path / "out" / "report.md").read_text()
+    assert len(real_rag.documents()) == 5  # evaluated over the shared index without adding to it
