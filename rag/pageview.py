@@ -127,9 +127,10 @@ def _page_text(path: str, page: int, size: int, mtime_ns: int) -> PageText:
             glyphs = _text_layer(pdf_page)
             if any(fold(g.text) for g in glyphs):
                 return PageText(glyphs, pdf_page.get_rotation())
-            from .ocr import OCR_DPI
+            from .pdf import render_scale
 
-            image = pdf_page.render(scale=OCR_DPI / 72).to_pil()  # turned as shown
+            # as the loader rendered it for OCR (its pixel cap too), turned as shown
+            image = pdf_page.render(scale=render_scale(*pdf_page.get_size())).to_pil()
         finally:
             pdf.close()
     return PageText(_ocr_glyphs(image))

@@ -32,13 +32,12 @@ def pdf_to_text(data: bytes, source: str, max_chars: int, *, progress: bool = Fa
     try:
         pages = _text_layer(document, source, max_chars)
         scanned = [n for n, (lines, _) in enumerate(pages) if not lines]
-        scales = dict.fromkeys(range(len(pages)), 1.0)
         if scanned and not ocr.available():
             if len(scanned) == len(pages):
                 raise LoadError(source, NO_TEXT_LAYER)
             scanned = []  # the pages with text are indexed; the image-only ones cannot be read
         if scanned:
-            scales.update({n: render_scale(*document[n].get_size()) for n in scanned})
+            scales = {n: render_scale(*document[n].get_size()) for n in scanned}
             images = (document[n].render(scale=scales[n]).to_pil() for n in scanned)
             for n, read in zip(scanned, _ocr(images, len(scanned), source, progress)):
                 pages[n] = (read, pages[n][1] * scales[n])
@@ -48,22 +47,7 @@ def pdf_to_text(data: bytes, source: str, max_chars: int, *, progress: bool = Fa
         raise LoadError(source, f"corrupt or unreadable PDF ({err.__class__.__name__}); re-export it") from err
     finally:
         document.close()
-    return assemble(lay_out(pages, set(scanned), scales))
-
-
-def pdf_layout(data: bytes, source: str = "(pdf)") -> tuple[PageLayout, ...]:
-    """A PDF's text-layer pages laid out as `pdf_to_text` indexes them, to draw a quote on its page:
-    the pieces whose `text.spans` overlap the quote's offsets (less the page's `start`) hold it,
-    boxes in PDF points from the top-left corner. A page without a text layer has no pieces here:
-    OCR it with `rag.ocr.ocr_image`, and the quote is in `rag.layout.page_text(lines).text`. The same
-    as when indexed for every PDF whose pages all have text (OCR'd lines count towards furniture)."""
-    document = _open(data, source)
-    try:
-        pages = _text_layer(document, source, 10**12)
-    finally:
-        document.close()
-    scanned = {n for n, (lines, _) in enumerate(pages) if not lines}
-    return tuple(lay_out(pages, scanned, dict.fromkeys(range(len(pages)), 1.0)))
+    return assemble(lay_out(pages, set(scanned)))
 
 
 def _open(data: bytes, source: str):
@@ -118,7 +102,7 @@ def image_to_text(data: bytes, source: str, *, progress: bool = False) -> Extrac
     pages: list[tuple[Sequence[Piece], float]] = []
     for frame, lines in zip(frames, _ocr(iter(frames), len(frames), source, progress)):
         pages.append((lines, float(frame.height)))
-    return assemble(lay_out(pages, set(range(len(pages))), dict.fromkeys(range(len(pages)), 1.0)))
+    return assemble(lay_out(pages, set(range(len(pages)))))
 
 
 def _ocr(images, total: int, source: str, progress: bool) -> list[tuple[ocr.OcrLine, ...]]:
@@ -130,19 +114,17 @@ def _ocr(images, total: int, source: str, progress: bool) -> list[tuple[ocr.OcrL
 
 @dataclass(frozen=True)
 class PageLayout:
-    """One page as indexed: its pieces in reading order (furniture left out), their text, where that
-    text starts in the document's (None: the page gave none), and the pieces' unit: `scale` pixels
-    per PDF point (1.0 for the text layer; an OCR'd page's boxes are pixels of its rendering)."""
+    """One page as indexed: its pieces in reading order (furniture left out), their text, and where
+    that text starts in the document's (None: the page gave none)."""
 
     number: int
     pieces: tuple[Piece, ...]
     text: PageText
     start: int | None
     ocr: bool
-    scale: float
 
 
-def lay_out(pages: Sequence[tuple[Sequence[Piece], float]], scanned: set[int], scales: dict[int, float]) -> list[PageLayout]:
+def lay_out(pages: Sequence[tuple[Sequence[Piece], float]], scanned: set[int]) -> list[PageLayout]:
     """Pages of pieces to laid-out pages: furniture out, reading order, text; pages joined by a blank line."""
     drop = furniture(pages)
     layouts: list[PageLayout] = []
@@ -155,7 +137,7 @@ def lay_out(pages: Sequence[tuple[Sequence[Piece], float]], scanned: set[int], s
         if laid.text.strip():
             start = offset + 2 if offset else 0
             offset = start + len(laid.text)
-        layouts.append(PageLayout(number + 1, tuple(ordered), laid, start, number in scanned, scales[number]))
+        layouts.append(PageLayout(number + 1, tuple(ordered), laid, start, number in scanned))
     return layouts
 
 

@@ -14,7 +14,6 @@ from rag.bench.scans import FOOTER, HEADER, TABLE_HEADERS, TABLE_ROWS, furnished
 from rag.chunks import count_tokens, split_document
 from rag.documents import load_file
 from rag.layout import Line, furniture, page_text, reading_order, tables
-from rag.pdf import pdf_layout
 
 pytest.importorskip("matplotlib")  # sets the generated pages in its DejaVu Sans
 
@@ -178,23 +177,6 @@ def test_a_row_of_several_sentences_stays_in_one_chunk():
     loose = split_document(Document(source="register.txt", text=text, sha256="x"), max_tokens=longest + 10, overlap=8)
     whole = [c.text.startswith(("Country:", "A register")) and c.text.endswith(("twice.", "treaties.")) for c in loose]
     assert not all(whole)  # without the rows, chunks start (or end) inside them
-
-
-def test_pdf_layout_gives_the_boxes_of_a_quote_on_its_page(furnished):
-    folder, _ = furnished
-    data = (folder / "table.pdf").read_bytes()
-    doc = load_file(folder / "table.pdf")
-    pages = pdf_layout(data)
-    assert [(p.number, p.start) for p in pages] == [(n, s) for s, n in doc.pages]
-    for page in pages:
-        assert doc.text[page.start : page.start + len(page.text.text)] == page.text.text and not page.ocr and page.scale == 1.0
-    start = doc.text.index(ROW)
-    page = pages[doc.page_at(start) - 1]
-    local = (start - page.start, start - page.start + len(ROW))
-    held = [piece for piece, span in zip(page.pieces, page.text.spans) if span and span[0] < local[1] and local[0] < span[1]]
-    assert [p.text for p in held] == ["Indonesia", "1974", "Extradition treaty"]  # the row's cells, left to right
-    assert all(0 < p.box[0] < p.box[2] < 612 and 72 < p.box[1] < p.box[3] < 720 for p in held)  # inside the margins
-    assert len({round(p.box[3]) for p in held}) == 1  # on one baseline
 
 
 def test_the_generated_corpus_is_the_same_bytes_every_time():
