@@ -213,20 +213,17 @@ def test_another_model_or_format_is_refused_with_the_fix(settings, topics):
     assert len(rechunked.new) == 5 and rechunked.embedded == rechunked.chunks < rebuilt.chunks  # other chunks: all anew
 
     newer = settings.with_(embedding_model="test-hash:32", chunk_tokens=100, chunk_overlap=10)
-    set_format_version(settings, 99)
-    for call in (lambda: Rag(newer).search("bees"), lambda: Rag(newer).index([topics])):
-        with pytest.raises(IndexMismatchError) as caught:
-            call()
-        assert str(caught.value).endswith(
-            f"uses index format 99, newer than this version of rag reads ({FORMAT_VERSION}): upgrade rag, or rebuild with "
-            f"`rag index --rebuild {options(settings)}`")
-    set_format_version(settings, 1)  # from before chunks recorded OCR: read and updated alike, refused with the fix
-    for call in (lambda: Rag(newer).search("bees"), lambda: Rag(newer).index([topics])):
-        with pytest.raises(IndexMismatchError) as caught:
-            call()
-        assert str(caught.value).endswith(
-            f"uses index format 1, older than this version of rag reads ({FORMAT_VERSION}): rebuild it with "
-            f"`rag index --rebuild {options(settings)}`")
+    refusals = [
+        (99, f"uses index format 99, newer than this version of rag reads ({FORMAT_VERSION}): upgrade rag, or rebuild with "),
+        # from before chunks recorded OCR: read and updated alike, refused with the fix
+        (1, f"uses index format 1, older than this version of rag reads ({FORMAT_VERSION}): rebuild it with "),
+    ]
+    for version, says in refusals:
+        set_format_version(settings, version)
+        for call in (lambda: Rag(newer).search("bees"), lambda: Rag(newer).index([topics])):
+            with pytest.raises(IndexMismatchError) as caught:
+                call()
+            assert str(caught.value).endswith(f"{says}`rag index --rebuild {options(settings)}`")
     assert Rag(newer).index([topics], rebuild=True).documents == 5
 
 
