@@ -67,3 +67,17 @@ def scanned_pdf(path: Path, lines: list[Line], dpi: int = 200) -> tuple[Path, li
         boxes.append((x0 / width, y0 / height, x1 / width, y1 / height))
     image.save(path, resolution=dpi)
     return path, boxes
+
+
+def indexed_pdf(tmp_path: Path, settings, name: str, pages: list[list[Line]]):
+    """A folder holding the text PDF `name` and a plain-text note, indexed: (Rag, the PDF's source, its path)."""
+    from rag import Rag
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    path = text_pdf(docs / name, pages)
+    (docs / "notes.txt").write_text("The Varn river floods every spring.\n")
+    rag = Rag(settings)
+    rag.index([docs])
+    source = next(s for s, _ in rag.documents() if s.endswith(name))
+    return rag, source, path

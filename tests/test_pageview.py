@@ -4,14 +4,14 @@ text; the rendered page with its highlight; Rag's on-demand boxes for citations.
 
 from __future__ import annotations
 
-import shutil
 import re
+import shutil
 
 import pytest
 
 pytest.importorskip("pypdfium2")
 
-from pdfs import A4, LEADING, SIZE, Line, paragraph, scanned_pdf, text_pdf, text_width
+from pdfs import A4, LEADING, SIZE, Line, indexed_pdf, paragraph, scanned_pdf, text_pdf, text_width
 
 from rag import Rag
 from rag.errors import LoadError, SourceChangedError
@@ -206,13 +206,7 @@ def test_a_scanned_page_is_read_by_ocr_and_the_quote_boxed_where_it_was_drawn(tm
 
 
 def test_rag_boxes_a_pdf_citation_on_its_page_and_stops_once_the_file_changes(tmp_path, fast_settings):
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    path = text_pdf(docs / "zorblat.pdf", [paragraph(PAGE_ONE), paragraph(PAGE_TWO, y=200)])
-    (docs / "notes.txt").write_text("The Varn river floods every spring.\n")
-    rag = Rag(fast_settings)
-    rag.index([docs])
-    source = next(s for s, _ in rag.documents() if s.endswith("zorblat.pdf"))
+    rag, source, path = indexed_pdf(tmp_path, fast_settings, "zorblat.pdf", [paragraph(PAGE_ONE), paragraph(PAGE_TWO, y=200)])
     doc = rag.document(source)
     assert doc is not None
     start = doc.text.index("both countries")

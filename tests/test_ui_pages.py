@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("gradio")
 pytest.importorskip("pypdfium2")
 
-from pdfs import paragraph, text_pdf
+from pdfs import indexed_pdf, paragraph, text_pdf
 
 from rag import Rag
 from ui.handlers import Handlers
@@ -25,14 +25,7 @@ PAGE_TWO = ["The customs office in Lenk collected 4,212 crowns in", "the spring,
 
 @pytest.fixture
 def indexed(tmp_path, fast_settings):
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    pdf = text_pdf(docs / "report.pdf", [paragraph(PAGE_ONE), paragraph(PAGE_TWO, y=300)])
-    (docs / "notes.txt").write_text("The Varn river floods every spring.\n")
-    rag = Rag(fast_settings)
-    rag.index([docs])
-    source = next(s for s, _ in rag.documents() if s.endswith("report.pdf"))
-    return rag, source, pdf
+    return indexed_pdf(tmp_path, fast_settings, "report.pdf", [paragraph(PAGE_ONE), paragraph(PAGE_TWO, y=300)])
 
 
 def _open(ui: Handlers, source: str, start: int, end: int) -> str:
