@@ -4,12 +4,10 @@ filtered search inside each FAISS kind and BM25. The backends' filters: test_bac
 from __future__ import annotations
 
 import datetime
-import io
 import os
 
 import numpy as np
 import pytest
-from test_documents import make_pdf
 
 from rag import store as store_module
 from rag.bench.scale import synthetic
@@ -53,7 +51,7 @@ def test_pdf_properties(tmp_path):
     pdf.cell(text="Treaties were signed in Geneva.")
     pdf.set_title("Treaty Review")
     pdf.set_author("Li Wei")
-    pdf.set_creation_date(datetime.datetime(2025, 6, 1, 9, 30, tzinfo=datetime.timezone.utc))
+    pdf.set_creation_date(datetime.datetime(2025, 6, 1, 9, 30, tzinfo=datetime.UTC))
     path = tmp_path / "review.pdf"
     pdf.output(str(path))
     doc = load_file(path)
