@@ -59,11 +59,9 @@ class BM25Index:
             retriever.index(tokenize(texts), show_progress=False)
         return cls(retriever, np.asarray(vids, dtype=np.int64))
 
-    def search(self, query: str, k: int, allowed: np.ndarray | None = None, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, vector ids), best first; only documents with a positive score and, with
-        `allowed` (vector ids, ascending) or its `mask`, only those: the others score zero inside bm25s."""
-        if mask is None and allowed is not None:
-            mask = self.mask(allowed)
+    def search(self, query: str, k: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, vector ids), best first; only documents with a positive score and, with a `mask`
+        (`mask(allowed)`), only the rows it keeps: the others score zero inside bm25s."""
         tokens = tokenize([query])
         if not len(self) or not tokens[0] or (mask is not None and not mask.any()):
             return np.zeros(0, np.float32), np.zeros(0, np.int64)

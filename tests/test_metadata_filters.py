@@ -146,9 +146,9 @@ def test_bm25_scores_only_allowed_chunks():
     texts = ["bees make honey", "bees sting", "honey is sweet", "trains run fast"]
     index = BM25Index.build([10, 20, 30, 40], texts)
     assert set(index.search("bees honey", 10)[1].tolist()) == {10, 20, 30}
-    _, vids = index.search("bees honey", 10, allowed=np.asarray([20, 30, 40]))
+    _, vids = index.search("bees honey", 10, mask=index.mask(np.asarray([20, 30, 40])))
     assert vids.tolist() == [30, 20] or vids.tolist() == [20, 30]
-    assert index.search("bees honey", 10, allowed=np.asarray([40]))[1].tolist() == []
+    assert index.search("bees honey", 10, mask=index.mask(np.asarray([40])))[1].tolist() == []
     assert index.mask(np.asarray([20, 40])).tolist() == [0.0, 1.0, 0.0, 1.0]
 
 
