@@ -140,11 +140,7 @@ class FaissStore:
             if kind == "flat":
                 return self.index.search(queries, k)  # FAISS pads past the store's size with -1
             scores, ids = self._search_ann(kind, queries, min(k, n))
-        if ids.shape[1] < k:  # always k columns, as every store returns
-            pad = k - ids.shape[1]
-            scores = np.pad(scores, ((0, 0), (0, pad)), constant_values=-np.inf)
-            ids = np.pad(ids, ((0, 0), (0, pad)), constant_values=-1)
-        return scores, ids
+        return self._pad(scores, ids, k)
 
     def _search_allowed(self, queries: np.ndarray, k: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Few allowed: exact scores of just those. Many: the structure's own search, told by an ID
@@ -170,6 +166,7 @@ class FaissStore:
 
     @staticmethod
     def _pad(scores: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Always k columns, as every store returns: -1 ids past the last found."""
         if ids.shape[1] < k:
             pad = k - ids.shape[1]
             scores = np.pad(scores, ((0, 0), (0, pad)), constant_values=-np.inf)
