@@ -139,7 +139,7 @@ def load_file(
 
     return Document(
         source=source, text=text, sha256=hashlib.sha256(data).hexdigest(), pages=extracted.pages,
-        origin=str(path.resolve()), ocr=extracted.ocr, rows=extracted.rows, metadata=for_file(path, data, text),
+        origin=str(path.resolve()), ocr=extracted.ocr, rows=extracted.rows, metadata=for_file(path, text, extracted.properties),
     )
 
 

@@ -9,6 +9,7 @@ import io
 
 from .errors import LoadError, MissingDependencyError
 from .layout import Extracted
+from .metadata import docx_properties
 
 CORRUPT = "corrupt or unreadable .docx ({}); re-save it from the word processor"
 
@@ -42,7 +43,8 @@ def docx_to_text(data: bytes, source: str, max_xml_bytes: int) -> Extracted:
         raise LoadError(source, reason)
     try:
         blocks: list[list[str] | str] = []  # a paragraph's text, or a table's rows
-        for item in docx.Document(io.BytesIO(data)).iter_inner_content():
+        document = docx.Document(io.BytesIO(data))
+        for item in document.iter_inner_content():
             if isinstance(item, Table):
                 rows = table_rows([_cells(row) for row in item.rows])
                 if rows:
@@ -61,7 +63,7 @@ def docx_to_text(data: bytes, source: str, max_xml_bytes: int) -> Extracted:
             text += "\n" if i else ""
             spans.append((len(text), len(text) + len(row)))
             text += row
-    return Extracted(text, rows=tuple(spans))
+    return Extracted(text, rows=tuple(spans), properties=docx_properties(document))
 
 
 def _cells(row) -> list[str]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Protocol, TypeVar
 
@@ -51,12 +51,14 @@ class Line:
 @dataclass(frozen=True)
 class Extracted:
     """A file's text as loaded: `pages` (char_start, page number), `ocr` (start, end, confidence)
-    of each OCR'd line, `rows` (start, end) of each table row."""
+    of each OCR'd line, `rows` (start, end) of each table row, and the `properties` its format
+    stores (a PDF's or .docx's title, author, subject, created: rag.metadata reads them)."""
 
     text: str
     pages: tuple[tuple[int, int], ...] = ()
     ocr: tuple[tuple[int, int, float], ...] = ()
     rows: tuple[tuple[int, int], ...] = ()
+    properties: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)

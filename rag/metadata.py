@@ -8,10 +8,10 @@ and filters by it (rag.filters). It never changes a document's text: front matte
 from __future__ import annotations
 
 import datetime
-import io
 import math
 import re
 from pathlib import Path
+from typing import Any
 
 from .errors import ConfigError
 from .sections import ENDS_PROSE
@@ -80,18 +80,13 @@ def parse_pairs(pairs: list[str]) -> dict[str, MetaValue]:
     return checked(out)
 
 
-def for_file(path: Path, data: bytes, text: str) -> dict[str, MetaValue]:
-    """What a file says about itself: its properties (front matter, PDF or DOCX), its modification
-    date, and its title (the properties', else its first heading). A property that cannot be read
-    is left out; it never keeps the file from being indexed."""
+def for_file(path: Path, text: str, properties: dict[str, object]) -> dict[str, MetaValue]:
+    """What a file says about itself: its properties (Markdown front matter, or what its loader
+    read: a PDF's or .docx's), its modification date, and its title (the properties', else its
+    first heading). A property that cannot be read is left out; it never keeps the file from being
+    indexed."""
     suffix = path.suffix.lower()
-    found: dict[str, object] = {}
-    if suffix in MARKDOWN_SUFFIXES:
-        found = front_matter(text)
-    elif suffix == ".pdf":
-        found = pdf_properties(data)
-    elif suffix == ".docx":
-        found = docx_properties(data)
+    found = front_matter(text) if suffix in MARKDOWN_SUFFIXES else properties
     meta: dict[str, MetaValue] = {}
     for key, value in found.items():
         try:
@@ -160,16 +155,10 @@ def pdf_date(value: str) -> datetime.datetime | None:
         return None
 
 
-def pdf_properties(data: bytes) -> dict[str, object]:
-    """Title, author, subject and creation date from a PDF's document information (pdfium)."""
-    import pypdfium2 as pdfium
-
+def pdf_properties(pdf: Any) -> dict[str, object]:
+    """Title, author, subject and creation date from an open pypdfium2 PdfDocument's information."""
     try:
-        pdf = pdfium.PdfDocument(data)
-        try:
-            info = pdf.get_metadata_dict(skip_empty=True)
-        finally:
-            pdf.close()
+        info = pdf.get_metadata_dict(skip_empty=True)
     except Exception:  # noqa: BLE001 - a damaged info dictionary: the text loaded, so the file is still indexed
         return {}
     found: dict[str, object] = {"title": info.get("Title"), "author": info.get("Author"), "subject": info.get("Subject")}
@@ -179,12 +168,10 @@ def pdf_properties(data: bytes) -> dict[str, object]:
     return {k: v for k, v in found.items() if v not in (None, "")}
 
 
-def docx_properties(data: bytes) -> dict[str, object]:
-    """Title, author, subject and creation date from a .docx's core properties."""
-    import docx
-
+def docx_properties(document: Any) -> dict[str, object]:
+    """Title, author, subject and creation date from a parsed .docx's core properties."""
     try:
-        props = docx.Document(io.BytesIO(data)).core_properties
+        props = document.core_properties
         found: dict[str, object] = {"title": props.title, "author": props.author, "subject": props.subject,
                                     "created": props.created}
     except Exception:  # noqa: BLE001 - the loader read the text already; odd properties never refuse the file

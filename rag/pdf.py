@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import ocr
 from .errors import LoadError, MissingDependencyError
 from .layout import Extracted, Line, PageText, Piece, furniture, page_text, reading_order
+from .metadata import pdf_properties
 
 NO_TEXT_LAYER = "no text layer; install rag-quotes[ocr]"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
@@ -30,6 +31,7 @@ MAX_OCR_PIXELS = 40_000_000  # an A3 page at 200 dpi is 7.8 million
 def pdf_to_text(data: bytes, source: str, max_chars: int, *, progress: bool = False) -> Extracted:
     document = _open(data, source)
     try:
+        properties = pdf_properties(document)
         pages = _text_layer(document, source, max_chars)
         scanned = [n for n, (lines, _) in enumerate(pages) if not lines]
         if scanned and not ocr.available():
@@ -47,7 +49,7 @@ def pdf_to_text(data: bytes, source: str, max_chars: int, *, progress: bool = Fa
         raise LoadError(source, f"corrupt or unreadable PDF ({err.__class__.__name__}); re-export it") from err
     finally:
         document.close()
-    return assemble(lay_out(pages, set(scanned)))
+    return replace(assemble(lay_out(pages, set(scanned))), properties=properties)
 
 
 def _open(data: bytes, source: str):
