@@ -108,3 +108,16 @@ def test_fitting_a_tiny_slice_yields_a_loadable_reader_that_beats_chance(tmp_pat
             total += 1
     assert total > 20 and hits / total > chance / total + 0.1
     assert 0.0 <= reader.confidence(0.0) <= 1.0 and 0 < reader.threshold < 1
+
+
+def test_fit_reader_refuses_a_device_torch_cannot_use_in_one_line(capsys):
+    import torch
+
+    from rag.cli import main
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: --device cuda is valid here")
+    assert main(["fit-reader", "unused.json", "--device", "cuda"]) == 1
+    assert capsys.readouterr().err.strip() == "error: --device cuda: torch sees no GPU here; use --device cpu"
+    assert main(["fit-reader", "unused.json", "--device", "gpu3"]) == 1
+    assert capsys.readouterr().err.strip() == "error: unknown --device 'gpu3'; use cpu or cuda"

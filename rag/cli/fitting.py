@@ -42,17 +42,30 @@ def run(args) -> int:
     except ImportError as err:
         raise MissingDependencyError("torch (to fit the reader)", "pip install sentence-transformers") from err
     card = fit(args.file, Path(args.out), epochs=args.epochs, trainable_from=args.trainable_from,
-               lr=args.lr, limit_questions=args.limit_questions, seed=args.seed, device=args.device or _device(), log=lambda m: print(m, file=sys.stderr, flush=True))
+               lr=args.lr, limit_questions=args.limit_questions, seed=args.seed, device=_device(args.device), log=lambda m: print(m, file=sys.stderr, flush=True))
     summary = {k: card[k] for k in ("windows", "epochs", "seconds", "calibrate_reading")}
     summary["threshold"] = card["calibration"]["threshold"]
     print(json.dumps(summary, indent=2))
     return 0
 
 
-def _device() -> str:
+def _device(asked: str | None) -> str:
+    """The device to fit on: the one asked for, checked, else cuda when torch sees a GPU."""
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    from ..errors import ConfigError
+
+    if asked is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        kind = torch.device(asked).type
+    except RuntimeError as err:
+        raise ConfigError(f"unknown --device '{asked}'; use cpu or cuda") from err
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device {asked}: torch sees no GPU here; use --device cpu")
+    if kind not in ("cpu", "cuda"):
+        raise ConfigError(f"unsupported --device '{asked}'; use cpu or cuda")
+    return asked
 
 
 def run_relevance(args) -> int:
