@@ -193,7 +193,10 @@ def render_page(pdf_path: str | os.PathLike, page: int, boxes: tuple[Box, ...] =
         pdf = _open(path)
         try:
             pdf_page = _page(pdf, path, page)
-            image = pdf_page.render(scale=width / pdf_page.get_size()[0]).to_pil().convert("RGB")
+            from .pdf import render_scale
+
+            w, h = pdf_page.get_size()
+            image = pdf_page.render(scale=render_scale(w, h, width / w)).to_pil().convert("RGB")  # pixels capped
         finally:
             pdf.close()
     if boxes:

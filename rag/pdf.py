@@ -25,7 +25,7 @@ NO_TEXT_LAYER = "no text layer; install rag-quotes[ocr]"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
 WORD_GAP = 0.25  # of the line's height: a wider gap between two characters is a space
 PIECE_GAP = 1.5  # of the line's height: a wider gap ends a piece (a column gutter, a table cell)
-MAX_OCR_PIXELS = 40_000_000  # an A3 page at 200 dpi is 7.8 million
+MAX_PAGE_PIXELS = 40_000_000  # an A3 page at 200 dpi is 7.8 million
 
 
 def pdf_to_text(data: bytes, source: str, max_chars: int, *, progress: bool = False) -> Extracted:
@@ -80,12 +80,12 @@ def _text_layer(document, source: str, max_chars: int) -> list[tuple[Sequence[Pi
     return pages
 
 
-def render_scale(width: float, height: float) -> float:
-    """Pixels per point to render a page for OCR: `OCR_DPI`, less for a page so large that it would
-    pass `MAX_OCR_PIXELS` (a hostile MediaBox must not allocate gigabytes)."""
-    scale = ocr.OCR_DPI / 72
+def render_scale(width: float, height: float, scale: float | None = None) -> float:
+    """Pixels per point to render a page at: `scale` (default `OCR_DPI`, for OCR), less for a page
+    so large that it would pass `MAX_PAGE_PIXELS` (a hostile MediaBox must not allocate gigabytes)."""
+    scale = ocr.OCR_DPI / 72 if scale is None else scale
     pixels = width * height * scale * scale
-    return scale if pixels <= MAX_OCR_PIXELS else scale * (MAX_OCR_PIXELS / pixels) ** 0.5
+    return scale if pixels <= MAX_PAGE_PIXELS else scale * (MAX_PAGE_PIXELS / pixels) ** 0.5
 
 
 def image_to_text(data: bytes, source: str, *, progress: bool = False) -> Extracted:

@@ -158,11 +158,11 @@ def test_tesseract_words_become_line_pieces_split_at_wide_gaps_without_noise_sto
 
 
 def test_a_huge_page_is_rendered_for_ocr_within_the_pixel_limit():
-    from rag.pdf import MAX_OCR_PIXELS, render_scale
+    from rag.pdf import MAX_PAGE_PIXELS, render_scale
 
     assert render_scale(612, 792) * 72 == ocr_module.OCR_DPI  # a letter page at OCR_DPI
     scale = render_scale(14400, 14400)  # the largest page PDF allows, 200 inches a side
-    assert (14400 * scale) ** 2 == pytest.approx(MAX_OCR_PIXELS)
+    assert (14400 * scale) ** 2 == pytest.approx(MAX_PAGE_PIXELS)
 
 
 @needs_tesseract

@@ -288,3 +288,15 @@ def test_rag_ask_prints_the_page_beside_a_pdf_source_and_json_has_the_boxes(tmp_
     cited = json.loads(rag_cli("ask", question, "--json"))["citations"][0]
     assert cited["page"] == 2 and "both countries share" in cited["quote"]
     assert cited["boxes"] and all(_y(200) - 0.02 < box[1] < _y(200 + 2 * LEADING) for box in cited["boxes"])
+
+
+def test_a_hostile_page_size_renders_within_the_pixel_limit(tmp_path):
+    fpdf = pytest.importorskip("fpdf")
+    from rag.pdf import MAX_PAGE_PIXELS
+
+    pdf = fpdf.FPDF(unit="pt", format=(20, 14400))  # 20 points wide, the tallest page PDF allows
+    pdf.add_page()
+    path = tmp_path / "ribbon.pdf"
+    pdf.output(str(path))
+    image = render_page(path, 1, width=1000)  # 1000 px wide would make it 720 million pixels
+    assert image.width * image.height <= MAX_PAGE_PIXELS * 1.01
