@@ -17,7 +17,19 @@ from typing import Protocol, runtime_checkable
 
 from .prompt import ABSTAIN
 from .text import split_question, terms
-from .types import Answer, AnswerEvent, Claim, Draft, Event, Hit, PassagesEvent, QueryEvent, ShortAnswer, TokenEvent
+from .types import (
+    Answer,
+    AnswerEvent,
+    Citation,
+    Claim,
+    Draft,
+    Event,
+    Hit,
+    PassagesEvent,
+    QueryEvent,
+    ShortAnswer,
+    TokenEvent,
+)
 from .verify import verify, verify_structured
 
 NOT_FOUND = "The documents do not contain an answer to this question."
@@ -133,13 +145,16 @@ def assemble(question: str, query: str, claims: Sequence[Claim], hits: Sequence[
     """The answer the user sees: supported claims only, each with the markers of its verified
     quotes; what could not be verified is withheld (kept on the Answer, never in its text). With
     no supported claim the answer is an abstention. A short answer is kept only when it stands
-    inside one of the verified quotes and equals the source text at its offsets."""
+    inside one of the verified quotes and equals the source text at its offsets, and only when the
+    quotes' passages write every name the question asks about: otherwise the answer names those it
+    does not write (`unmentioned`), and no span is offered as *the* answer."""
     shown = [c for c in claims if c.supported]
     text = "".join(("\n" if c.new_line else " ") * (i > 0) + c.render() for i, c in enumerate(shown))
     citations = tuple(dict.fromkeys(cite for c in shown for cite in c.citations if cite.verified))
     issues = tuple(p for c in claims for p in c.problems)
     short = None
-    if draft and draft.short and shown and source_text:
+    unmentioned = tuple(_unmentioned(query, citations, hits)) if shown else ()
+    if draft and draft.short and shown and source_text and not unmentioned:
         n, start, end = draft.short
         source = hits[n - 1].chunk.source if 1 <= n <= len(hits) else None
         document = source_text(source) if source else None
@@ -147,4 +162,30 @@ def assemble(question: str, query: str, claims: Sequence[Claim], hits: Sequence[
         if source and document is not None and inside and start < end:
             short = ShortAnswer(document[start:end], source, start, end)
     return Answer(question, query, text or NOT_FOUND, citations, tuple(hits), not shown, answerer, dict(timings or {}),
-                  issues, tuple(claims), short, draft.confidence if draft else None, bool(draft and draft.conflict and shown))
+                  issues, tuple(claims), short, draft.confidence if draft else None, bool(draft and draft.conflict and shown),
+                  unmentioned)
+
+
+def unmentioned_note(names: Sequence[str]) -> str:
+    """How CLI and UI word `Answer.unmentioned`."""
+    listed = ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
+    return f"the quoted passages never mention {listed}, so they may be about something else."
+
+
+def _unmentioned(question: str, citations: Sequence[Citation], hits: Sequence[Hit]) -> list[str]:
+    """The question's names (rag.extractive.question_names) that no quote's passage, with its
+    title and heading, writes; a name of several words ("Kota Kinabalu") whole when none of its
+    words is written."""
+    from .extractive import missing_names
+
+    context = [h.chunk.indexed_text for h in hits
+               if any(c.source == h.chunk.source and h.chunk.start <= c.start < h.chunk.end for c in citations)]
+    missing = missing_names(question, "\n".join([*context, *(c.quote for c in citations)]))
+    out: list[str] = []
+    for run in re.findall(r"[A-Z][\w’'-]*(?: [A-Z][\w’'-]*)*", question):
+        words = run.split()
+        if len(words) > 1 and all(w in missing for w in words):
+            out.append(run)
+        else:
+            out += [w for w in words if w in missing]
+    return list(dict.fromkeys(out))

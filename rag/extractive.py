@@ -204,12 +204,21 @@ def _adds(token: re.Pattern, sentence: str, question: str) -> bool:
     return any(t.lower() not in asked for t in token.findall(sentence))
 
 
+def question_names(question: str) -> list[str]:
+    """The question's names: its capitalized words but a first one, months aside ("January's"
+    too), not in a set-aside clause ("apart from X"), each once. English capitalization."""
+    text = SET_ASIDE.sub(" ", main_question(question))
+    # the first word's capital is the sentence's ("Which ..."), not a name's; "which ... Malaysia" has none
+    words = [m.group() for m in CAPITALIZED.finditer(text) if re.search(r"\w", text[: m.start()])]
+    return list(dict.fromkeys(w for w in words if not re.fullmatch(MONTHS, re.sub(r"[’']s$", "", w))))
+
+
 def missing_names(question: str, text: str) -> list[str]:
-    """The question's names (capitalized words after the first, months aside, not in a set-aside
-    clause) that the text never writes (a word's first letters will do: "Singapore's", "Singaporean")."""
-    words = [w for w in CAPITALIZED.findall(SET_ASIDE.sub(" ", main_question(question)))[1:] if not re.fullmatch(MONTHS, w)]
+    """The question's names that the text never writes (a word's first letters will do:
+    "Singapore's", "Singaporean")."""
     lowered = text.lower()
-    return [w for w in words if not re.search(r"\b" + re.escape(_plain(w)[: max(4, len(_plain(w)) - 2)]), lowered)]
+    return [w for w in question_names(question)
+            if not re.search(r"\b" + re.escape(_plain(w)[: max(4, len(_plain(w)) - 2)]), lowered)]
 
 
 def _plain(word: str) -> str:

@@ -73,6 +73,7 @@ class AskResult(BaseModel):
     short_answer: ShortAnswer | None = None
     confidence: float | None = Field(None, description="the answerer's probability that the passages answer")
     conflict: bool = Field(False, description="the documents give different values; each is quoted")
+    unmentioned: list[str] = Field(default_factory=list, description="names the question asks about that no quoted passage mentions")
     citations: list[Quote]
     withheld: list[str] = Field(description="why each sentence the answerer wrote was withheld (not verified)")
     passages: list[Passage] = Field(description="the passages retrieved, best first")
@@ -144,7 +145,7 @@ def ask_result(answer: Answer) -> AskResult:
     return AskResult(
         question=answer.question, query=answer.query, answer=answer.text, abstained=answer.abstained,
         short_answer=ShortAnswer(**short.to_dict()) if short else None,
-        confidence=answer.confidence, conflict=answer.conflict,
+        confidence=answer.confidence, conflict=answer.conflict, unmentioned=list(answer.unmentioned),
         citations=[Quote(marker=c.marker, source=c.source, start=c.start, end=c.end, page=c.page, quote=c.quote)
                    for c in answer.citations],
         withheld=["; ".join(claim.problems) for claim in answer.withheld],

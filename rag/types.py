@@ -194,6 +194,9 @@ class Answer:
     short_answer: ShortAnswer | None = None
     confidence: float | None = None  # the answerer's probability that the passages answer the question
     conflict: bool = False  # the passages that answer give different values; each is quoted
+    # names the question asks about that neither a quote nor the passage it stands in writes: the
+    # quotes may be about something else ("Malaysia has 11 treaties" for "...does Singapore have?")
+    unmentioned: tuple[str, ...] = ()
 
     @property
     def withheld(self) -> tuple[Claim, ...]:
@@ -208,6 +211,7 @@ class Answer:
             "abstained": self.abstained,
             "confidence": None if self.confidence is None else round(self.confidence, 4),
             "conflict": self.conflict,
+            "unmentioned": list(self.unmentioned),
             "answerer": self.answerer,
             "citations": [citation_to_dict(c) for c in self.citations],
             "claims": [c.to_dict() for c in self.claims if c.supported],

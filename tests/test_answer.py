@@ -67,6 +67,23 @@ def test_short_answer_stands_in_the_source_inside_a_verified_quote(real_rag):
     assert declined.short_answer is None and declined.to_dict()["short_answer"] is None
 
 
+def test_an_answer_whose_quotes_never_mention_what_was_asked_about_says_so(real_rag):
+    # the documents give Malaysia's treaties, never Singapore's
+    near_miss = real_rag.ask("How many extradition treaties does Singapore have?")
+    if not near_miss.abstained:
+        assert near_miss.unmentioned == ("Singapore",)
+        assert near_miss.short_answer is None  # "11" is not offered as Singapore's number
+        assert near_miss.to_dict()["unmentioned"] == ["Singapore"]
+    asked = real_rag.ask("How many extradition treaties does Malaysia currently have?")
+    assert asked.unmentioned == () and asked.short_answer is not None and asked.short_answer.text == "11"
+    # the documents say where the meeting was held, never when; a date from a passage about something else
+    elsewhere = real_rag.ask(NEAR_MISS)
+    assert elsewhere.abstained or "Kota Kinabalu" in elsewhere.unmentioned
+    result = _cli("ask", "How many extradition treaties does Singapore have?", "--index", real_rag.settings.index_path)
+    assert result.returncode == 0
+    assert near_miss.abstained or result.stdout.startswith("Note: the quoted passages never mention Singapore"), result.stdout
+
+
 def test_cli_prints_the_short_answer_first(real_rag):
     result = _cli("ask", "How many delegates attended the 25th SOMTC meeting?", "--index", real_rag.settings.index_path)
     assert result.returncode == 0 and result.stdout.startswith("Answer: 200\n"), result.stdout

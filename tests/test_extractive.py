@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer import merged_search
-from rag.extractive import ENUMERATION, PLURAL_QUESTION, body, missing_names, requirements, satisfies, set_aside
+from rag.answer import assemble, merged_search, unmentioned_note
+from rag.extractive import (
+    ENUMERATION,
+    PLURAL_QUESTION,
+    body,
+    missing_names,
+    question_names,
+    requirements,
+    satisfies,
+    set_aside,
+)
 from rag.text import split_question
-from rag.types import Chunk, Hit
+from rag.types import Chunk, Draft, Hit
+from rag.verify import verify
 
 
 @pytest.mark.parametrize(
@@ -224,6 +234,39 @@ def test_names_missing_from_a_passage():
     question = "Which ASEAN member co-chaired the SOMTC + United Kingdom Consultation?"
     assert missing_names(question, "17th SOMTC + United States, co-chaired by Cambodia. ASEAN Consultation") == ["Kingdom"]
     assert missing_names("Who leads Singapore's police?", "The Singaporean police are led by ...") == []
+
+
+@pytest.mark.parametrize(
+    "question, names",
+    [
+        ("How many extradition treaties does Singapore have?", ["Singapore"]),
+        ("Who met in Kota Kinabalu in January's retreat?", ["Kota", "Kinabalu"]),  # a month, possessive or not, is no name
+        ("Apart from Russia, which partners met Malaysia in June?", ["Malaysia"]),  # set aside: not asked about
+        ("Malaysia and Malaysia's partners?", ["Malaysia's"]),  # the first word is a sentence's capital; each name once
+    ],
+)
+def test_question_names(question, names):
+    assert question_names(question) == names
+
+
+def test_an_answer_names_what_its_quotes_never_mention_and_offers_no_short_answer_then():
+    text = "Malaysia has 11 extradition treaties. Its heading names no other country."
+    hit = Hit(Chunk("a.txt:0", "a.txt", 0, len(text), text, 0, heading="Extradition"), 1.0, 1)
+    claims = verify("Malaysia has 11 extradition treaties. [1]", [hit], lambda _: text).claims
+    draft = Draft("", short=(1, 13, 15))
+
+    def ask(question: str):
+        return assemble(question, question, claims, [hit], "extractive", draft=draft, source_text=lambda _: text)
+
+    near_miss = ask("How many extradition treaties does Singapore have?")
+    assert not near_miss.abstained and near_miss.unmentioned == ("Singapore",) and near_miss.short_answer is None
+    answered = ask("How many extradition treaties does Malaysia have?")
+    assert answered.unmentioned == () and answered.short_answer is not None and answered.short_answer.text == "11"
+    assert ask("How many treaties do Singapore and Brunei have?").unmentioned == ("Singapore", "Brunei")
+    assert ask("How many treaties does Malaysia have with Kota Kinabalu?").unmentioned == ("Kota Kinabalu",)  # one name
+    assert ask("How many treaties does Malaysia have with the United Kingdom?").unmentioned == ("United Kingdom",)
+    assert ask("How many treaties does Malaysia United have?").unmentioned == ("United",)  # a name's words that are written stay out
+    assert unmentioned_note(["Singapore", "Brunei"]).startswith("the quoted passages never mention Singapore or Brunei,")
 
 
 def test_a_sentence_stands_under_its_title_and_the_nearest_heading_in_its_chunk():

@@ -67,6 +67,18 @@ def test_answer_html_shows_each_quote_in_its_context_with_a_link_to_the_span():
     assert span == {"source": doc.source, "start": str(start), "end": str(end)}
 
 
+def test_an_answer_whose_quotes_never_mention_a_name_of_the_question_says_so():
+    doc = _doc()
+    start, end = doc.text.index("The Zorblat"), doc.text.index("Sylvania.") + len("Sylvania.")
+    answer = Answer("who signed the treaty with Ruritania?", "who signed the treaty with Ruritania?",
+                    "Freedonia and Sylvania signed it [1].", (Citation(1, doc.source, start, end, doc.text[start:end], True),),
+                    (_hit(doc, 0, len(doc.text)),), False, "extractive", unmentioned=("Ruritania",))
+    html = render.answer_html(answer, {doc.source: doc})
+    assert 'class="rq-unmentioned"' in html and "The quoted passages never mention Ruritania" in html
+    plain = Answer(answer.question, answer.query, answer.text, answer.citations, answer.passages, False, "extractive")
+    assert "rq-unmentioned" not in render.answer_html(plain, {doc.source: doc})
+
+
 def test_a_quote_read_by_ocr_says_so_with_its_confidence():
     from dataclasses import replace
 

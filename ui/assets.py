@@ -81,6 +81,7 @@ a.rq-quote:hover mark { background: #fcd34d; }
 .rq-withheld { margin-top: 8px; font-size: 0.85rem; color: #b91c1c; }
 .rq-short { font-size: 1.15rem; font-weight: 700; margin-bottom: 4px; }
 .rq-conflict { margin: 4px 0; font-size: 0.9rem; color: #b45309; font-weight: 600; }
+.rq-unmentioned { margin: 4px 0; font-size: 0.9rem; color: #b45309; }
 .rq-withheld summary { cursor: pointer; font-weight: 600; }
 .rq-withheld-text { text-decoration: line-through; color: #6b7280; }
 .rq-withheld-why { display: block; color: #b91c1c; }

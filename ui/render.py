@@ -11,6 +11,7 @@ import re
 from pathlib import PurePath
 from urllib.parse import urlencode
 
+from rag.answer import unmentioned_note
 from rag.types import Answer, Citation, Document, Hit
 
 CONTEXT_CHARS = 160  # characters of surrounding text shown on each side of a quote
@@ -155,6 +156,9 @@ def answer_html(answer: Answer, documents: dict[str, Document | None]) -> str:
         head = f'<div class="rq-short">{esc(answer.short_answer.text)}</div>'
     if answer.conflict:
         head += '<div class="rq-conflict">⚠ The documents disagree: each source is quoted below.</div>'
+    if answer.unmentioned:
+        note_text = unmentioned_note(answer.unmentioned)
+        head += f'<div class="rq-unmentioned">⚠ {esc(note_text[0].upper() + note_text[1:])}</div>'
     body = f'<div class="rq-answer">{_answer_text(answer.text)}</div>'
     return f'<div class="rq-msg">{note}{head}{body}{cites}{withheld_html(answer)}</div>'
 

@@ -64,6 +64,8 @@ def run(args) -> int:
 
 
 def print_answer(answer) -> None:
+    from ..answer import unmentioned_note
+
     if answer.query != answer.question:
         print(printable(f"(searched for: {answer.query})"))
     if answer.abstained:
@@ -78,6 +80,8 @@ def print_answer(answer) -> None:
             print(printable(f"Answer: {answer.short_answer.text}\n"))
         if answer.conflict:
             print("The documents disagree; each source is quoted:")
+        if answer.unmentioned:
+            print(printable(f"Note: {unmentioned_note(answer.unmentioned)}"))
         print(printable(answer.text))
         print("\nSources:")
         titles = {h.chunk.source: h.chunk.title for h in answer.passages}
