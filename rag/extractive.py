@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .dates import YEAR, Days, days, span
 from .embeddings import Embedder, VectorCache
 from .places import COUNTRY_QUESTION, mentions_countries, new_countries
 from .reader import SpanReader
@@ -88,6 +89,12 @@ CAUSE = re.compile(r"\b(?:because|due to|owing to|as a result of|thanks to|reaso
 CAUSE_BONUS = 0.1
 ENUMERATION_BONUS = 0.04  # a sentence that lists things, for a question that asks for several
 NOVELTY_WEIGHT = 0.1  # times the share of a sentence's words that neither the question nor its context holds
+
+
+def _year(sentence: str, passage: str) -> int | None:
+    """The year a date without one in `sentence` most likely has: the sentence's, else its passage's."""
+    years = YEAR.findall(sentence) or YEAR.findall(passage)
+    return int(years[0]) if years else None
 
 
 def body(sentence: str) -> str:
@@ -289,6 +296,37 @@ class Candidate:
     match: float = 0.0  # how well it matches the question (score without the novelty bonus): decides abstention
 
 
+def other_days(question: str, passages: Sequence[Hit], best: Reading) -> list[Candidate]:
+    """For a question asking when, whose short answer spans several days ("June 23 to 27,
+    2025"): the sentences of another document, among passages that name everything the question
+    names (its ordinals too: "the 25th"), whose dates overlap the answer's but together span
+    other days ("Day One (24 June 2025)" ... "Day Three (26 June 2025)"): the first and the
+    last. A single day inside the answer's span is a part of it, not a disagreement."""
+    if "date" not in requirements(question):
+        return []
+    chunk = passages[best.passage - 1].chunk
+    answer = span(days(best.text, year=_year(best.sentences[0][2], chunk.text)))
+    if answer is None or not answer.several:
+        return []
+    numbers = set(ORDINAL_OR_NUMBER.findall(question))
+    found: dict[str, list[tuple[Days, Candidate]]] = {}
+    for n, hit in enumerate(passages, start=1):
+        text = hit.chunk.indexed_text
+        if hit.chunk.source == chunk.source or missing_names(question, text) or numbers - set(ORDINAL_OR_NUMBER.findall(text)):
+            continue
+        for start, end, sentence in sentences(hit.chunk.text, hit.chunk.start):
+            for d in days(sentence, year=_year(sentence, hit.chunk.text)):
+                if d.overlaps(answer):
+                    found.setdefault(hit.chunk.source, []).append((d, Candidate(n, start, end, sentence, 0.0, 0.0, 0.0)))
+    for dated in found.values():
+        other = span([d for d, _ in dated])
+        if other is not None and other.several and (other.first, other.last) != (answer.first, answer.last):
+            first = min(dated, key=lambda item: item[0].first)[1]
+            last = max(dated, key=lambda item: item[0].last)[1]
+            return list({(c.passage, c.start): c for c in (first, last)}.values())
+    return []
+
+
 @dataclass
 class ExtractiveAnswerer:
     embedder: Embedder
@@ -314,7 +352,8 @@ class ExtractiveAnswerer:
         """The chosen sentences as a draft, with the reader's short answer (the best span inside
         them) and its confidence. When the reader finds, in another document's passage, a value
         with a digit (a date, a number) that differs from the short answer, and is sure of it
-        (`SpanReader.sure`), the sources disagree: that sentence is quoted as well and the draft
+        (`SpanReader.sure`), or when another document dates what was asked about over other days
+        (`other_days`), the sources disagree: those sentences are quoted as well and the draft
         says so."""
         conflict: list[Candidate] = []
         short, confidence = None, None
@@ -338,6 +377,8 @@ class ExtractiveAnswerer:
                     start, end, text = other.sentences[0]
                     if (other.passage, start) not in taken:
                         conflict.append(Candidate(other.passage, start, end, text, 0.0, 0.0, 0.0))
+                if digits and not conflict:
+                    conflict = [c for c in other_days(question, passages, best) if (c.passage, c.start) not in taken]
         text = cited_lines([(c.text, c.passage, c.list_item) for c in chosen + conflict])
         return Draft(text, short, confidence, bool(conflict))
 

@@ -84,6 +84,16 @@ def test_an_answer_whose_quotes_never_mention_what_was_asked_about_says_so(real_
     assert near_miss.abstained or result.stdout.startswith("Note: the quoted passages never mention Singapore"), result.stdout
 
 
+def test_two_documents_that_date_the_meeting_over_different_days_are_shown_as_disagreeing(real_rag):
+    # one seed: "from June 23 to 27, 2025"; another: "Day One (24 June 2025)" ... "Day Three (26 June 2025)"
+    answer = real_rag.ask("When was the 25th SOMTC held?")
+    assert answer.conflict and answer.to_dict()["conflict"] is True
+    quotes = {c.source.rsplit("/", 1)[-1][:3]: c.quote for c in answer.citations if c.verified}
+    assert "June 23 to 27, 2025" in quotes["001"] and "(24 June 2025)" in answer.text
+    result = _cli("ask", "When was the 25th SOMTC held?", "--index", real_rag.settings.index_path)
+    assert "The documents disagree; each source is quoted:" in result.stdout
+
+
 def test_cli_prints_the_short_answer_first(real_rag):
     result = _cli("ask", "How many delegates attended the 25th SOMTC meeting?", "--index", real_rag.settings.index_path)
     assert result.returncode == 0 and result.stdout.startswith("Answer: 200\n"), result.stdout
