@@ -256,7 +256,9 @@ def test_concurrent_questions_each_get_their_own_answer(served):
         for word in words:
             assert word in answer["answer"], (question, answer["answer"])
         assert answer["citations"] and all(c["verified"] for c in answer["citations"])
-        assert all(Path(c["source"]).name.startswith(doc) for c in answer["citations"]), (question, answer["citations"])
+        own = [c for c in answer["citations"] if Path(c["source"]).name.startswith(doc)]
+        # another document's quotes only where the answer says the documents disagree (the SOMTC dates)
+        assert own and (answer["conflict"] or len(own) == len(answer["citations"])), (question, answer["citations"])
         assert len(answer["passages"]) == 5
 
     rewritten = results[follow_up]
