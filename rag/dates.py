@@ -72,6 +72,14 @@ def days(text: str, year: int | None = None) -> list[Days]:
     return sorted(out, key=lambda d: d.start)
 
 
+def first_year(*texts: str) -> int | None:
+    """The first year written in the first of `texts` that writes one."""
+    for text in texts:
+        if found := YEAR.search(text):
+            return int(found.group())
+    return None
+
+
 def _nearest_year(text: str, at: int) -> int | None:
     years = [(abs(m.start() - at), int(m.group())) for m in YEAR.finditer(text)]
     return min(years)[1] if years else None

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .dates import YEAR, Days, days, span
+from .dates import Days, days, first_year, span
 from .embeddings import Embedder, VectorCache
 from .places import COUNTRY_QUESTION, mentions_countries, new_countries
 from .reader import SpanReader
@@ -89,12 +89,6 @@ CAUSE = re.compile(r"\b(?:because|due to|owing to|as a result of|thanks to|reaso
 CAUSE_BONUS = 0.1
 ENUMERATION_BONUS = 0.04  # a sentence that lists things, for a question that asks for several
 NOVELTY_WEIGHT = 0.1  # times the share of a sentence's words that neither the question nor its context holds
-
-
-def _year(sentence: str, passage: str) -> int | None:
-    """The year a date without one in `sentence` most likely has: the sentence's, else its passage's."""
-    years = YEAR.findall(sentence) or YEAR.findall(passage)
-    return int(years[0]) if years else None
 
 
 def body(sentence: str) -> str:
@@ -305,7 +299,7 @@ def other_days(question: str, passages: Sequence[Hit], best: Reading) -> list[Ca
     if "date" not in requirements(question):
         return []
     chunk = passages[best.passage - 1].chunk
-    answer = span(days(best.text, year=_year(best.sentences[0][2], chunk.text)))
+    answer = span(days(best.text, year=first_year(best.sentences[0][2], chunk.text)))
     if answer is None or not answer.several:
         return []
     numbers = set(ORDINAL_OR_NUMBER.findall(question))
@@ -315,7 +309,7 @@ def other_days(question: str, passages: Sequence[Hit], best: Reading) -> list[Ca
         if hit.chunk.source == chunk.source or missing_names(question, text) or numbers - set(ORDINAL_OR_NUMBER.findall(text)):
             continue
         for start, end, sentence in sentences(hit.chunk.text, hit.chunk.start):
-            for d in days(sentence, year=_year(sentence, hit.chunk.text)):
+            for d in days(sentence, year=first_year(hit.chunk.text)):
                 if d.overlaps(answer):
                     found.setdefault(hit.chunk.source, []).append((d, Candidate(n, start, end, sentence, 0.0, 0.0, 0.0)))
     for dated in found.values():

@@ -7,7 +7,7 @@ import datetime
 
 import pytest
 
-from rag.dates import days, span
+from rag.dates import days, first_year, span
 from rag.extractive import other_days
 from rag.reading import Reading
 from rag.types import Chunk, Hit
@@ -88,3 +88,8 @@ def test_one_document_never_disagrees_with_itself_and_a_single_day_answer_has_no
     assert other_days("When was the 25th SOMTC held?", [_hit(both, "a.txt")], _best(both, "June 23 to 27, 2025")) == []
     passages = [_hit(B, "b.txt"), _hit(A, "a.txt")]
     assert other_days("When did the 25th SOMTC open?", passages, _best(B, "24 June 2025")) == []
+
+
+def test_first_year_is_the_first_texts_that_writes_one():
+    assert first_year("on June 25", "the 2025 meeting, and 2024 before") == 2025
+    assert first_year("in 2023", "2025") == 2023 and first_year("no year", "none") is None
