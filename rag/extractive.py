@@ -290,6 +290,21 @@ class Candidate:
     match: float = 0.0  # how well it matches the question (score without the novelty bonus): decides abstention
 
 
+def named_elsewhere(question: str, passages: Sequence[Hit], candidates: Sequence[Candidate]) -> bool:
+    """Is every candidate a near miss? For a question that asks for a kind of value (a date, a
+    number, a person...): some document's retrieved passages, together, name everything the
+    question names, yet none of the candidates (sentences holding that kind of value) comes from
+    such a document. "How many extradition treaties does Singapore have?": the documents that
+    name Singapore give no such number; Malaysia's 11 is about something else."""
+    if not requirements(question) or not question_names(question):
+        return False
+    texts: dict[str, list[str]] = {}
+    for hit in passages:
+        texts.setdefault(hit.chunk.source, []).append(hit.chunk.indexed_text)
+    naming = {source for source, parts in texts.items() if not missing_names(question, "\n".join(parts))}
+    return bool(naming) and not any(passages[c.passage - 1].chunk.source in naming for c in candidates)
+
+
 def other_days(question: str, passages: Sequence[Hit], best: Reading) -> list[Candidate]:
     """For a question asking when, whose short answer spans several days ("June 23 to 27,
     2025"): the sentences of another document, among passages that name everything the question
@@ -393,7 +408,7 @@ class ExtractiveAnswerer:
     def _best(self, question: str, passages: Sequence[Hit], limit: int) -> list[Candidate]:
         """The best sentence if it answers well enough, and up to limit - 1 more that score close to it."""
         ranked = self.rank(question, passages)
-        if not ranked or max(c.match for c in ranked) < self.min_score:
+        if not ranked or max(c.match for c in ranked) < self.min_score or named_elsewhere(question, passages, ranked):
             return []
         chosen = [ranked[0]]
         for cand in ranked[1:]:

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import EXTRADITION, EXTRADITION_DOC, ROOT
 
 pytestmark = pytest.mark.slow
@@ -67,21 +66,18 @@ def test_short_answer_stands_in_the_source_inside_a_verified_quote(real_rag):
     assert declined.short_answer is None and declined.to_dict()["short_answer"] is None
 
 
-def test_an_answer_whose_quotes_never_mention_what_was_asked_about_says_so(real_rag):
-    # the documents give Malaysia's treaties, never Singapore's
-    near_miss = real_rag.ask("How many extradition treaties does Singapore have?")
-    if not near_miss.abstained:
-        assert near_miss.unmentioned == ("Singapore",)
-        assert near_miss.short_answer is None  # "11" is not offered as Singapore's number
-        assert near_miss.to_dict()["unmentioned"] == ["Singapore"]
+def test_a_near_miss_declines_or_says_what_its_quotes_never_mention(real_rag):
+    # the documents give Malaysia's treaties, never Singapore's; the ones naming Singapore give no such number
+    assert real_rag.ask("How many extradition treaties does Singapore have?").abstained
     asked = real_rag.ask("How many extradition treaties does Malaysia currently have?")
-    assert asked.unmentioned == () and asked.short_answer is not None and asked.short_answer.text == "11"
+    assert not asked.abstained and asked.unmentioned == () and asked.short_answer is not None and asked.short_answer.text == "11"
     # the documents say where the meeting was held, never when; a date from a passage about something else
     elsewhere = real_rag.ask(NEAR_MISS)
-    assert elsewhere.abstained or "Kota Kinabalu" in elsewhere.unmentioned
-    result = _cli("ask", "How many extradition treaties does Singapore have?", "--index", real_rag.settings.index_path)
-    assert result.returncode == 0
-    assert near_miss.abstained or result.stdout.startswith("Note: the quoted passages never mention Singapore"), result.stdout
+    if not elsewhere.abstained:
+        assert "Kota Kinabalu" in elsewhere.unmentioned and elsewhere.short_answer is None
+        assert "Kota Kinabalu" in elsewhere.to_dict()["unmentioned"]
+        result = _cli("ask", NEAR_MISS, "--index", real_rag.settings.index_path)
+        assert result.returncode == 0 and result.stdout.startswith("Note: the quoted passages never mention"), result.stdout
 
 
 def test_two_documents_that_date_the_meeting_over_different_days_are_shown_as_disagreeing(real_rag):

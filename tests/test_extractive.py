@@ -8,8 +8,10 @@ from rag.answer import assemble, merged_search, unmentioned_note
 from rag.extractive import (
     ENUMERATION,
     PLURAL_QUESTION,
+    Candidate,
     body,
     missing_names,
+    named_elsewhere,
     question_names,
     requirements,
     satisfies,
@@ -267,6 +269,34 @@ def test_an_answer_names_what_its_quotes_never_mention_and_offers_no_short_answe
     assert ask("How many treaties does Malaysia have with the United Kingdom?").unmentioned == ("United Kingdom",)
     assert ask("How many treaties does Malaysia United have?").unmentioned == ("United",)  # a name's words that are written stay out
     assert unmentioned_note(["Singapore", "Brunei"]).startswith("the quoted passages never mention Singapore or Brunei,")
+
+
+def _passage(source: str, text: str, start: int = 0) -> Hit:
+    return Hit(Chunk(f"{source}:{start}", source, start, start + len(text), text, 0), 1.0, 1)
+
+
+def test_a_value_from_a_document_that_does_not_name_what_another_one_names_is_a_near_miss():
+    passages = [
+        _passage("malaysia.txt", "Malaysia has 11 extradition treaties."),
+        _passage("singapore.txt", "Singapore's new scam law takes effect on July 1."),
+        _passage("jwc.txt", "The Joint Working Committee met for the first time."),
+        _passage("jwc.txt", "Its session was held in Kota Kinabalu, Sabah.", 100),
+        _passage("mou.txt", "The MoU was signed on November 14, 2024."),
+    ]
+    malaysia = [Candidate(1, 0, 38, passages[0].chunk.text, 1.0, 1.0, 1.0)]
+    mou = [Candidate(5, 0, 40, passages[4].chunk.text, 1.0, 1.0, 1.0)]
+    jwc = [Candidate(4, 100, 146, passages[3].chunk.text, 1.0, 1.0, 1.0)]
+    # a document names Singapore, and gives no such number: Malaysia's is about something else
+    assert named_elsewhere("How many extradition treaties does Singapore have?", passages, malaysia)
+    assert not named_elsewhere("How many extradition treaties does Malaysia have?", passages, malaysia)
+    # names spread over two passages of one document count for that document
+    when = "When did the Joint Working Committee meet in Kota Kinabalu?"
+    assert named_elsewhere(when, passages, mou) and not named_elsewhere(when, passages, jwc)
+    # no document names Brunei: nothing to compare with (a paraphrase, say), so no near miss
+    assert not named_elsewhere("How many extradition treaties does Brunei have?", passages, malaysia)
+    # a question that asks for no kind of value, or names nothing
+    assert not named_elsewhere("What does Singapore's law do?", passages, malaysia)
+    assert not named_elsewhere("How many extradition treaties are there?", passages, malaysia)
 
 
 def test_a_sentence_stands_under_its_title_and_the_nearest_heading_in_its_chunk():
