@@ -12,8 +12,8 @@ from dataclasses import dataclass
 MONTHS = {m: i for i, m in enumerate(
     "january february march april may june july august september october november december".split(), start=1)}
 MONTHS |= {m[:3]: i for m, i in list(MONTHS.items())} | {"sept": 9}
-_MONTH = r"(?P<{}>(?:January|February|March|April|May|June|July|August|September|October|November|December|" \
-         r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?)"
+# a month as prose capitalizes it, the longest name first ("June" before "Jun")
+_MONTH = "(?P<{}>(?:" + "|".join(m.capitalize() for m in sorted(MONTHS, key=len, reverse=True)) + r")\.?)"
 _DAY = r"(?P<{}>[0-3]?\d)(?:st|nd|rd|th)?"
 _TO = r"\s*(?:to|until|till|through|-|–|—)\s*"
 _YEAR = r"(?:,?\s+(?P<year>(?:19|20)\d\d))?"
