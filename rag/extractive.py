@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,7 +19,7 @@ from .embeddings import Embedder, VectorCache
 from .places import COUNTRY_QUESTION, mentions_countries, new_countries
 from .reader import SpanReader
 from .reading import SHORT_WORDS, Reading, ReadingAnswerer, conflicts
-from .sections import headings, title
+from .sections import headings, located, title
 from .text import STOPWORDS, cited_lines, list_after, sentences, split_question, terms
 from .types import Draft, Hit
 
@@ -167,7 +167,7 @@ def requirements(question: str) -> tuple[str, ...]:
 # verbs that say little about what is asked ("which years does the plan *cover*")
 LIGHT_VERBS = frozenset(terms("""cover covers covered happen happened take took taken place occur occurred start started
     begin began end ended run ran last lasted come came go went get got make made say said tell told include included
-    involve involved mean meant"""))
+    involve involved mean meant hold holds held"""))
 
 
 @functools.lru_cache(maxsize=256)
@@ -288,6 +288,7 @@ class Candidate:
     lexical: float
     list_item: bool = False
     match: float = 0.0  # how well it matches the question (score without the novelty bonus): decides abstention
+    dated_by: tuple[int, int, str] | None = None  # the heading that gives its date (source offsets, text), quoted before it
 
 
 def named_elsewhere(question: str, passages: Sequence[Hit], candidates: Sequence[Candidate]) -> bool:
@@ -303,6 +304,12 @@ def named_elsewhere(question: str, passages: Sequence[Hit], candidates: Sequence
         texts.setdefault(hit.chunk.source, []).append(hit.chunk.indexed_text)
     naming = {source for source, parts in texts.items() if not missing_names(question, "\n".join(parts))}
     return bool(naming) and not any(passages[c.passage - 1].chunk.source in naming for c in candidates)
+
+
+def dated(heading: str, question: str) -> bool:
+    """Does a heading give a date that the question does not ("Day Two (25 June 2025): ...")?
+    Then the sentences under it answer "when" about what they say."""
+    return _adds(DATE_TOKEN, heading, question)
 
 
 def other_days(question: str, passages: Sequence[Hit], best: Reading) -> list[Candidate]:
@@ -347,6 +354,9 @@ class ExtractiveAnswerer:
     strict: bool = False
     name: str = "extractive"
     reader: SpanReader | None = None  # gives the short answer and the confidence, when set
+    # a document's text by source: lets a sentence under a dated heading answer "when" (the heading,
+    # written before its chunk, is quoted at its own offsets); without it, only headings inside a chunk
+    document_text: Callable[[str], str | None] | None = field(default=None, repr=False)
     vectors: VectorCache | None = field(default=None, repr=False)  # sentence vectors; made from the embedder
 
     def __post_init__(self) -> None:
@@ -403,7 +413,13 @@ class ExtractiveAnswerer:
             return []
         # read in document order within a passage, passage order otherwise
         chosen = sorted(chosen, key=lambda c: (c.passage, c.start))
-        return [item for c in chosen for item in [c, *self._list_after(c, passages, chosen)]]
+        out: list[Candidate] = []
+        for c in chosen:
+            if c.dated_by and all(o.start != c.dated_by[0] for o in [*out, *chosen]):
+                start, end, text = c.dated_by  # the heading that dates it, on a line before it
+                out.append(Candidate(c.passage, start, end, text, c.score, c.dense, c.lexical))
+            out += [c, *self._list_after(c, passages, chosen)]
+        return out
 
     def _best(self, question: str, passages: Sequence[Hit], limit: int) -> list[Candidate]:
         """The best sentence if it answers well enough, and up to limit - 1 more that score close to it."""
@@ -428,15 +444,19 @@ class ExtractiveAnswerer:
         """Every sentence of the passages that could answer, best first. Without `rules`, every
         sentence (short ones too) scored by how well it matches the question alone: what
         rag.relevance judges another answerer's quotes by."""
-        # n, start, end, text, terms, context terms, passage (with its heading), previous sentence and heading
-        pool: list[tuple[int, int, int, str, set, set, str, str]] = []
+        # n, start, end, text, terms, context terms, passage (with its heading), previous sentence and
+        # heading, the heading line it stands under (source offsets, text)
+        pool: list[tuple[int, int, int, str, set, set, str, str, tuple[int, int, str] | None]] = []
         seen: set[tuple[str, int]] = set()
+        needs = requirements(question)
         for n, hit in enumerate(passages, start=1):
             spans = sentences(hit.chunk.text, hit.chunk.start)
             span_terms = [set(terms(text)) for *_, text in spans]
             inside = headings(hit.chunk.text)
             top = title(hit.chunk.text) if hit.chunk.ordinal == 0 else None
             passage = hit.chunk.indexed_text  # the passage with its heading
+            dates = rules and "date" in needs  # a sentence may take its date from its heading
+            outer = self._outer_heading(hit.chunk) if dates else None
             for i, (start, end, text) in enumerate(spans):
                 key = (hit.chunk.source, start)
                 if key in seen or (rules and len(span_terms[i]) < 3):
@@ -447,7 +467,10 @@ class ExtractiveAnswerer:
                 # before; every sentence, what its title and heading say
                 context = (span_terms[i - 1] if i and LEANS_BACK.match(text) else set()) | set(terms(heading))
                 previous = spans[i - 1][2] if i else ""
-                pool.append((n, start, end, text, span_terms[i], context - span_terms[i], passage, f"{heading}\n{previous}"))
+                above = [(s, e) for s, e in inside if hit.chunk.start + e <= start]
+                under = (hit.chunk.start + above[-1][0], hit.chunk.start + above[-1][1], hit.chunk.text[slice(*above[-1])]) \
+                    if above and dates else outer
+                pool.append((n, start, end, text, span_terms[i], context - span_terms[i], passage, f"{heading}\n{previous}", under))
         if not pool:
             return []
         q_terms = set(terms(question)) - set_aside(question)
@@ -455,14 +478,18 @@ class ExtractiveAnswerer:
         idf = {t: math.log(1 + len(pool) / (1 + df[t])) for t in q_terms}
         total = sum(idf.values()) or 1.0
         dense = self._vectors([row[3] for row in pool]) @ self._vectors([question], query=True)[0]
-        needs = requirements(question)
         wants_many = bool(PLURAL_QUESTION.search(question))
         agent = _agent_pattern(question)
         why = bool(WHY_QUESTION.match(question))
         out = []
-        for (n, start, end, text, st, context, passage, previous), d in zip(pool, dense):
+        for (n, start, end, text, st, context, passage, previous, under), d in zip(pool, dense):
+            dated_by = None
             if rules and not satisfies(text, question, needs, passage, previous):
-                continue
+                if not (under and dated(under[2], question)
+                        and satisfies(text, question, tuple(x for x in needs if x != "date"), passage, previous)
+                        and _shares_predicate(question, text + " " + previous)):
+                    continue
+                dated_by = under  # "when was X held?": X under the heading "Day Two (25 June 2025)"
             if rules and self.strict and needs and missing_names(question, passage):
                 continue  # a value (name, number, date) from a passage that never names what was asked about
             lexical = (sum(idf[t] for t in q_terms & st) + CONTEXT_WEIGHT * sum(idf[t] for t in (q_terms & context) - st)) / total
@@ -477,9 +504,16 @@ class ExtractiveAnswerer:
             # among sentences that match, prefer one that says something the question does not: a
             # sentence restating the question's subject answers nothing
             score += NOVELTY_WEIGHT * len(st - q_terms - context) / max(len(st), 1)
-            out.append(Candidate(n, start, end, text, score, float(d), lexical, match=match))
+            out.append(Candidate(n, start, end, text, score, float(d), lexical, match=match, dated_by=dated_by))
         out.sort(key=lambda c: -c.score)
         return out
+
+    def _outer_heading(self, chunk) -> tuple[int, int, str] | None:
+        """The section heading a chunk starts under (the last line of its heading context, written
+        before it), at its offsets in the document; None without the document."""
+        text = self.document_text(chunk.source) if self.document_text and chunk.heading else None
+        found = located(chunk, text) if text is not None else []
+        return (*found[-1], text[slice(*found[-1])]) if found and text is not None else None
 
     def _vectors(self, texts: list[str], query: bool = False) -> np.ndarray:
         """Embeddings, with sentence vectors cached (the same passages come back across questions)."""

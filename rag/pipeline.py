@@ -143,7 +143,7 @@ class Rag:
                     from .extractive import ExtractiveAnswerer
 
                     self._answerers[spec] = ExtractiveAnswerer(self.embedder, strict=spec.endswith(":strict"), name=spec,
-                                                               reader=self._span_reader())
+                                                               reader=self._span_reader(), document_text=self._document_text)
                 elif is_dotted(spec):
                     self._answerers[spec] = as_answerer(resolve_dotted(spec), self.settings.context_tokens, spec)
                 else:
@@ -200,6 +200,12 @@ class Rag:
             if isinstance(event, AnswerEvent):
                 return event.answer
         raise AssertionError("the answer stream ended without an answer")  # pragma: no cover
+
+    def _document_text(self, source: str) -> str | None:
+        """The indexed text of `source` (the answerer reads headings written before a chunk; the
+        verifier checks every quote against `source_text`)."""
+        doc = self.document(source)
+        return doc.text if doc is not None else None
 
     def source_text(self, source: str) -> str | None:
         """The indexed text of `source`, or None when the file it was loaded from now holds other

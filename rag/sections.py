@@ -3,8 +3,8 @@ it stands under ("Day Two (25 June 2025): Consultations ...") as context.
 
 A sentence under a heading often leaves out what the heading says: "Four sessions were held as
 follows:" under "Day Two" answers "what was held on the second day?". The heading is context only:
-it is embedded and searched with its chunk and read by the answerer, never quoted as if it were the
-chunk's text.
+it is embedded and searched with its chunk and read by the answerer, and quoted only at its own
+place in the document (`located`), never as if it were the chunk's text.
 """
 
 from __future__ import annotations
@@ -60,6 +60,18 @@ def headings(text: str) -> list[tuple[int, int]]:
                 spans.append((match.start() + lead, match.start() + lead + len(line)))
         previous = line
     return spans
+
+
+def located(chunk, text: str) -> list[tuple[int, int]]:
+    """Where the lines of a chunk's heading (its title and section heading: context, written
+    before the chunk) stand in its document's `text`: the last place each is written before the
+    chunk starts. A line not found there is left out."""
+    out = []
+    for line in chunk.heading.split("\n"):
+        at = text.rfind(line, 0, chunk.start) if line.strip() else -1
+        if at >= 0:
+            out.append((at, at + len(line)))
+    return out
 
 
 class Outline:

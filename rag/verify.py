@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from .sections import located
 from .text import STOPWORDS, numbers, sentences, terms
 from .types import Citation, Claim, Hit
 
@@ -153,6 +154,11 @@ def support(claim: str, marker: int, hit: Hit, source_text: Callable[[str], str 
             shorter = spans[j][1] - spans[i][0] < best[2] - best[1]
             if coverage > best[0] + 1e-9 or (abs(coverage - best[0]) <= 1e-9 and shorter):
                 best = (coverage, spans[i][0], spans[j][1])
+    for head_start, head_end in located(chunk, text):  # the heading it stands under, a line of its own
+        have = set(terms(text[head_start:head_end]))
+        coverage = len(want & have) / len(want) if want else 0.0
+        if coverage > best[0] + 1e-9 and (within is None or within[0] <= head_start and head_end <= within[1]):
+            best = (coverage, head_start, head_end)
     coverage, start, end = best
     quote = text[start:end]
     problem = None
@@ -170,7 +176,8 @@ def support(claim: str, marker: int, hit: Hit, source_text: Callable[[str], str 
     elif swapped_roles(claim, quote):
         problem = "the cited passage has the names around the verb the other way round"
     verified = problem is None and quote == text[start:end]
-    return Citation(marker, chunk.source, start, end, quote, verified, chunk.page, claim), problem
+    page = chunk.page if chunk.start <= start < chunk.end else None  # a heading may stand pages before
+    return Citation(marker, chunk.source, start, end, quote, verified, page, claim), problem
 
 
 def negated(text: str) -> bool:

@@ -43,7 +43,10 @@ def test_a_dateline_place_does_not_answer_where_but_its_date_answers_when():
     dateline = "KUALA LUMPUR: Malaysia and Singapore held their inaugural Joint Working Committee meeting."
     assert requirements(where) == ("new-name",)
     assert not satisfies(dateline, where, requirements(where))
-    assert satisfies("Held in Kota Kinabalu, Sabah, the session was co-chaired.", where, requirements(where))
+    # "held" says only that something took place: the sentence before ties this one to the meeting
+    held = "Held in Kota Kinabalu, Sabah, the session was co-chaired."
+    assert satisfies(held, where, requirements(where), context=dateline)
+    assert not satisfies(held, where, requirements(where), context="Ministers spoke.")
     when = "On what date did Shamsul Anuar speak about extradition?"
     assert satisfies("date 2025-05-03 KUALA LUMPUR: Malaysia is strengthening extradition efforts.", when, requirements(when))
 
@@ -311,3 +314,59 @@ def test_a_sentence_stands_under_its_title_and_the_nearest_heading_in_its_chunk(
     assert _heading(first, inside, top, 0) == ""  # the title is not its own context
     later = Chunk("b", "a.txt", 100, 100 + len("More was said."), "More was said.", 3, heading="Ministers meet\nDay One Talks")
     assert _heading(later, [], None, 100) == "Ministers meet\nDay One Talks"
+
+
+REPORT = (
+    "Highlights of the Putrajaya Meeting\n"
+    "Day One (24 June 2025): Opening Ceremony\n"
+    "The meeting was opened by the minister, who welcomed two hundred delegates from every member state.\n"
+    "Day Two (25 June 2025): Consultations with Partners\n"
+    "The consultation with Canada was co-chaired by Lao PDR and covered cybercrime cooperation.\n"
+)
+SECOND_DAY = REPORT.index("The consultation")
+
+
+def _report_chunk(document_text=None) -> tuple[list[Hit], list]:
+    """The second day's sentence as a chunk of its own, its title and heading as context (written
+    before it, as rag.chunks makes them), asked when the consultation with Canada was held."""
+    from rag.embeddings import HashEmbedder
+    from rag.extractive import ExtractiveAnswerer
+
+    text = REPORT[SECOND_DAY:].rstrip()
+    heading = "Highlights of the Putrajaya Meeting\nDay Two (25 June 2025): Consultations with Partners"
+    hits = [Hit(Chunk("c2", "report.txt", SECOND_DAY, SECOND_DAY + len(text), text, 2, heading=heading), 1.0, 1)]
+    answerer = ExtractiveAnswerer(HashEmbedder(), document_text=document_text)
+    return hits, answerer.select("On what date was the consultation with Canada held?", hits)
+
+
+def test_a_sentence_under_a_dated_heading_answers_when_and_the_heading_is_quoted_at_its_place():
+    hits, chosen = _report_chunk(lambda source: REPORT if source == "report.txt" else None)
+    heading = "Day Two (25 June 2025): Consultations with Partners"
+    assert [c.text for c in chosen] == [heading, REPORT[SECOND_DAY:].splitlines()[0]]
+    assert (chosen[0].start, chosen[0].end) == (REPORT.index(heading), REPORT.index(heading) + len(heading))
+    from rag.text import cited_lines
+
+    claims = verify(cited_lines([(c.text, c.passage, c.list_item) for c in chosen]), hits, lambda s: REPORT).claims
+    assert all(c.supported for c in claims) and len(claims) == 2
+    quote = claims[0].citations[0]
+    assert REPORT[quote.start : quote.end] == quote.quote == heading  # outside the chunk, at its own offsets
+    assert quote.page is None  # the chunk's page need not be the heading's
+
+
+def test_without_the_document_a_heading_before_the_chunk_cannot_be_quoted_so_it_dates_nothing():
+    _, chosen = _report_chunk(None)
+    assert chosen == []  # the sentence gives no date of its own
+
+
+def test_a_dated_heading_inside_the_chunk_needs_no_document():
+    from rag.embeddings import HashEmbedder
+    from rag.extractive import ExtractiveAnswerer
+
+    hits = [Hit(Chunk("c0", "report.txt", 0, len(REPORT), REPORT, 0), 1.0, 1)]
+    chosen = ExtractiveAnswerer(HashEmbedder()).select("On what date was the consultation with Canada held?", hits)
+    texts = [c.text for c in chosen]
+    assert "Day Two (25 June 2025): Consultations with Partners" in texts
+    assert texts.index("Day Two (25 June 2025): Consultations with Partners") + 1 == texts.index(REPORT[SECOND_DAY:].strip())
+    # a question that asks for no date takes nothing from headings
+    plain = ExtractiveAnswerer(HashEmbedder()).select("Who co-chaired the consultation with Canada?", hits)
+    assert all(c.dated_by is None for c in plain)

@@ -152,3 +152,22 @@ def test_each_sentence_is_a_claim_with_its_own_verdict():
     assert [c.supported for c in claims] == [True, False, False]
     assert claims[2].new_line and claims[2].problems[0].startswith("no citation")
     assert claims[0].render() == "Malaysia currently has 11 extradition treaties. [1]"
+
+
+def test_a_heading_written_before_the_chunk_is_quoted_at_its_own_offsets_and_nowhere_else():
+    from rag.sections import located
+
+    text = "Meeting report\nDay Two (25 June 2025): Talks\nFour sessions were held with partners.\n"
+    start = text.index("Four")
+    chunk = Chunk("c", "r.txt", start, len(text) - 1, text[start:-1], 1, page=3, heading="Meeting report\nDay Two (25 June 2025): Talks")
+    assert located(chunk, text) == [(0, 14), (15, 44)]
+    hit = Hit(chunk, 1.0, 1)
+    claims = verify("Day Two (25 June 2025): Talks [1]\nFour sessions were held with partners. [1]", [hit], lambda s: text).claims
+    assert [c.supported for c in claims] == [True, True]
+    heading, sentence = claims[0].citations[0], claims[1].citations[0]
+    assert (heading.start, heading.end, heading.page) == (15, 44, None)
+    assert (sentence.start, sentence.page) == (start, 3)
+    # a heading line the document does not hold before the chunk is not quotable
+    moved = Chunk("c", "r.txt", start, len(text) - 1, text[start:-1], 1, heading="Meeting report\nDay Three (26 June 2025): Talks")
+    assert located(moved, text) == [(0, 14)]
+    assert not verify("Day Three (26 June 2025): Talks [1]", [Hit(moved, 1.0, 1)], lambda s: text).claims[0].supported
