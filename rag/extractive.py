@@ -38,10 +38,15 @@ NUMBER_QUESTION = re.compile(
     r"\b(how many|how much|number of|what percentage|what per ?cent|what share|what proportion|how old|what fraction)\b", re.IGNORECASE
 )
 DURATION_QUESTION = re.compile(r"\bhow long\b", re.IGNORECASE)
-DATE_QUESTION = re.compile(r"\b(when|what date|which date|what day|which day|what year|which years?|what month|what period)\b", re.IGNORECASE)
+# "when" asks for a date at the question's start or after a preposition ("by when"); elsewhere it
+# is a conjunction ("which crimes did she ask about when she raised ...")
+DATE_QUESTION = re.compile(r"(?:^\s*|\b(?:by|since|until|till|from|as of) )when\b|\b(what date|which date|what day|which day|what year|"
+                           r"which years?|what month|what period)\b", re.IGNORECASE)
 PLACE_QUESTION = re.compile(r"^\s*where\b|\bin which (city|country|town|place|state)\b", re.IGNORECASE)
+# "which (deputy) minister ...", not "which crimes did Senator X ask about" (a verb between)
 PERSON_QUESTION = re.compile(
-    r"^\s*(who|whom)\b|\b(which|what) (?:[\w-]+ ){0,2}(senator|minister|mp|official|person|politician|officer|director)s?\b", re.IGNORECASE)
+    r"^\s*(who|whom)\b|\b(which|what) (?:(?!(?:is|was|are|were|does|do|did|has|have|had)\b)[\w-]+ ){0,2}"
+    r"(senator|minister|mp|official|person|politician|officer|director)s?\b", re.IGNORECASE)
 ENTITY_QUESTION = re.compile(
     r"\b(which|what) (other )?(countr|nation|cit|organi[sz]ation|agenc|compan|bank|partner|state)", re.IGNORECASE
 )

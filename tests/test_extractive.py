@@ -215,6 +215,18 @@ def test_a_leading_clause_does_not_set_the_kind_of_answer():
     assert requirements("After the meeting, who spoke to the press?") == ("person",)
 
 
+@pytest.mark.parametrize("question, needs", [
+    ("Which crimes did Senator Rita ask about when she raised cooperation with ASEAN?", ()),  # "when" joins, a verb before "Senator"
+    ("By when is the proposal to go before ministers?", ("date",)),
+    ("Since when has the law been in force?", ("date",)),
+    ("It was signed when?", ()),  # only at the start or after a preposition
+    ("Which senator asked the minister about fraud?", ("person",)),
+    ("Which crimes were the officers asked about?", ()),
+])
+def test_when_and_a_role_word_ask_for_a_date_or_person_only_as_the_question_word(question, needs):
+    assert requirements(question) == needs
+
+
 def test_a_role_with_words_before_it_asks_for_a_person():
     assert requirements("Which Singapore minister signed the MoU?") == ("person",)
     assert requirements("Which deputy home ministers spoke?") == ("person",)
