@@ -50,7 +50,7 @@ PERSON_QUESTION = re.compile(
 ENTITY_QUESTION = re.compile(
     r"\b(which|what) (other )?(countr|nation|cit|organi[sz]ation|agenc|compan|bank|partner|state)", re.IGNORECASE
 )
-NUMBER_WORDS = r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|hundred|thousand|million|billion|per ?cent|dozen"
+NUMBER_WORDS = r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|(?:hundred|thousand|million|billion|dozen)s?|per ?cent|half|quarter"
 HAS_DURATION = re.compile(r"\b(\d+|one|two|three|four|five|six|seven|ten|twelve)[ -](hours?|days?|weeks?|months?|years?)\b", re.IGNORECASE)
 MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 _ABBREVIATED = r"(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?"
@@ -249,7 +249,8 @@ def satisfies(sentence: str, question: str, needs: tuple[str, ...], passage: str
             return False  # "who is Singapore's minister" needs Singapore beside the role
     focus = FOCUS.match(question)
     noun = focus.group(1).lower() if focus else ""
-    if noun and noun not in STOPWORDS and noun not in ANSWER_KINDS and not set(terms(noun)) & set(terms(sentence)):
+    if noun and noun not in STOPWORDS and noun not in ANSWER_KINDS and not NUMBER_TOKEN.fullmatch(noun) \
+            and not set(terms(noun)) & set(terms(sentence)):
         return False  # "what is the budget of..." needs a sentence about a budget
     if needs and not _shares_predicate(question, sentence + " " + context):
         return False  # a name, number or date of the right kind, but about something else

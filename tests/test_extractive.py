@@ -189,6 +189,24 @@ def test_a_number_or_date_answer_must_add_one_the_question_does_not_hold():
     assert satisfies("The consultation was held on Jan 7.", date, requirements(date))
 
 
+@pytest.mark.parametrize("sentence, number", [
+    ("Around half of the genes moved to the nucleus.", True),
+    ("Hundreds of genes moved to the nucleus.", True),
+    ("A quarter of the genes stayed.", True),
+    ("On behalf of the cell, the genes moved.", False),  # "behalf" is no "half"
+    ("Most of the genes moved.", False),
+])
+def test_number_words_count_as_an_amount(sentence, number):
+    question = "How much of the genes moved to the nucleus?"
+    assert satisfies(sentence, question, requirements(question)) is number
+
+
+def test_a_number_after_what_is_the_is_no_noun_to_look_for():
+    # "what are the eight sermons called": "eight" names no topic the sentence must repeat
+    question = "What are the eight sermons called that Luther preached?"
+    assert satisfies("Luther preached them, and they became known as the Invocavit Sermons.", question, requirements(question))
+
+
 def test_money_questions_need_an_amount_of_money():
     question = "How much did Japan contribute to the workshop?"
     assert requirements(question) == ("money",)
