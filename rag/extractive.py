@@ -318,6 +318,14 @@ def dated(heading: str, question: str) -> bool:
     return _adds(DATE_TOKEN, heading, question)
 
 
+def unnamed(question: str, passages: Sequence[Hit]) -> bool:
+    """Do the passages (with their titles and headings) write none of the names the question
+    asks about? "When did ABC first start?" over passages about private schools."""
+    names = question_names(question)
+    written = "\n".join(dict.fromkeys(hit.chunk.indexed_text for hit in passages))
+    return bool(names) and len(missing_names(question, written)) == len(names)
+
+
 def other_days(question: str, passages: Sequence[Hit], best: Reading) -> list[Candidate]:
     """For a question asking when, whose short answer spans several days ("June 23 to 27,
     2025"): the sentences of another document, among passages that name everything the question
@@ -379,7 +387,8 @@ class ExtractiveAnswerer:
         with a digit (a date, a number) that differs from the short answer, and is sure of it
         (`SpanReader.sure`), or when another document dates what was asked about over other days
         (`other_days`), the sources disagree: those sentences are quoted as well and the draft
-        says so."""
+        says so. When the chosen sentences' passages name nothing the question names and the
+        reader's confidence is below its fitted threshold, the draft declines (`unnamed`)."""
         conflict: list[Candidate] = []
         short, confidence = None, None
         if self.reader is not None and chosen and len(split_question(question)) == 1:
@@ -390,6 +399,8 @@ class ExtractiveAnswerer:
                 key=lambda r: -r.confidence,
             )
             best, confidence = readings[0], readings[0].confidence
+            if confidence < self.reader.threshold and unnamed(question, [passages[c.passage - 1] for c in chosen]):
+                return Draft("", confidence=confidence)  # about something else, and the reader finds no answer either
             if best.text and len(best.text.split()) <= SHORT_WORDS:
                 short = (best.passage, best.start, best.end)
                 # only another document's value with a digit can disagree: read only those windows

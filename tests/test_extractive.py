@@ -400,3 +400,47 @@ def test_a_dated_heading_inside_the_chunk_needs_no_document():
     # a question that asks for no date takes nothing from headings
     plain = ExtractiveAnswerer(HashEmbedder()).select("Who co-chaired the consultation with Canada?", hits)
     assert all(c.dated_by is None for c in plain)
+
+
+class _SureOf:
+    """A span reader double: the first word of each text, at a fixed calibrated confidence."""
+
+    threshold, sure = 0.35, 0.7
+
+    def __init__(self, confidence: float):
+        self.margin = confidence
+
+    def read(self, question, texts):
+        from rag.reader import Span
+
+        return [Span(i, 0, len(t.split()[0]), t.split()[0], 1.0, self.margin) for i, t in enumerate(texts)]
+
+    def confidence(self, margin: float) -> float:
+        return margin
+
+
+def test_passages_that_name_nothing_the_question_names_are_about_something_else():
+    from rag.extractive import unnamed
+
+    schools = [_passage("schools.txt", "Private schools in Germany are regulated by the states.")]
+    assert unnamed("When did ABC first start broadcasting?", schools)
+    assert not unnamed("When did private schools in Germany start?", schools)  # one name written is enough
+    assert not unnamed("when did the schools start?", schools)  # a question naming nothing
+    titled = [Hit(Chunk("t", "abc.txt", 0, 20, "It started in 1943.", 1, heading="ABC history"), 1.0, 1)]
+    assert not unnamed("When did ABC first start broadcasting?", titled)  # the heading names it
+
+
+def test_the_default_declines_when_the_passages_name_nothing_asked_about_and_the_reader_finds_no_answer():
+    from rag.embeddings import HashEmbedder
+    from rag.extractive import ExtractiveAnswerer
+
+    passages = [_passage("schools.txt", "Private schools first started broadcasting lessons in 1943 in Germany.")]
+    question = "When did ABC first start broadcasting?"
+    unsure = ExtractiveAnswerer(HashEmbedder(), reader=_SureOf(0.2))
+    chosen = unsure.select(question, passages)
+    assert chosen  # the checks alone would answer: a date, about starting to broadcast
+    assert unsure.read(question, passages, chosen).text == ""
+    sure = ExtractiveAnswerer(HashEmbedder(), reader=_SureOf(0.9))
+    assert sure.read(question, passages, sure.select(question, passages)).text  # the reader vouches for it
+    named = "When did Germany's private schools first start broadcasting?"
+    assert unsure.read(named, passages, unsure.select(named, passages)).text  # the passage names Germany
