@@ -401,6 +401,8 @@ class ExtractiveAnswerer:
             best, confidence = readings[0], readings[0].confidence
             if confidence < self.reader.threshold and unnamed(question, [passages[c.passage - 1] for c in chosen]):
                 return Draft("", confidence=confidence)  # about something else, and the reader finds no answer either
+            if "date" in requirements(question):  # "when": the short answer is a date ("24 June 2025", not "first day")
+                best = next((r for r in readings if DATE_TOKEN.search(r.text)), best)
             if best.text and len(best.text.split()) <= SHORT_WORDS:
                 short = (best.passage, best.start, best.end)
                 # only another document's value with a digit can disagree: read only those windows

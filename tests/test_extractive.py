@@ -444,3 +444,43 @@ def test_the_default_declines_when_the_passages_name_nothing_asked_about_and_the
     assert sure.read(question, passages, sure.select(question, passages)).text  # the reader vouches for it
     named = "When did Germany's private schools first start broadcasting?"
     assert unsure.read(named, passages, unsure.select(named, passages)).text  # the passage names Germany
+
+
+class _Reads:
+    """A span reader double: a given span and confidence for each text, else its first word at 0.1."""
+
+    threshold, sure = 0.35, 0.7
+
+    def __init__(self, spans: dict[str, tuple[str, float]]):
+        self.spans = spans
+
+    def read(self, question, texts):
+        from rag.reader import Span
+
+        out = []
+        for i, text in enumerate(texts):
+            span, confidence = self.spans.get(text, (text.split()[0], 0.1))
+            at = text.index(span)
+            out.append(Span(i, at, at + len(span), span, 1.0, confidence))
+        return out
+
+    def confidence(self, margin: float) -> float:
+        return margin
+
+
+def test_a_when_question_takes_its_short_answer_from_a_date_even_a_less_sure_one():
+    from rag.embeddings import HashEmbedder
+    from rag.extractive import ExtractiveAnswerer
+
+    heading = "Day Two (25 June 2025): Consultations with Partners"
+    sentence = REPORT[SECOND_DAY:].splitlines()[0]
+    reader = _Reads({sentence: ("Lao PDR", 0.9), heading: ("25 June 2025", 0.5)})
+    hits, _ = _report_chunk()
+    answerer = ExtractiveAnswerer(HashEmbedder(), reader=reader, document_text=lambda source: REPORT)
+    question = "On what date was the consultation with Canada held?"
+    draft = answerer.read(question, hits, answerer.select(question, hits))
+    n, start, end = draft.short
+    assert (n, REPORT[start:end]) == (1, "25 June 2025")
+    who = "Who co-chaired the consultation with Canada?"  # no date asked: the surest span
+    draft = answerer.read(who, hits, answerer.select(who, hits))
+    assert REPORT[draft.short[1] : draft.short[2]] == "Lao PDR"
