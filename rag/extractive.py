@@ -468,13 +468,13 @@ class ExtractiveAnswerer:
         pool: list[tuple[int, int, int, str, set, set, str, str, tuple[int, int, str] | None]] = []
         seen: set[tuple[str, int]] = set()
         needs = requirements(question)
+        dates = rules and "date" in needs  # a sentence may take its date from the heading it stands under
         for n, hit in enumerate(passages, start=1):
             spans = sentences(hit.chunk.text, hit.chunk.start)
             span_terms = [set(terms(text)) for *_, text in spans]
             inside = headings(hit.chunk.text)
             top = title(hit.chunk.text) if hit.chunk.ordinal == 0 else None
             passage = hit.chunk.indexed_text  # the passage with its heading
-            dates = rules and "date" in needs  # a sentence may take its date from its heading
             outer = self._outer_heading(hit.chunk) if dates else None
             for i, (start, end, text) in enumerate(spans):
                 key = (hit.chunk.source, start)
@@ -486,9 +486,10 @@ class ExtractiveAnswerer:
                 # before; every sentence, what its title and heading say
                 context = (span_terms[i - 1] if i and LEANS_BACK.match(text) else set()) | set(terms(heading))
                 previous = spans[i - 1][2] if i else ""
-                above = [(s, e) for s, e in inside if hit.chunk.start + e <= start]
-                under = (hit.chunk.start + above[-1][0], hit.chunk.start + above[-1][1], hit.chunk.text[slice(*above[-1])]) \
-                    if above and dates else outer
+                under = outer
+                if dates and (above := [(s, e) for s, e in inside if hit.chunk.start + e <= start]):
+                    s, e = above[-1]
+                    under = (hit.chunk.start + s, hit.chunk.start + e, hit.chunk.text[s:e])
                 pool.append((n, start, end, text, span_terms[i], context - span_terms[i], passage, f"{heading}\n{previous}", under))
         if not pool:
             return []

@@ -154,7 +154,7 @@ def support(claim: str, marker: int, hit: Hit, source_text: Callable[[str], str 
             shorter = spans[j][1] - spans[i][0] < best[2] - best[1]
             if coverage > best[0] + 1e-9 or (abs(coverage - best[0]) <= 1e-9 and shorter):
                 best = (coverage, spans[i][0], spans[j][1])
-    for head_start, head_end in located(chunk, text):  # the heading it stands under, a line of its own
+    for head_start, head_end in located(chunk, text) if best[0] < 1.0 else ():  # the heading it stands under, a line of its own
         have = set(terms(text[head_start:head_end]))
         coverage = len(want & have) / len(want) if want else 0.0
         if coverage > best[0] + 1e-9 and (within is None or within[0] <= head_start and head_end <= within[1]):
