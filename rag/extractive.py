@@ -93,7 +93,6 @@ CAUSE = re.compile(r"\b(?:because|due to|owing to|as a result of|thanks to|reaso
                    r"to ensure)\b", re.IGNORECASE)
 CAUSE_BONUS = 0.1
 ENUMERATION_BONUS = 0.04  # a sentence that lists things, for a question that asks for several
-NOVELTY_WEIGHT = 0.1  # times the share of a sentence's words that neither the question nor its context holds
 
 
 def body(sentence: str) -> str:
@@ -293,7 +292,6 @@ class Candidate:
     dense: float
     lexical: float
     list_item: bool = False
-    match: float = 0.0  # how well it matches the question (score without the novelty bonus): decides abstention
     dated_by: tuple[int, int, str] | None = None  # the heading that gives its date (source offsets, text), quoted before it
 
 
@@ -443,7 +441,7 @@ class ExtractiveAnswerer:
     def _best(self, question: str, passages: Sequence[Hit], limit: int) -> list[Candidate]:
         """The best sentence if it answers well enough, and up to limit - 1 more that score close to it."""
         ranked = self.rank(question, passages)
-        if not ranked or max(c.match for c in ranked) < self.min_score or named_elsewhere(question, passages, ranked):
+        if not ranked or ranked[0].score < self.min_score or named_elsewhere(question, passages, ranked):
             return []
         chosen = [ranked[0]]
         for cand in ranked[1:]:
@@ -520,11 +518,7 @@ class ExtractiveAnswerer:
                 score += CAUSE_BONUS
             if rules and wants_many and ENUMERATION.search(body(text)):
                 score += ENUMERATION_BONUS
-            match = score
-            # among sentences that match, prefer one that says something the question does not: a
-            # sentence restating the question's subject answers nothing
-            score += NOVELTY_WEIGHT * len(st - q_terms - context) / max(len(st), 1)
-            out.append(Candidate(n, start, end, text, score, float(d), lexical, match=match, dated_by=dated_by))
+            out.append(Candidate(n, start, end, text, score, float(d), lexical, dated_by=dated_by))
         out.sort(key=lambda c: -c.score)
         return out
 

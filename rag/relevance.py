@@ -39,7 +39,7 @@ def fitted_floor(path: Path = PARAMS) -> float:
 
 def sentence_scores(ranker: ExtractiveAnswerer, question: str, hits: Sequence[Hit]) -> list[tuple[str, int, int, float]]:
     """(source, start, end, score) of every sentence of the passages, by how well it matches the question."""
-    return [(hits[c.passage - 1].chunk.source, c.start, c.end, c.match) for c in ranker.rank(question, hits, rules=False)]
+    return [(hits[c.passage - 1].chunk.source, c.start, c.end, c.score) for c in ranker.rank(question, hits, rules=False)]
 
 
 def quote_score(scores: Sequence[tuple[str, int, int, float]], source: str, start: int, end: int) -> float:
