@@ -173,10 +173,10 @@ def unmentioned_note(names: Sequence[str]) -> str:
 
 
 def _unmentioned(question: str, citations: Sequence[Citation], hits: Sequence[Hit]) -> list[str]:
-    """The question's names (rag.extractive.question_names) that no quote's passage, with its
+    """The question's names (rag.english.question_names) that no quote's passage, with its
     title and heading, writes; a name of several words ("Kota Kinabalu") whole when none of its
     words is written."""
-    from .extractive import missing_names
+    from .english import missing_names
 
     context = [h.chunk.indexed_text for h in hits
                if any(c.source == h.chunk.source and h.chunk.start <= c.start < h.chunk.end for c in citations)]
