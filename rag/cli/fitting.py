@@ -13,7 +13,15 @@ def add_parser(sub) -> None:
 
     p = sub.add_parser("fit-reader", help="fit the extractive answerer's span reader from SQuAD v1.1 data (needs torch)")
     p.add_argument("file", help="a SQuAD v1.1 JSON file, e.g. ../shared/qa-train/squad-v1.1-dev-visible.json")
-    p.add_argument("--out", default=str(PARAMS), help="parameter file to write (default: the package's, %(default)s)")
+    p.add_argument("--out", help=f"parameter file to write (default: the package's, {PARAMS} or, with --base mpnet, "
+                                 "reader-mpnet.npz beside it)")
+    p.add_argument("--base", choices=("minilm", "mpnet"), default="minilm",
+                   help="the encoder: the bundled all-MiniLM-L6-v2, or all-mpnet-base-v2 (rag.mpnet) (default minilm)")
+    p.add_argument("--news", help="also fit on the fit articles of a SQuAD v2-layout file with near misses, e.g. "
+                                  "../shared/qa-train/news-qa.json")
+    p.add_argument("--per-article", dest="per_article", type=int, help="at most N questions of each SQuAD article (a sample)")
+    p.add_argument("--curve", type=int, default=0, help="measure validation F1 this many times in the first epoch (a learning curve)")
+    p.add_argument("--batch-tokens", dest="batch_tokens", type=int, default=4096, help="padded tokens per step (default 4096)")
     # the defaults are the shipped reader's settings (rag/params/reader.json)
     p.add_argument("--epochs", type=int, default=3, help="passes over the training windows (default 3)")
     p.add_argument("--trainable-from", dest="trainable_from", type=int, default=0,
@@ -41,8 +49,10 @@ def run(args) -> int:
         from ..fit_reader import fit
     except ImportError as err:
         raise MissingDependencyError("torch (to fit the reader)", "pip install sentence-transformers") from err
-    card = fit(args.file, Path(args.out), epochs=args.epochs, trainable_from=args.trainable_from,
-               lr=args.lr, limit_questions=args.limit_questions, seed=args.seed, device=_device(args.device), log=lambda m: print(m, file=sys.stderr, flush=True))
+    card = fit(args.file, Path(args.out) if args.out else None, news=args.news, base=args.base, epochs=args.epochs,
+               trainable_from=args.trainable_from, lr=args.lr, batch_tokens=args.batch_tokens,
+               limit_questions=args.limit_questions, per_article=args.per_article, curve=args.curve, seed=args.seed,
+               device=_device(args.device), log=lambda m: print(m, file=sys.stderr, flush=True))
     summary = {k: card[k] for k in ("windows", "epochs", "seconds", "calibrate_reading")}
     summary["threshold"] = card["calibration"]["threshold"]
     print(json.dumps(summary, indent=2))
