@@ -72,9 +72,9 @@ def load_squad(path: str | os.PathLike) -> list[Article]:
     for article in data:
         title = article["title"]
         paragraphs = tuple(p["context"] for p in article["paragraphs"])
-        questions = tuple(
+        questions = tuple(  # SQuAD v2 layout too: an unanswerable question has no answers (is_impossible)
             Question(qa["id"], title, qa["question"].strip(), tuple(dict.fromkeys(a["text"] for a in qa["answers"])),
-                     p["context"], qa["answers"][0]["answer_start"])
+                     p["context"], qa["answers"][0]["answer_start"] if qa["answers"] else None)
             for p in article["paragraphs"] for qa in p["qas"]
         )
         articles.append(Article(title, paragraphs, questions))
@@ -164,6 +164,7 @@ def score(rag, spec: str, questions: list[Question], out_of_corpus: set[str], lo
             valid.append(rag.document(short.source).text[short.start : short.end] == short.text)
         rows.append({
             "id": q.id, "in_corpus": q.article not in out_of_corpus, "abstained": answer.abstained,
+            "confidence": answer.confidence, "short": short.text if short else None,
             "gold_in_answer": not answer.abstained and contains_gold(answer.text, q.answers),
             "gold_in_naive": contains_gold(naive, q.answers),
             "gold_in_passages": any(contains_gold(h.chunk.text, q.answers) for h in answer.passages),
@@ -175,7 +176,7 @@ def score(rag, spec: str, questions: list[Question], out_of_corpus: set[str], lo
         })
         if i % 50 == 0:
             log(f"  {spec}: {i}/{len(questions)}")
-    return summarize(rows)
+    return {**summarize(rows), "rows": rows}  # every question's row: thresholds are chosen from them
 
 
 def summarize(rows: list[dict]) -> dict:

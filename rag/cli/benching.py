@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 
 BENCHES = {"beir": "rag.bench.beir", "perf": "rag.bench.perf", "scale": "rag.bench.scale", "squad": "rag.bench.squad",
+           "news": "rag.bench.news",
            "ocr": "rag.bench.ocr"}
 
 
