@@ -255,3 +255,19 @@ def dated(heading: str, question: str) -> bool:
     """Does a heading give a date that the question does not ("Day Two (25 June 2025): ...")?
     Then the sentences under it answer "when" about what they say."""
     return adds(DATE_TOKEN, heading, question)
+
+
+# A list of names or numbers: "Indonesia, the United States, Thailand, Pakistan, and Iran"
+_ITEM = r"(?:the )?(?:[A-Z][\w.’'&-]*(?: (?:of |and |de |the )?[A-Z][\w.’'&-]*)*|\d[\d.,]*%?)"
+NAME_LIST = re.compile(rf"{_ITEM}(?:, {_ITEM})*,? (?:and|or) {_ITEM}")
+
+
+def enumeration(sentence: str, start: int, end: int) -> tuple[int, int] | None:
+    """(start, end) in `sentence` of the whole list of names or numbers that [start, end) is part
+    of, when it is one item (or several) of such a list; None otherwise. A question asking for
+    several things ("which countries ...") is answered by the whole list, never by one item of it."""
+    for found in NAME_LIST.finditer(sentence):
+        a, b = found.start(), found.start() + len(found.group().rstrip(".,"))  # a full stop ends the sentence, not a name
+        if a <= start and end <= b and (a, b) != (start, end):
+            return a, b
+    return None

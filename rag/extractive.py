@@ -33,7 +33,7 @@ from .english import (
     shares_predicate,
 )
 from .reader import SpanReader
-from .reading import SHORT_WORDS, Reading, ReadingAnswerer, conflicts
+from .reading import SHORT_WORDS, Reading, ReadingAnswerer, conflicts, whole_list
 from .sections import headings, located, title
 from .text import cited_lines, list_after, sentences, split_question, terms
 from .types import Draft, Hit
@@ -174,7 +174,9 @@ class ExtractiveAnswerer:
                 return Draft("", confidence=confidence)  # about something else, and the reader finds no answer either
             if "date" in requirements(question):  # "when": the short answer is a date ("24 June 2025", not "first day")
                 best = next((r for r in readings if DATE_TOKEN.search(r.text)), best)
-            if best.text and len(best.text.split()) <= SHORT_WORDS:
+            if best.text and PLURAL_QUESTION.search(question):  # a list question: the whole list, never one item
+                best = whole_list(best)
+            if best.text and (len(best.text.split()) <= SHORT_WORDS or best.whole_list):
                 short = (best.passage, best.start, best.end)
                 # only another document's value with a digit can disagree: read only those windows
                 source = passages[best.passage - 1].chunk.source
@@ -188,6 +190,8 @@ class ExtractiveAnswerer:
                         conflict.append(Candidate(other.passage, start, end, text, 0.0, 0.0, 0.0))
                 if digits and not conflict:
                     conflict = [c for c in other_days(question, passages, best) if (c.passage, c.start) not in taken]
+        if self.reader is not None and confidence is not None and confidence < self.reader.bold:
+            short = None  # not sure enough for a bold answer: the quotes alone (the reader card's short_answer bar)
         text = cited_lines([(c.text, c.passage, c.list_item) for c in chosen + conflict])
         return Draft(text, short, confidence, bool(conflict))
 

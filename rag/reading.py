@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .embeddings import Embedder, VectorCache
+from .english import PLURAL_QUESTION, enumeration
 from .reader import SpanReader
 from .text import cited_lines, list_after, sentences, split_question, terms
 from .text import normalize_answer as normalize
@@ -42,6 +43,18 @@ class Reading:
     confidence: float
     sentences: tuple[tuple[int, int, str], ...]  # the source sentences that hold the span
     text: str
+    whole_list: bool = False  # widened from one item to the whole list that holds it (rag.english.enumeration)
+
+
+def whole_list(reading: Reading) -> Reading:
+    """The reading widened to the whole list of names or numbers its span is one item of, when it
+    is; as it is otherwise. The list stands in the reading's first sentence."""
+    start, _, text = reading.sentences[0]
+    found = enumeration(text, reading.start - start, reading.end - start)
+    if found is None:
+        return reading
+    a, b = found
+    return replace(reading, start=start + a, end=start + b, text=text[a:b], whole_list=True)
 
 
 @dataclass
@@ -85,7 +98,10 @@ class ReadingAnswerer:
                       for _, _, t in list_after(chunk.text, chunk.start, reading.sentences[-1], taken, MAX_LIST_LINES)]
         text = cited_lines(lines)
         first = picked[0]
-        short = (first.passage, first.start, first.end) if len(first.text.split()) <= SHORT_WORDS else None
+        if PLURAL_QUESTION.search(question):  # a list question: the whole list, never one item
+            first = whole_list(first)
+        short = ((first.passage, first.start, first.end)
+                 if (len(first.text.split()) <= SHORT_WORDS or first.whole_list) and first.confidence >= self.reader.bold else None)
         return Draft(text, short, first.confidence, conflict=len(parts) == 1 and len(picked) > 1)
 
     def read(self, question: str, passages: Sequence[Hit], among: set[int] | None = None) -> list[Reading]:

@@ -263,3 +263,20 @@ def test_countries(text, named):
 
 def test_a_demonym_names_its_country():
     assert new_countries("Malaysians in Indonesia and Thailand", COUNTRIES) == set()
+
+
+@pytest.mark.parametrize("sentence, item, expected", [
+    ("He added that Malaysia currently has 11 extradition treaties, with countries including Indonesia, the United States, "
+     "Thailand, Pakistan, and Iran, enabling the extradition of fugitive criminals.", "Iran",
+     "Indonesia, the United States, Thailand, Pakistan, and Iran"),
+    ("The talks involved Brunei, Laos and Myanmar.", "Laos", "Brunei, Laos and Myanmar"),
+    ("Attendance rose from 120, 135 or 150 people.", "135", "120, 135 or 150"),
+    ("The meeting was chaired by Malaysia.", "Malaysia", None),  # no list
+    ("Indonesia and Thailand signed first.", "Indonesia and Thailand", None),  # already the whole list
+])
+def test_one_item_of_a_list_widens_to_the_whole_list(sentence, item, expected):
+    from rag.english import enumeration
+
+    start = sentence.index(item)
+    found = enumeration(sentence, start, start + len(item))
+    assert (sentence[found[0]:found[1]] if found else None) == expected

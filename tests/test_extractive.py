@@ -172,7 +172,7 @@ def test_a_dated_heading_inside_the_chunk_needs_no_document():
 class _SureOf:
     """A span reader double: the first word of each text, at a fixed calibrated confidence."""
 
-    threshold, sure = 0.35, 0.7
+    threshold, sure, bold = 0.35, 0.7, 0.0
 
     def __init__(self, confidence: float):
         self.margin = confidence
@@ -216,7 +216,7 @@ def test_the_default_declines_when_the_passages_name_nothing_asked_about_and_the
 class _Reads:
     """A span reader double: a given span and confidence for each text, else its first word at 0.1."""
 
-    threshold, sure = 0.35, 0.7
+    threshold, sure, bold = 0.35, 0.7, 0.0
 
     def __init__(self, spans: dict[str, tuple[str, float]]):
         self.spans = spans
