@@ -110,16 +110,18 @@ def test_cli_k_and_question_limits(real_rag):
 
 
 def test_batch_answers_every_line_in_order(real_rag, tmp_path):
-    lines = [json.dumps({"id": "a", "question": EXTRADITION}), "{not json", json.dumps({"question": 42}),
+    lines = [json.dumps({"id": "a", "question": EXTRADITION}), "", "{not json", json.dumps({"question": 42}), "  \t",
              json.dumps({"question": "x", "history": "nope"}), json.dumps({"id": "b", "question": EXTRADITION})]
     batch = tmp_path / "questions.jsonl"
     batch.write_text("\n".join(lines) + "\n")
     result = cli("ask", "--batch", str(batch), "--index", real_rag.settings.index_path)
     assert result.returncode == 3 and "Traceback" not in result.stderr
     out = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [o.get("id") for o in out] == ["a", None, None, None, "b"]
-    assert [o.get("line") for o in out[1:4]] == [2, 3, 4] and all(o["error"] for o in out[1:4])
-    assert not out[0]["abstained"] and not out[4]["abstained"]
+    assert [o["line"] for o in out] == [1, 2, 3, 4, 5, 6, 7], "one record per input line, blank ones too"
+    assert [o.get("id") for o in out] == ["a", None, None, None, None, None, "b"]
+    assert all(o["error"] for o in out[1:6]) and "error" not in out[0] and "error" not in out[6]
+    assert out[1]["error"] == out[4]["error"] == 'blank line: not a JSON object with a "question" field (text)'
+    assert not out[0]["abstained"] and not out[6]["abstained"] and out[6]["question"] == EXTRADITION
     missing = cli("ask", "--batch", str(tmp_path / "nope.jsonl"), "--index", real_rag.settings.index_path)
     assert missing.returncode == 1 and "cannot read the batch file" in missing.stderr and "Traceback" not in missing.stderr
 

@@ -15,8 +15,8 @@ def add_parser(sub) -> None:
     p.add_argument("--llm", help="answerer: extractive (default), extractive:strict (declines more near misses), openai:MODEL, ollama:MODEL or gguf:PATH")
     p.add_argument("-k", type=int, help="passages to retrieve, 1 to 100 (default 5)")
     p.add_argument("--retrieval", choices=["hybrid", "dense", "bm25"], help="retrieval method (default hybrid)")
-    p.add_argument("--batch", metavar="FILE", help="JSON lines with a `question` field ('-' for stdin); writes one JSON line per input line, "
-                   "an answer or {\"line\": N, \"error\": ...}; exit code 3 when any line failed")
+    p.add_argument("--batch", metavar="FILE", help="JSON lines with a `question` field ('-' for stdin); writes one JSON line per input line "
+                   "(blank ones too), an answer or an error, each with its \"line\" number; exit code 3 when any line failed")
     p.add_argument("--json", action="store_true", help="print JSON (a PDF citation has its page and its quote's boxes on it)")
     p.add_argument("--no-stream", dest="stream", action="store_false", help="do not show an LLM's draft on the terminal while it is written")
     add_filter(p)
@@ -99,8 +99,12 @@ def print_answer(answer) -> None:
             print(printable(f"  ✗ {n}: {'; '.join(p.split(': “')[0] for p in claim.problems)}"))
 
 
+NOT_A_QUESTION = 'not a JSON object with a "question" field (text)'
+
+
 def run_batch(rag, args) -> int:
-    """One output line per input line, in order: the answer, or {"line": n, "error": ...}."""
+    """One output line per input line, in order, blank lines included: {"line": n, ...the answer} or
+    {"line": n, "error": ...}, so that every record names the input line it answers."""
     from ..errors import ConfigError, RagError
 
     try:
@@ -111,13 +115,10 @@ def run_batch(rag, args) -> int:
     failed = 0
     with handle:
         for lineno, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
             try:
-                out = _answer_line(rag, line, args.k, args.filters)
+                out = {"line": lineno, **_answer_line(rag, line, args.k, args.filters)}
             except (ConfigError, ValueError) as err:
-                out = {"line": lineno, "error": str(err) if isinstance(err, ConfigError) else
-                       "not a JSON object with a \"question\" field (text)"}
+                out = {"line": lineno, "error": str(err) if isinstance(err, ConfigError) else NOT_A_QUESTION}
             except RagError as err:  # the answerer or the store failed for this line; the others may not
                 out = {"line": lineno, "error": str(err)}
             failed += "error" in out
@@ -128,8 +129,11 @@ def run_batch(rag, args) -> int:
 
 
 def _answer_line(rag, line: str, k: int | None, filters: list[str]) -> dict:
+    from ..errors import ConfigError
     from ..settings import check_history
 
+    if not line.strip():
+        raise ConfigError(f"blank line: {NOT_A_QUESTION}")
     item = json.loads(line)
     if not isinstance(item, dict) or not isinstance(item.get("question"), str):
         raise ValueError("no question")  # noqa: TRY004 - bad input data, reported per line, not a caller's bug
