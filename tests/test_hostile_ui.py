@@ -333,10 +333,10 @@ def test_the_server_refuses_a_file_over_the_upload_limit(tmp_path):
 # rag serve ---------------------------------------------------------------------------------------------
 
 
-def _rag(*args: str, stdin: str = "", env: dict | None = None) -> subprocess.CompletedProcess:
+def _rag(*args: str, stdin: str = "", env: dict | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if k not in ("RAG_AUTH", "RAG_HOST")} | (env or {})
     return subprocess.run(
-        [sys.executable, "-m", "rag.cli", *args], input=stdin, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "rag.cli", *args], input=stdin, capture_output=True, text=True, timeout=timeout,
         cwd=ROOT, env=environment,
     )
 
@@ -361,3 +361,15 @@ def test_serve_add_user_reads_the_password_from_stdin_and_stores_only_a_hash(tmp
     assert PASSWORD not in path.read_text() and Users.from_file(path).check("alice", PASSWORD)
     missing = _rag("serve", "--add-user", "alice", stdin=PASSWORD + "\n")
     assert missing.returncode == 1 and "--add-user needs the user file" in missing.stderr
+
+
+def test_serve_add_user_with_an_empty_name_is_one_line_and_starts_no_server(tmp_path):
+    path = tmp_path / "users.txt"
+    add_user(path, "alice", PASSWORD)
+    before = path.read_text()
+    for name in ("", " "):
+        done = _rag("serve", "--add-user", name, "--auth", str(path), "--port", str(_free_port()),
+                    "--index", str(tmp_path / "index"), stdin=PASSWORD + "\n", timeout=60)
+        assert done.returncode == 1 and done.stdout == ""
+        assert done.stderr.splitlines() == [f"error: user name {name!r} must be 1-64 letters, digits or _ . @ + -"]
+    assert path.read_text() == before
