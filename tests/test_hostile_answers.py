@@ -107,6 +107,10 @@ def test_cli_k_and_question_limits(real_rag):
         assert result.returncode == 1 and result.stderr.count("\n") == 1 and "from 1 to 100" in result.stderr
     long = cli("ask", "why " * 600, "--index", index)
     assert long.returncode == 1 and "at most 2000" in long.stderr and "Traceback" not in long.stderr
+    blank = cli("ask", " \t ", "--index", index)
+    assert blank.returncode == 1 and blank.stderr == "error: the question is empty; give some words to ask\n"
+    with pytest.raises(ConfigError, match="the query is empty"):
+        real_rag.search("   ")
 
 
 def test_batch_answers_every_line_in_order(real_rag, tmp_path):
