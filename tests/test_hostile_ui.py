@@ -12,6 +12,7 @@ import socket
 import stat
 import subprocess
 import sys
+import time
 import uuid
 from contextlib import contextmanager
 from html import unescape
@@ -276,6 +277,39 @@ def test_a_read_only_app_has_no_upload_or_remove_for_the_queue_protocol_to_reach
         assert listed == [{"source": s, "chunks": n} for s, n in before]
     assert rag.documents() == before
     assert not (Path(rag.settings.index_path) / "uploads").exists()
+
+
+@pytest.mark.slow
+def test_an_unknown_handler_number_is_a_400_and_leaves_no_traceback_in_the_log(tmp_path):
+    rag = indexed_rag(tmp_path)
+    port, log = _free_port(), tmp_path / "serve.log"
+    command = [sys.executable, "-m", "rag.cli", "serve", "--index", rag.settings.index_path, "--model", "test-hash",
+               "--port", str(port)]
+    environment = {k: v for k, v in os.environ.items() if k not in ("RAG_AUTH", "RAG_HOST")}
+    with log.open("w") as out:
+        process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while process.poll() is None and time.monotonic() < deadline:
+            try:
+                httpx.get(url, timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.5)
+        with httpx.Client(base_url=url, timeout=30) as http:
+            for fn_index in (999, -5, 2**40):
+                for path, body in (("/gradio_api/queue/join", {"session_hash": "probe"}), ("/gradio_api/run/predict", {})):
+                    refused = http.post(path, json={"data": [QUESTION], "fn_index": fn_index, **body})
+                    assert refused.status_code == 400, (path, refused.status_code, refused.text)
+                    assert refused.json() == {"detail": f"no event handler number {fn_index} in this app; its /config lists them"}
+        assert Client(url, verbose=False).predict(api_name="/documents") == [{"source": s, "chunks": n} for s, n in rag.documents()]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    text = log.read_text()
+    assert f"Running on local URL:  {url}" in text  # the log is the server's
+    assert "Traceback" not in text and "KeyError" not in text and "Exception in ASGI application" not in text, text
 
 
 # uploads ---------------------------------------------------------------------------------------------
