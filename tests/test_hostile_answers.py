@@ -140,3 +140,29 @@ def test_terminal_escapes_in_documents_never_reach_the_terminal(tmp_path):
         result = cli(*args, "--index", index, "--model", "test-hash")
         assert result.returncode == 0 and "hold hands" in result.stdout, result.stderr
         assert not any(ch in result.stdout for ch in "\x1b\x07\x9b")
+
+
+def test_every_field_the_cli_prints_is_clean_of_escape_sequences(tmp_path):
+    """A colour code inside the answer: the short answer cut from inside ESC[31m printed "Answer: 31m37"."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "minutes \x1b[1mred\x1b[0m.md").write_text(
+        "# Minutes \x1b[1mof March\x1b[0m\n\nThe meeting was held in room \x1b[31m37\x1b[0m on the third floor.\n")
+    (docs / "empty \x1b]0;pwned\x07.txt").write_text("")  # skipped, and named on stderr
+    (docs / "reset.txt").write_text("The budget was \x1bcapproved\x1b(B in full.\n")
+    index = ["--index", str(tmp_path / "index"), "--model", "test-hash"]
+    indexed = cli("index", str(docs), *index)
+    assert indexed.returncode == 3 and "skipped" in indexed.stderr and "pwned" not in indexed.stderr
+    runs = [indexed, cli("docs", *index), cli("search", "which room was the meeting held in?", *index),
+            cli("ask", "which room was the meeting held in?", *index), cli("ask", "was the budget approved?", *index),
+            cli("ask", "x", "--filter", "colour=\x1b[2Jred", *index)]
+    for run in runs:
+        for text in (run.stdout, run.stderr):
+            assert not any(ch in text for ch in "\x1b\x07\x9b"), text
+            assert not any(rest in text for rest in ("31m", "[0m", "0m on", "[1m", "]0;", "(B")), text
+    answer = runs[3].stdout
+    assert answer.startswith("Answer: 37 on the third floor\n"), answer
+    assert "The meeting was held in room 37 on the third floor. [1]" in answer
+    assert "minutes red.md (Minutes of March)" in answer and "“The meeting was held in room 37 on the third floor.”" in answer
+    assert "The budget was approved in full." in runs[4].stdout
+    assert runs[5].returncode == 1 and runs[5].stderr.startswith("error: ") and runs[5].stderr.count("\n") == 1

@@ -6,7 +6,7 @@ import json
 import sys
 import textwrap
 
-from . import EXIT_SKIPPED, add_filter, common, named, no_match, printable, settings_from
+from . import EXIT_SKIPPED, add_filter, common, named, no_match, printable, printable_span, settings_from
 
 
 def add_parser(sub) -> None:
@@ -69,7 +69,7 @@ def print_answer(answer) -> None:
     if answer.query != answer.question:
         print(printable(f"(searched for: {answer.query})"))
     if answer.abstained:
-        print(answer.text)
+        print(printable(answer.text))
         if answer.passages:
             print("\nNearest passages:")
             for hit in answer.passages[:3]:
@@ -77,7 +77,8 @@ def print_answer(answer) -> None:
                 print(printable(f"  [{hit.rank}] {named(c.source, c.title)} chars {c.start}-{c.end}: {textwrap.shorten(c.text, 160)}"))
     else:
         if answer.short_answer:
-            print(printable(f"Answer: {answer.short_answer.text}\n"))
+            short = answer.short_answer
+            print(f"Answer: {in_passage(answer, short.source, short.start, short.end, short.text)}\n")
         if answer.conflict:
             print("The documents disagree; each source is quoted:")
         if answer.unmentioned:
@@ -91,12 +92,22 @@ def print_answer(answer) -> None:
                         and h.chunk.start < c.end and c.start < h.chunk.end), None)
             read = f", read by OCR, confidence {ocr.ocr_confidence:.2f}" if ocr and ocr.ocr_confidence is not None else ""
             print(printable(f"  [{c.marker}] {named(c.source, titles.get(c.source, ''))}{page} chars {c.start}-{c.end} (verified{read})"))
-            print(textwrap.indent(printable(f"“{c.quote}”"), "      "))
+            print(textwrap.indent(f"“{in_passage(answer, c.source, c.start, c.end, c.quote)}”", "      "))
     if answer.withheld:
         # why, not what: stdout carries no unverified text (--json lists it under "withheld")
         print(f"\nWithheld, not supported by the documents ({len(answer.withheld)} sentences; --json shows them):")
         for n, claim in enumerate(answer.withheld, start=1):
             print(printable(f"  ✗ {n}: {'; '.join(p.split(': “')[0] for p in claim.problems)}"))
+
+
+def in_passage(answer, source: str, start: int, end: int, text: str) -> str:
+    """Document text [start, end) for the terminal, cleaned within a retrieved passage that holds it,
+    so that an escape sequence the span starts inside leaves nothing behind (`printable_span`)."""
+    for hit in answer.passages:
+        c = hit.chunk
+        if c.source == source and c.start <= start and end <= c.end and len(c.text) == c.end - c.start:
+            return printable_span(c.text, c.start, start, end)
+    return printable(text)
 
 
 NOT_A_QUESTION = 'not a JSON object with a "question" field (text)'
