@@ -25,6 +25,7 @@ pytest.importorskip("gradio_client")
 httpx = pytest.importorskip("httpx")
 
 from gradio_client import Client  # noqa: E402
+from gradio_client.utils import strip_invalid_filename_characters
 
 from rag import ConfigError, Rag, Settings  # noqa: E402
 from rag.settings import MAX_QUESTION_CHARS  # noqa: E402
@@ -346,6 +347,47 @@ def test_safe_names_keep_a_hash_when_nothing_readable_is_left():
     assert re.fullmatch(r"_-[0-9a-f]{6}\.md", safe_name("🚀.md"))
     assert re.fullmatch(r"upload-[0-9a-f]{6}", safe_name("..."))
     assert safe_name("report.txt") == "report.txt" and safe_name("日本.md") == "日本.md"
+    assert safe_name("a" * 296 + ".txt") == "a" * 116 + ".txt"  # shortened before its extension
+    long = safe_name("日本" * 150 + ".docx")
+    assert long.endswith(".docx") and len(long.encode()) <= 200 and long.startswith("日本")
+
+
+def uploaded_files(ui: Handlers) -> list[str]:
+    return sorted(p.name for p in ui.uploads.iterdir()) if ui.uploads.exists() else []
+
+
+def test_a_long_upload_name_keeps_its_extension_and_is_indexed(tmp_path):
+    ui = Handlers(indexed_rag(tmp_path))
+    name = strip_invalid_filename_characters("r" * 296 + ".txt")  # what Gradio makes of a 300-character name
+    assert name == "r" * 196 + ".txt"
+    status = _upload(ui, tmp_path / "long", name, ZORBLAT.encode())
+    assert f"Added  {'r' * 116}.txt  (1 chunk, renamed from {name})" in status, status
+    assert uploaded_files(ui) == ["r" * 116 + ".txt"]
+    assert {Path(s).name for s, _ in ui.rag.documents()} == {"zorblat.txt", "notes.md", "r" * 116 + ".txt"}
+
+
+def test_a_refused_upload_leaves_no_file_behind(tmp_path):
+    ui = Handlers(indexed_rag(tmp_path, max_document_chars=200, max_upload_bytes=2000))
+    before = ui.rag.documents()
+    for name, data, reason in [
+        ("big.txt", b"word " * 500, "over this server's limit of 2,000 bytes"),
+        ("tool.exe", b"MZ binary", "unsupported file type '.exe'"),
+        ("blank.md", b"   \n", "file is empty"),
+        ("fake.pdf", b"%PDF-1.4 not really a pdf", "fake.pdf"),
+        ("long.txt", b"A sentence of the minutes. " * 20, "document too large"),  # this server's limit, not the default
+    ]:
+        status = _upload(ui, tmp_path / name, name, data)
+        assert f"Not added: {name}" in status and reason in status, status
+        assert uploaded_files(ui) == [], name
+    assert ui.rag.documents() == before
+
+
+def test_an_upload_the_index_then_refuses_is_deleted_again(tmp_path):
+    ui = Handlers(indexed_rag(tmp_path))
+    (Path(ui.rag.settings.index_path) / "manifest.json").write_text("{damaged")
+    status = _upload(ui, tmp_path / "new", "new.txt", CHEESE.encode())
+    assert "Not added:" in status and "is damaged (manifest.json is unreadable)" in status, status
+    assert uploaded_files(ui) == []
 
 
 def test_an_oversized_upload_is_refused_with_the_limit_and_nothing_changes(tmp_path):
