@@ -2,8 +2,10 @@
 that speak the Model Context Protocol (over stdio: `rag mcp`; over HTTP beside the UI: `rag serve --mcp`).
 
 Read-only by design: no tool adds or removes documents, and `ask` uses the server's answerer only.
-Inputs are held to the library's limits (k, question length); a bad one is a tool error whose text
-is the one-line message. Built on the official SDK's `MCPServer` (FastMCP in mcp 1.x).
+Inputs are held to the library's limits (k, question length, no empty question); a bad one is a
+tool error whose text is the one-line message. A message that is not JSON gets a -32700 error, and a
+batch array (not part of MCP) or another non-message a -32600, over stdio and HTTP alike. Built on
+the official SDK's `MCPServer` (FastMCP in mcp 1.x).
 """
 
 # No `from __future__ import annotations`: the SDK reads the tools' annotations, which name local types.
@@ -17,10 +19,12 @@ from typing import Annotated
 import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import ToolAnnotations
-from pydantic import BaseModel, Field
+from mcp.server.stdio import stdio_server
+from mcp.shared.message import SessionMessage
+from mcp.types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError, ToolAnnotations
+from pydantic import BaseModel, Field, ValidationError
 from starlette.datastructures import Headers
-from starlette.responses import PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
 from .errors import RagError
@@ -36,6 +40,8 @@ INSTRUCTIONS = (
     "document's metadata, which `filters` can match (e.g. [\"source=reports/*\", \"created>=2025-06-01\"])."
 )
 Metadata = dict[str, str | int | float]  # dates as YYYY-MM-DD
+BATCH = "Invalid Request: JSON-RPC batches are not part of MCP (since revision 2025-06-18); send one message at a time"
+NOT_A_MESSAGE = "Invalid Request: not a JSON-RPC request, notification or response"
 
 
 class Span(BaseModel):
@@ -99,13 +105,15 @@ def build_server(rag: Rag) -> MCPServer:
         max_length=MAX_CONDITIONS)]
 
     @server.tool(annotations=read_only)
-    def ask(question: Annotated[str, Field(description=f"the question, at most {MAX_QUESTION_CHARS} characters")],
+    def ask(question: Annotated[str, Field(description=f"the question, at most {MAX_QUESTION_CHARS} characters",
+                                           json_schema_extra={"minLength": 1})],  # blank: check_question refuses it
             k: K = None, filters: Filters = None) -> AskResult:
         """Answer a question from the indexed documents, with a verified quote behind every sentence."""
         return ask_result(checked(rag.ask, question, k=k, filters=filters))
 
     @server.tool(annotations=read_only)
-    def search(query: Annotated[str, Field(description=f"what to search for, at most {MAX_QUESTION_CHARS} characters")],
+    def search(query: Annotated[str, Field(description=f"what to search for, at most {MAX_QUESTION_CHARS} characters",
+                                           json_schema_extra={"minLength": 1})],
                k: K = None, filters: Filters = None) -> list[Passage]:
         """The passages of the indexed documents that best match a query, best first, with source and offsets
         (none when the filters keep no document)."""
@@ -153,6 +161,46 @@ def ask_result(answer: Answer) -> AskResult:
     )  # fmt: skip
 
 
+def run_stdio(server: MCPServer) -> None:
+    """Serve `server` over stdin and stdout until stdin closes (what `server.run("stdio")` does, except
+    that a line the SDK's transport cannot read is answered with its JSON-RPC error, not dropped)."""
+    anyio.run(serve_stdio, server)
+
+
+async def serve_stdio(server: MCPServer) -> None:
+    lowlevel = server._lowlevel_server  # private: this is MCPServer.run_stdio_async, with a relay in between
+    async with stdio_server() as (incoming, outgoing):
+        relayed, received = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+
+        async def relay() -> None:
+            async with relayed:
+                async for item in incoming:
+                    if not isinstance(item, Exception):
+                        await relayed.send(item)
+                    elif (error := refusal(item)) is not None:
+                        await outgoing.send(SessionMessage(error))
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(relay)
+            await lowlevel.run(received, outgoing, lowlevel.create_initialization_options())
+
+
+def refusal(error: Exception) -> JSONRPCError | None:
+    """The JSON-RPC error for a line the transport could not read as one message: -32700 when it is
+    not JSON, -32600 when it is JSON but not a message (a batch array, an object with no method);
+    None for a blank line, which is no message at all."""
+    kind, sent = "json_invalid", None  # anything but pydantic's verdict on the line: it was not read
+    if isinstance(error, ValidationError) and error.errors():
+        kind, sent = error.errors()[0]["type"], error.errors()[0].get("input")
+    if kind == "json_invalid":
+        if isinstance(sent, str) and not sent.strip():
+            return None
+        return JSONRPCError(jsonrpc="2.0", id=None, error=ErrorData(code=PARSE_ERROR, message="Parse error: not JSON"))
+    ident = sent.get("id") if isinstance(sent, dict) else None
+    return JSONRPCError(jsonrpc="2.0", id=ident if isinstance(ident, (str, int)) and not isinstance(ident, bool) else None,
+                        error=ErrorData(code=INVALID_REQUEST, message=BATCH if isinstance(sent, list) else NOT_A_MESSAGE))
+
+
 def http_lifespan(server: MCPServer, *, path: str = "/mcp", host: str = "127.0.0.1",
                   check: Callable[[str, str], bool] | None = None):
     """A lifespan for a Starlette or FastAPI app (Gradio's included) that serves `server` over
@@ -160,7 +208,7 @@ def http_lifespan(server: MCPServer, *, path: str = "/mcp", host: str = "127.0.0
     needs HTTP Basic credentials it accepts. On a loopback `host` the SDK also refuses requests whose
     Host or Origin header is not loopback (DNS rebinding)."""
     app = server.streamable_http_app(streamable_http_path=path, host=host)
-    endpoint = BasicAuth(app, check) if check else app
+    endpoint = BasicAuth(NoBatches(app), check) if check else NoBatches(app)
 
     @asynccontextmanager
     async def lifespan(parent):
@@ -195,3 +243,33 @@ class BasicAuth:
         except (ValueError, UnicodeDecodeError):
             return False
         return bool(colon) and self.check(user, password)
+
+
+class NoBatches:
+    """ASGI wrapper: a POST whose body is a JSON array (a JSON-RPC batch, which MCP does not take) is a
+    400 with a -32600 error (the SDK would call it invalid params, -32602, in a long pydantic text);
+    any other request goes on with its body as it came."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        held = []  # the body's messages read so far, up to its first byte that is not white space
+        while True:
+            message = await receive()
+            held.append(message)
+            start = message.get("body", b"").lstrip()
+            if start or message["type"] != "http.request" or not message.get("more_body"):
+                break
+        if start.startswith(b"["):
+            error = JSONRPCError(jsonrpc="2.0", id=None, error=ErrorData(code=INVALID_REQUEST, message=BATCH))
+            await JSONResponse(error.model_dump(by_alias=True, exclude_unset=True), 400)(scope, receive, send)
+            return
+
+        async def replay():
+            return held.pop(0) if held else await receive()
+
+        await self.app(scope, replay, send)

@@ -258,6 +258,6 @@ class Rag:
         conditions (all must hold), a mapping {"source": "seeds/00*", "year": {">=": 2020}}, or a
         `Filter`. A key no indexed document has is a ConfigError naming the known keys; a filter
         that keeps nothing gives no passages."""
-        query = check_question(query)
+        query = check_question(query, "query")
         k = check_k(k, self.settings.max_k) if k is not None else None
         return self.retriever().search(query, k=k, mode=mode, filters=parse_filter(filters))

@@ -115,13 +115,16 @@ def check_history(history: object) -> list[tuple[str, str]]:
     return [(str(q), str(a)) for q, a in history]
 
 
-def check_question(question: object) -> str:
-    """The question, stripped, or a one-line ConfigError when it is not text or too long."""
+def check_question(question: object, what: str = "question") -> str:
+    """The question (or query: `what`), stripped, or a one-line ConfigError when it is not text, is
+    empty or blank, or is too long."""
     from .errors import ConfigError
 
     if not isinstance(question, str):
-        raise ConfigError(f"a question must be text, not {type(question).__name__}")
+        raise ConfigError(f"a {what} must be text, not {type(question).__name__}")
     question = question.strip()
+    if not question:
+        raise ConfigError(f"the {what} is empty; give some words to {'ask' if what == 'question' else 'search for'}")
     if len(question) > MAX_QUESTION_CHARS:
         raise ConfigError(f"the question is {len(question)} characters long; ask in at most {MAX_QUESTION_CHARS}")
     return question

@@ -107,19 +107,25 @@ def test_cli_k_and_question_limits(real_rag):
         assert result.returncode == 1 and result.stderr.count("\n") == 1 and "from 1 to 100" in result.stderr
     long = cli("ask", "why " * 600, "--index", index)
     assert long.returncode == 1 and "at most 2000" in long.stderr and "Traceback" not in long.stderr
+    blank = cli("ask", " \t ", "--index", index)
+    assert blank.returncode == 1 and blank.stderr == "error: the question is empty; give some words to ask\n"
+    with pytest.raises(ConfigError, match="the query is empty"):
+        real_rag.search("   ")
 
 
 def test_batch_answers_every_line_in_order(real_rag, tmp_path):
-    lines = [json.dumps({"id": "a", "question": EXTRADITION}), "{not json", json.dumps({"question": 42}),
+    lines = [json.dumps({"id": "a", "question": EXTRADITION}), "", "{not json", json.dumps({"question": 42}), "  \t",
              json.dumps({"question": "x", "history": "nope"}), json.dumps({"id": "b", "question": EXTRADITION})]
     batch = tmp_path / "questions.jsonl"
     batch.write_text("\n".join(lines) + "\n")
     result = cli("ask", "--batch", str(batch), "--index", real_rag.settings.index_path)
     assert result.returncode == 3 and "Traceback" not in result.stderr
     out = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [o.get("id") for o in out] == ["a", None, None, None, "b"]
-    assert [o.get("line") for o in out[1:4]] == [2, 3, 4] and all(o["error"] for o in out[1:4])
-    assert not out[0]["abstained"] and not out[4]["abstained"]
+    assert [o["line"] for o in out] == [1, 2, 3, 4, 5, 6, 7], "one record per input line, blank ones too"
+    assert [o.get("id") for o in out] == ["a", None, None, None, None, None, "b"]
+    assert all(o["error"] for o in out[1:6]) and "error" not in out[0] and "error" not in out[6]
+    assert out[1]["error"] == out[4]["error"] == 'blank line: not a JSON object with a "question" field (text)'
+    assert not out[0]["abstained"] and not out[6]["abstained"] and out[6]["question"] == EXTRADITION
     missing = cli("ask", "--batch", str(tmp_path / "nope.jsonl"), "--index", real_rag.settings.index_path)
     assert missing.returncode == 1 and "cannot read the batch file" in missing.stderr and "Traceback" not in missing.stderr
 
@@ -134,3 +140,29 @@ def test_terminal_escapes_in_documents_never_reach_the_terminal(tmp_path):
         result = cli(*args, "--index", index, "--model", "test-hash")
         assert result.returncode == 0 and "hold hands" in result.stdout, result.stderr
         assert not any(ch in result.stdout for ch in "\x1b\x07\x9b")
+
+
+def test_every_field_the_cli_prints_is_clean_of_escape_sequences(tmp_path):
+    """A colour code inside the answer: the short answer cut from inside ESC[31m printed "Answer: 31m37"."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "minutes \x1b[1mred\x1b[0m.md").write_text(
+        "# Minutes \x1b[1mof March\x1b[0m\n\nThe meeting was held in room \x1b[31m37\x1b[0m on the third floor.\n")
+    (docs / "empty \x1b]0;pwned\x07.txt").write_text("")  # skipped, and named on stderr
+    (docs / "reset.txt").write_text("The budget was \x1bcapproved\x1b(B in full.\n")
+    index = ["--index", str(tmp_path / "index"), "--model", "test-hash"]
+    indexed = cli("index", str(docs), *index)
+    assert indexed.returncode == 3 and "skipped" in indexed.stderr and "pwned" not in indexed.stderr
+    runs = [indexed, cli("docs", *index), cli("search", "which room was the meeting held in?", *index),
+            cli("ask", "which room was the meeting held in?", *index), cli("ask", "was the budget approved?", *index),
+            cli("ask", "x", "--filter", "colour=\x1b[2Jred", *index)]
+    for run in runs:
+        for text in (run.stdout, run.stderr):
+            assert not any(ch in text for ch in "\x1b\x07\x9b"), text
+            assert not any(rest in text for rest in ("31m", "[0m", "0m on", "[1m", "]0;", "(B")), text
+    answer = runs[3].stdout
+    assert answer.startswith("Answer: 37 on the third floor\n"), answer
+    assert "The meeting was held in room 37 on the third floor. [1]" in answer
+    assert "minutes red.md (Minutes of March)" in answer and "“The meeting was held in room 37 on the third floor.”" in answer
+    assert "The budget was approved in full." in runs[4].stdout
+    assert runs[5].returncode == 1 and runs[5].stderr.startswith("error: ") and runs[5].stderr.count("\n") == 1

@@ -12,6 +12,7 @@ import socket
 import stat
 import subprocess
 import sys
+import time
 import uuid
 from contextlib import contextmanager
 from html import unescape
@@ -24,6 +25,7 @@ pytest.importorskip("gradio_client")
 httpx = pytest.importorskip("httpx")
 
 from gradio_client import Client  # noqa: E402
+from gradio_client.utils import strip_invalid_filename_characters
 
 from rag import ConfigError, Rag, Settings  # noqa: E402
 from rag.settings import MAX_QUESTION_CHARS  # noqa: E402
@@ -278,6 +280,39 @@ def test_a_read_only_app_has_no_upload_or_remove_for_the_queue_protocol_to_reach
     assert not (Path(rag.settings.index_path) / "uploads").exists()
 
 
+@pytest.mark.slow
+def test_an_unknown_handler_number_is_a_400_and_leaves_no_traceback_in_the_log(tmp_path):
+    rag = indexed_rag(tmp_path)
+    port, log = _free_port(), tmp_path / "serve.log"
+    command = [sys.executable, "-m", "rag.cli", "serve", "--index", rag.settings.index_path, "--model", "test-hash",
+               "--port", str(port)]
+    environment = {k: v for k, v in os.environ.items() if k not in ("RAG_AUTH", "RAG_HOST")}
+    with log.open("w") as out:
+        process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while process.poll() is None and time.monotonic() < deadline:
+            try:
+                httpx.get(url, timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.5)
+        with httpx.Client(base_url=url, timeout=30) as http:
+            for fn_index in (999, -5, 2**40):
+                for path, body in (("/gradio_api/queue/join", {"session_hash": "probe"}), ("/gradio_api/run/predict", {})):
+                    refused = http.post(path, json={"data": [QUESTION], "fn_index": fn_index, **body})
+                    assert refused.status_code == 400, (path, refused.status_code, refused.text)
+                    assert refused.json() == {"detail": f"no event handler number {fn_index} in this app; its /config lists them"}
+        assert Client(url, verbose=False).predict(api_name="/documents") == [{"source": s, "chunks": n} for s, n in rag.documents()]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    text = log.read_text()
+    assert f"Running on local URL:  {url}" in text  # the log is the server's
+    assert "Traceback" not in text and "KeyError" not in text and "Exception in ASGI application" not in text, text
+
+
 # uploads ---------------------------------------------------------------------------------------------
 
 
@@ -312,6 +347,47 @@ def test_safe_names_keep_a_hash_when_nothing_readable_is_left():
     assert re.fullmatch(r"_-[0-9a-f]{6}\.md", safe_name("🚀.md"))
     assert re.fullmatch(r"upload-[0-9a-f]{6}", safe_name("..."))
     assert safe_name("report.txt") == "report.txt" and safe_name("日本.md") == "日本.md"
+    assert safe_name("a" * 296 + ".txt") == "a" * 116 + ".txt"  # shortened before its extension
+    long = safe_name("日本" * 150 + ".docx")
+    assert long.endswith(".docx") and len(long.encode()) <= 200 and long.startswith("日本")
+
+
+def uploaded_files(ui: Handlers) -> list[str]:
+    return sorted(p.name for p in ui.uploads.iterdir()) if ui.uploads.exists() else []
+
+
+def test_a_long_upload_name_keeps_its_extension_and_is_indexed(tmp_path):
+    ui = Handlers(indexed_rag(tmp_path))
+    name = strip_invalid_filename_characters("r" * 296 + ".txt")  # what Gradio makes of a 300-character name
+    assert name == "r" * 196 + ".txt"
+    status = _upload(ui, tmp_path / "long", name, ZORBLAT.encode())
+    assert f"Added  {'r' * 116}.txt  (1 chunk, renamed from {name})" in status, status
+    assert uploaded_files(ui) == ["r" * 116 + ".txt"]
+    assert {Path(s).name for s, _ in ui.rag.documents()} == {"zorblat.txt", "notes.md", "r" * 116 + ".txt"}
+
+
+def test_a_refused_upload_leaves_no_file_behind(tmp_path):
+    ui = Handlers(indexed_rag(tmp_path, max_document_chars=200, max_upload_bytes=2000))
+    before = ui.rag.documents()
+    for name, data, reason in [
+        ("big.txt", b"word " * 500, "over this server's limit of 2,000 bytes"),
+        ("tool.exe", b"MZ binary", "unsupported file type '.exe'"),
+        ("blank.md", b"   \n", "file is empty"),
+        ("fake.pdf", b"%PDF-1.4 not really a pdf", "fake.pdf"),
+        ("long.txt", b"A sentence of the minutes. " * 20, "document too large"),  # this server's limit, not the default
+    ]:
+        status = _upload(ui, tmp_path / name, name, data)
+        assert f"Not added: {name}" in status and reason in status, status
+        assert uploaded_files(ui) == [], name
+    assert ui.rag.documents() == before
+
+
+def test_an_upload_the_index_then_refuses_is_deleted_again(tmp_path):
+    ui = Handlers(indexed_rag(tmp_path))
+    (Path(ui.rag.settings.index_path) / "manifest.json").write_text("{damaged")
+    status = _upload(ui, tmp_path / "new", "new.txt", CHEESE.encode())
+    assert "Not added:" in status and "is damaged (manifest.json is unreadable)" in status, status
+    assert uploaded_files(ui) == []
 
 
 def test_an_oversized_upload_is_refused_with_the_limit_and_nothing_changes(tmp_path):
@@ -333,10 +409,10 @@ def test_the_server_refuses_a_file_over_the_upload_limit(tmp_path):
 # rag serve ---------------------------------------------------------------------------------------------
 
 
-def _rag(*args: str, stdin: str = "", env: dict | None = None) -> subprocess.CompletedProcess:
+def _rag(*args: str, stdin: str = "", env: dict | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if k not in ("RAG_AUTH", "RAG_HOST")} | (env or {})
     return subprocess.run(
-        [sys.executable, "-m", "rag.cli", *args], input=stdin, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "rag.cli", *args], input=stdin, capture_output=True, text=True, timeout=timeout,
         cwd=ROOT, env=environment,
     )
 
@@ -361,3 +437,15 @@ def test_serve_add_user_reads_the_password_from_stdin_and_stores_only_a_hash(tmp
     assert PASSWORD not in path.read_text() and Users.from_file(path).check("alice", PASSWORD)
     missing = _rag("serve", "--add-user", "alice", stdin=PASSWORD + "\n")
     assert missing.returncode == 1 and "--add-user needs the user file" in missing.stderr
+
+
+def test_serve_add_user_with_an_empty_name_is_one_line_and_starts_no_server(tmp_path):
+    path = tmp_path / "users.txt"
+    add_user(path, "alice", PASSWORD)
+    before = path.read_text()
+    for name in ("", " "):
+        done = _rag("serve", "--add-user", name, "--auth", str(path), "--port", str(_free_port()),
+                    "--index", str(tmp_path / "index"), stdin=PASSWORD + "\n", timeout=60)
+        assert done.returncode == 1 and done.stdout == ""
+        assert done.stderr.splitlines() == [f"error: user name {name!r} must be 1-64 letters, digits or _ . @ + -"]
+    assert path.read_text() == before

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import select
 import socket
 import subprocess
 import sys
@@ -96,6 +97,65 @@ def test_stdio_tools_answer_search_and_refuse_bad_input(real_rag):
     assert "unknown filter key 'colour'; this index knows: modified, source, title" in error_text(unknown)
 
 
+INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+              "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}}
+
+
+def tool_call(ident: int, name: str, arguments: dict) -> dict:
+    return {"jsonrpc": "2.0", "id": ident, "method": "tools/call", "params": {"name": name, "arguments": arguments}}
+
+
+def check_refusals(not_json: dict, batch: dict, no_method: dict | None = None) -> None:
+    assert not_json["id"] is None and not_json["error"]["code"] == -32700
+    assert batch["id"] is None and batch["error"]["code"] == -32600 and "batches are not part of MCP" in batch["error"]["message"]
+    if no_method is not None:
+        assert no_method["id"] == 3 and no_method["error"]["code"] == -32600
+
+
+def check_blank_refused(reply: dict, field: str) -> None:
+    result = reply["result"]
+    assert result["isError"] and not result.get("structuredContent")
+    (content,) = result["content"]
+    assert content["text"].endswith(f"the {field} is empty; give some words to {'ask' if field == 'question' else 'search for'}")
+    assert "\n" not in content["text"]
+
+
+@pytest.mark.slow
+def test_stdio_answers_malformed_json_batches_and_blank_questions_with_errors(real_rag):
+    """Raw lines on `rag mcp`'s stdin: each request gets its reply, a result or a JSON-RPC error."""
+    command = [sys.executable, "-m", "rag.cli", "mcp", "--index", real_rag.settings.index_path]
+    process = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def exchange(line: str, reply: bool = True) -> dict | None:
+        process.stdin.write(line + "\n")
+        process.stdin.flush()
+        if not reply:
+            return None
+        ready, _, _ = select.select([process.stdout], [], [], 120)
+        assert ready, f"no reply to {line!r}"
+        return json.loads(process.stdout.readline())
+
+    try:
+        assert exchange(json.dumps(INITIALIZE))["result"]["serverInfo"]["name"] == "rag-quotes"
+        exchange(json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}), reply=False)
+        not_json = exchange('{"jsonrpc": "2.0", "id": 2, "method": ')
+        exchange("", reply=False)  # a blank line is no message: nothing to answer
+        batch = exchange(json.dumps([{"jsonrpc": "2.0", "id": 2, "method": "tools/list"}]))
+        no_method = exchange(json.dumps({"jsonrpc": "2.0", "id": 3}))
+        check_refusals(not_json, batch, no_method)
+        blank = exchange(json.dumps(tool_call(4, "ask", {"question": " \t "})))
+        empty = exchange(json.dumps(tool_call(5, "search", {"query": ""})))
+        assert blank["id"] == 4 and empty["id"] == 5
+        check_blank_refused(blank, "question")
+        check_blank_refused(empty, "query")
+        answered = exchange(json.dumps(tool_call(6, "ask", {"question": EXTRADITION})))
+        assert answered["id"] == 6 and "Pakistan" in answered["result"]["structuredContent"]["answer"]
+    finally:
+        process.stdin.close()
+        assert process.wait(timeout=30) == 0
+    assert "Traceback" not in process.stderr.read()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -155,6 +215,31 @@ def test_http_beside_the_ui_needs_a_login_and_answers(real_rag, http_server):
     check_answer(real_rag, answer)
     assert len(found.structured_content["result"]) == 2
     assert error_text(bad).endswith("must be a whole number from 1 to 100, not 101")
+
+
+@pytest.mark.slow
+def test_http_answers_malformed_json_batches_and_blank_questions_with_errors(http_server):
+    url, user, password = http_server
+    basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream", "Authorization": f"Basic {basic}"}
+
+    def post(body: str) -> tuple[int, dict]:
+        request = urllib.request.Request(url, data=body.encode(), method="POST", headers=headers)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=30)
+        return refused.value.code, json.loads(refused.value.read())
+
+    (code, not_json), (batch_code, batch) = post('{"jsonrpc": "2.0", "id": 2, "method": '), post(
+        json.dumps([INITIALIZE, {"jsonrpc": "2.0", "method": "notifications/initialized"}]))
+    assert code == batch_code == 400
+    check_refusals(not_json, batch)
+    login = url.replace("//", f"//{user}:{password}@")
+    _, (blank, empty, answered) = call(login, [
+        ("ask", {"question": "   "}), ("search", {"query": ""}), ("search", {"query": "extradition treaties", "k": 2}),
+    ])  # fmt: skip
+    for reply, field in ((blank, "question"), (empty, "query")):
+        check_blank_refused({"result": reply.model_dump(by_alias=True)}, field)
+    assert len(answered.structured_content["result"]) == 2
 
 
 @pytest.mark.slow

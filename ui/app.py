@@ -22,6 +22,7 @@ from . import render
 from .assets import BRIDGE_JS, CSS, VIEWER_JS
 from .auth import Users
 from .handlers import Handlers
+from .routes import EXCEPTION_HANDLERS
 
 TITLE = "Ask your documents"
 HELP = (
@@ -165,6 +166,7 @@ def launch(
     With `users`, every page, upload and API or queue call needs a login first (Gradio's `auth=`).
     """
     app.queue(max_size=64)
+    kwargs["app_kwargs"] = {**(kwargs.get("app_kwargs") or {}), "exception_handlers": EXCEPTION_HANDLERS}
     return app.launch(
         server_name=host,
         server_port=port,

@@ -133,7 +133,8 @@ class Handlers:
         return table, gr.Dropdown(choices=[(f"{name} — {s}", s) for name, _, s in table], value=None)
 
     def upload(self, paths: list[str] | None, progress=gr.Progress(track_tqdm=True)):
-        """Validate, save into <index>/uploads/ and index incrementally; bad files change nothing.
+        """Validate, save into <index>/uploads/ and index incrementally; bad files change nothing and
+        leave nothing in uploads/ (a file the index then refuses after all is deleted again).
 
         A file never replaces another: one whose name is taken by different content is saved as
         `name (2).ext`, and the status line says so; the same content under the same name is kept as is.
@@ -142,8 +143,8 @@ class Handlers:
         problems: list[str] = []
         ready: list[tuple[Path, Path]] = []
         renamed: dict[str, str] = {}  # saved name -> the name it was uploaded as
-        limit = self.rag.settings.max_upload_bytes
-        self.uploads.mkdir(parents=True, exist_ok=True)
+        settings = self.rag.settings
+        limit = settings.max_upload_bytes
         for path in progress.tqdm(paths, desc="Checking files") if paths else []:
             src, name = Path(path), safe_name(Path(path).name)
             size = src.stat().st_size
@@ -151,7 +152,9 @@ class Handlers:
                 problems.append(f"{name}: file is {megabytes(size)}, over this server's limit of {megabytes(limit)}")
                 continue
             try:
-                load_file(path, source=name)  # the same checks indexing applies: type, empty, binary, corrupt
+                # the same checks indexing applies (type, size, empty, binary, corrupt), with this server's limits
+                load_file(path, source=name, max_document_chars=settings.max_document_chars,
+                          max_docx_xml_bytes=settings.max_docx_xml_bytes)
             except RagError as err:
                 problems.append(f"{name}: {getattr(err, 'reason', str(err))}")
                 continue
@@ -163,6 +166,8 @@ class Handlers:
             ready.append((src, dest))
         added: list[str] = []
         if ready:
+            self.uploads.mkdir(parents=True, exist_ok=True)
+            fresh = {dest for _, dest in ready if not dest.exists()}  # written now: ours to delete if refused
             for src, dest in ready:
                 part = dest.with_name(f".{dest.name}.part")
                 part.write_bytes(src.read_bytes())
@@ -172,11 +177,18 @@ class Handlers:
                 report = self.rag.index([str(dest) for _, dest in ready], prune=False, progress=True)
             except RagError as err:
                 problems.append(str(err))
+                refused = fresh
             else:
                 problems += [f"{render.short_name(s.source)}: {s.reason}" for s in report.skipped]
                 added = [*report.new, *report.changed]
-        table, dropdown = self.refresh_documents()
-        counts = dict(self._rows())
+                refused = {dest for dest in fresh if any(Path(s.source).resolve() == dest.resolve() for s in report.skipped)}
+            for dest in refused:
+                dest.unlink(missing_ok=True)  # not indexed: it must not come back on the next re-index of uploads/
+        try:
+            table, dropdown = self.refresh_documents()
+            counts = dict(self._rows())
+        except RagError:  # an index that cannot be read (the status says why): no list, rather than no answer
+            table, dropdown, counts = [], gr.Dropdown(choices=[], value=None), {}
         return upload_status(added, problems, counts, renamed), table, dropdown, None
 
     def remove(self, source: str | None):
@@ -249,16 +261,29 @@ def turns(history: object, keep: int = 3) -> list[tuple[str, str]]:
     return check_history(history)[-keep:]
 
 
+NAME_CHARS, NAME_BYTES, SUFFIX_CHARS = 120, 200, 16  # bytes: room for " (2)" and ".part" under 255
+
+
 def safe_name(name: str) -> str:
-    """A plain file name: no folders, no leading dot, only ordinary characters. A name left with no
-    letter or digit keeps a short hash of the original, so `🚀.md` and `🎉.md` stay two files."""
+    """A plain file name: no folders, no leading dot, only ordinary characters, at most 120 characters
+    and 200 bytes; a longer one is shortened before its extension, which it keeps. A name left with
+    no letter or digit keeps a short hash of the original, so `🚀.md` and `🎉.md` stay two files."""
     original = Path(name).name
-    clean = re.sub(r"[^\w.\- ]+", "_", original).strip(" .")[:120]
-    path = Path(clean)
-    if not clean or not re.search(r"[^\W_]", path.stem):
+    path = Path(re.sub(r"[^\w.\- ]+", "_", original).strip(" ."))
+    suffix = path.suffix if len(path.suffix) <= SUFFIX_CHARS else ""
+    stem = path.name.removesuffix(suffix) if suffix else path.name
+    if not stem or not re.search(r"[^\W_]", stem):
         digest = hashlib.sha256(original.encode("utf-8", "surrogatepass")).hexdigest()[:6]
-        return f"{path.stem or 'upload'}-{digest}{path.suffix}"
-    return path.name
+        stem = f"{shortened(stem, suffix + 'x' * 7) or 'upload'}-{digest}"
+    return shortened(stem, suffix) + suffix
+
+
+def shortened(stem: str, suffix: str) -> str:
+    """`stem` cut so that `stem + suffix` holds at most NAME_CHARS characters and NAME_BYTES bytes."""
+    stem = stem[: NAME_CHARS - len(suffix)]
+    while len((stem + suffix).encode("utf-8", "surrogatepass")) > NAME_BYTES:
+        stem = stem[:-1]
+    return stem.rstrip(" ")
 
 
 def free_name(folder: Path, name: str, taken: set[str]) -> str:

@@ -27,14 +27,34 @@ COMMANDS = {
 }
 
 EXIT_SKIPPED = 3  # the run finished but some input files (or batch lines) were skipped
-# C0 and C1 control characters other than tab and newline, and whole ANSI escape sequences: document
+# Whole ANSI escape sequences, and C0 and C1 control characters other than tab and newline: document
 # text printed to a terminal must not move the cursor, retitle the window or hide what follows
-CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+CONTROL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves, erasing the screen
+    r"|\x1b[]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC, DCS, SOS, PM and APC strings: a window title...
+    r"|\x1b[ -/]*[0-~]"  # any other escape sequence (ESC c resets the terminal)
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+)
 
 
 def printable(text: str) -> str:
     """Document text made safe for a terminal: control characters and escape sequences removed."""
     return CONTROL.sub("", text)
+
+
+def printable_span(context: str, offset: int, start: int, end: int) -> str:
+    """`printable` of the text [start, end) that stands in `context` (which starts at `offset`), judged
+    in that context: a span cut from inside an escape sequence (a short answer that starts at the
+    "31m" of ESC[31m) loses the rest of it too, instead of showing it as text."""
+    lo, hi = start - offset, end - offset
+    kept, at = [], lo
+    for match in CONTROL.finditer(context):
+        if match.start() >= hi:
+            break
+        if match.end() > at:
+            kept.append(context[at : max(at, match.start())])
+            at = match.end()
+    return "".join(kept) + context[at:hi]
 
 
 def common(parser: argparse.ArgumentParser) -> None:
@@ -100,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except RagError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(printable(f"error: {err}"), file=sys.stderr)  # it may name a file or quote a value
         return 1
     except KeyboardInterrupt:
         print("interrupted; the index on disk is unchanged unless the run finished", file=sys.stderr)

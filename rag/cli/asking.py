@@ -6,7 +6,7 @@ import json
 import sys
 import textwrap
 
-from . import EXIT_SKIPPED, add_filter, common, named, no_match, printable, settings_from
+from . import EXIT_SKIPPED, add_filter, common, named, no_match, printable, printable_span, settings_from
 
 
 def add_parser(sub) -> None:
@@ -15,8 +15,8 @@ def add_parser(sub) -> None:
     p.add_argument("--llm", help="answerer: extractive (default), extractive:strict (declines more near misses), openai:MODEL, ollama:MODEL or gguf:PATH")
     p.add_argument("-k", type=int, help="passages to retrieve, 1 to 100 (default 5)")
     p.add_argument("--retrieval", choices=["hybrid", "dense", "bm25"], help="retrieval method (default hybrid)")
-    p.add_argument("--batch", metavar="FILE", help="JSON lines with a `question` field ('-' for stdin); writes one JSON line per input line, "
-                   "an answer or {\"line\": N, \"error\": ...}; exit code 3 when any line failed")
+    p.add_argument("--batch", metavar="FILE", help="JSON lines with a `question` field ('-' for stdin); writes one JSON line per input line "
+                   "(blank ones too), an answer or an error, each with its \"line\" number; exit code 3 when any line failed")
     p.add_argument("--json", action="store_true", help="print JSON (a PDF citation has its page and its quote's boxes on it)")
     p.add_argument("--no-stream", dest="stream", action="store_false", help="do not show an LLM's draft on the terminal while it is written")
     add_filter(p)
@@ -69,7 +69,7 @@ def print_answer(answer) -> None:
     if answer.query != answer.question:
         print(printable(f"(searched for: {answer.query})"))
     if answer.abstained:
-        print(answer.text)
+        print(printable(answer.text))
         if answer.passages:
             print("\nNearest passages:")
             for hit in answer.passages[:3]:
@@ -77,7 +77,8 @@ def print_answer(answer) -> None:
                 print(printable(f"  [{hit.rank}] {named(c.source, c.title)} chars {c.start}-{c.end}: {textwrap.shorten(c.text, 160)}"))
     else:
         if answer.short_answer:
-            print(printable(f"Answer: {answer.short_answer.text}\n"))
+            short = answer.short_answer
+            print(f"Answer: {in_passage(answer, short.source, short.start, short.end, short.text)}\n")
         if answer.conflict:
             print("The documents disagree; each source is quoted:")
         if answer.unmentioned:
@@ -91,7 +92,7 @@ def print_answer(answer) -> None:
                         and h.chunk.start < c.end and c.start < h.chunk.end), None)
             read = f", read by OCR, confidence {ocr.ocr_confidence:.2f}" if ocr and ocr.ocr_confidence is not None else ""
             print(printable(f"  [{c.marker}] {named(c.source, titles.get(c.source, ''))}{page} chars {c.start}-{c.end} (verified{read})"))
-            print(textwrap.indent(printable(f"“{c.quote}”"), "      "))
+            print(textwrap.indent(f"“{in_passage(answer, c.source, c.start, c.end, c.quote)}”", "      "))
     if answer.withheld:
         # why, not what: stdout carries no unverified text (--json lists it under "withheld")
         print(f"\nWithheld, not supported by the documents ({len(answer.withheld)} sentences; --json shows them):")
@@ -99,8 +100,22 @@ def print_answer(answer) -> None:
             print(printable(f"  ✗ {n}: {'; '.join(p.split(': “')[0] for p in claim.problems)}"))
 
 
+def in_passage(answer, source: str, start: int, end: int, text: str) -> str:
+    """Document text [start, end) for the terminal, cleaned within a retrieved passage that holds it,
+    so that an escape sequence the span starts inside leaves nothing behind (`printable_span`)."""
+    for hit in answer.passages:
+        c = hit.chunk
+        if c.source == source and c.start <= start and end <= c.end and len(c.text) == c.end - c.start:
+            return printable_span(c.text, c.start, start, end)
+    return printable(text)
+
+
+NOT_A_QUESTION = 'not a JSON object with a "question" field (text)'
+
+
 def run_batch(rag, args) -> int:
-    """One output line per input line, in order: the answer, or {"line": n, "error": ...}."""
+    """One output line per input line, in order, blank lines included: {"line": n, ...the answer} or
+    {"line": n, "error": ...}, so that every record names the input line it answers."""
     from ..errors import ConfigError, RagError
 
     try:
@@ -111,13 +126,10 @@ def run_batch(rag, args) -> int:
     failed = 0
     with handle:
         for lineno, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
             try:
-                out = _answer_line(rag, line, args.k, args.filters)
+                out = {"line": lineno, **_answer_line(rag, line, args.k, args.filters)}
             except (ConfigError, ValueError) as err:
-                out = {"line": lineno, "error": str(err) if isinstance(err, ConfigError) else
-                       "not a JSON object with a \"question\" field (text)"}
+                out = {"line": lineno, "error": str(err) if isinstance(err, ConfigError) else NOT_A_QUESTION}
             except RagError as err:  # the answerer or the store failed for this line; the others may not
                 out = {"line": lineno, "error": str(err)}
             failed += "error" in out
@@ -128,8 +140,11 @@ def run_batch(rag, args) -> int:
 
 
 def _answer_line(rag, line: str, k: int | None, filters: list[str]) -> dict:
+    from ..errors import ConfigError
     from ..settings import check_history
 
+    if not line.strip():
+        raise ConfigError(f"blank line: {NOT_A_QUESTION}")
     item = json.loads(line)
     if not isinstance(item, dict) or not isinstance(item.get("question"), str):
         raise ValueError("no question")  # noqa: TRY004 - bad input data, reported per line, not a caller's bug

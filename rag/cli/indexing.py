@@ -44,7 +44,7 @@ def run_index(args) -> int:
     report = rag.index(args.paths, rebuild=args.rebuild, prune=args.prune, progress=sys.stderr.isatty() or not args.json,
                        metadata=metadata)
     for skipped in report.skipped:
-        print(str(skipped), file=sys.stderr)
+        print(printable(str(skipped)), file=sys.stderr)  # a file's name may hold escapes too
     if args.json:
         print(json.dumps({
             "documents": report.documents, "chunks": report.chunks, "new": report.new, "changed": report.changed,

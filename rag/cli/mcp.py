@@ -23,10 +23,10 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from ..pipeline import Rag
 
-    build_server = mcp_server().build_server
+    server = mcp_server()
     rag = Rag(settings_from(args, answerer=args.llm or "extractive"))
     rag.documents()  # a missing or mismatched index is one line now, not an error at every call
-    build_server(rag).run("stdio")
+    server.run_stdio(server.build_server(rag))
     return 0
 
 

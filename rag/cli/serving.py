@@ -48,7 +48,7 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from ui.auth import Users, add_user
 
-    if args.add_user:
+    if args.add_user is not None:  # an empty name too: it is refused, never taken as no --add-user
         if not args.auth:
             raise ConfigError("--add-user needs the user file: rag serve --add-user NAME --auth FILE")
         replaced = add_user(args.auth, args.add_user, read_password())
