@@ -172,9 +172,12 @@ def text_lines(page, height: float) -> list[Line]:
         box = [0.0, 0.0, 0.0, 0.0]
         spaced = False
         for i in range(textpage.count_chars()):
-            if raw.FPDFText_IsGenerated(textpage.raw, i) == 1:
-                continue  # pdfium's guessed spaces and line breaks: the gaps between boxes tell better
             code = raw.FPDFText_GetUnicode(textpage.raw, i)
+            if raw.FPDFText_IsGenerated(textpage.raw, i) == 1:
+                # pdfium's own word break, judged by the font's space width: a browser's PDF draws
+                # words with no space glyph between them. Its line breaks are left to the boxes.
+                spaced = spaced or code in (9, 10, 13, 32)
+                continue
             if code == 2:  # pdfium's mark for a hyphen that ends a line
                 code = ord("-")
             if code <= 32 or code == 0xFFFE or 0xD800 <= code <= 0xDFFF:
