@@ -55,7 +55,8 @@ def test_ligatures_are_spelled_out_and_soft_hyphens_dropped_but_at_a_line_end():
 def test_a_pdf_keeps_word_gaps_that_hold_no_space_character(tmp_path):
     """Words drawn one by one a fifth of an em apart (as a browser or a PostScript program sets
     them), and a soft hyphen inside a word: read as words with spaces, the soft hyphen gone."""
-    from pdfs import SIZE, Line as At, text_pdf, text_width
+    from pdfs import SIZE, text_pdf, text_width
+    from pdfs import Line as At
 
     x, placed = 72.0, []
     for word in "The committee approved a budget of RM4.2 million.".split():
