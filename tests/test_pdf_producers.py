@@ -87,3 +87,20 @@ def test_browser_printed_minutes_answer_the_budget_question(tmp_path):
     assert not answer.abstained
     assert "RM4.2 million" in answer.text
     assert any("RM4.2 million" in c.quote and c.verified and c.page == 1 for c in answer.citations)
+
+
+def test_rag_bench_pdf_prints_a_row_per_document_and_names_a_missing_producer(tmp_path, monkeypatch, capsys):
+    from rag.cli import main
+
+    def missing() -> list[producers.Made]:
+        raise producers.Unavailable("needs nothing-here: apt-get install nothing-here")
+
+    monkeypatch.setattr(producers, "PRODUCERS", {"fpdf2": producers.PRODUCERS["fpdf2"], "absent": missing})
+    if isinstance(made("fpdf2"), str):
+        pytest.skip(made("fpdf2"))
+    assert main(["bench", "pdf", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("| producer | pages | words | WER | reading order ok | seconds |")
+    assert "| fpdf2 | 2 | 279 | 0.00% | yes |" in out
+    assert "skipped absent: needs nothing-here: apt-get install nothing-here" in out
+    assert (tmp_path / "fpdf2.pdf").read_bytes().startswith(b"%PDF")

@@ -1,0 +1,72 @@
+"""`rag bench pdf`: how well the loader reads PDFs from each producer (rag.bench.producers).
+
+Every producer installed here writes its documents into a temporary folder (or `--out`); each is
+read back through `rag.documents.load_file` and scored against the text it was made from: word
+error rate (word-level edit distance over the known text's words), whether every block (title,
+paragraph, table row) comes in reading order, and the seconds the load took (not the writing).
+A producer that is not installed is listed with the command that installs it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from . import producers
+from .producers import Made, Unavailable, in_order, wer
+
+COLUMNS = "| producer | pages | words | WER | reading order ok | seconds |\n|---|---:|---:|---:|---|---:|\n"
+
+
+def score(made: Made, folder: Path) -> dict:
+    """One document written to `folder`, loaded and scored."""
+    import pypdfium2 as pdfium
+
+    from ..documents import load_file
+
+    path = folder / f"{made.producer}.pdf"
+    path.write_bytes(made.data)
+    started = time.perf_counter()
+    text = load_file(path).text
+    seconds = time.perf_counter() - started
+    document = pdfium.PdfDocument(made.data)
+    pages = len(document)
+    document.close()
+    edits, words = wer(text, made.text)
+    return {"producer": made.producer, "pages": pages, "words": words, "errors": edits, "wer": edits / words,
+            "in_order": in_order(text, made.blocks), "seconds": seconds}
+
+
+def row(result: dict) -> str:
+    return (f"| {result['producer']} | {result['pages']} | {result['words']} | {result['wer']:.2%} | "
+            f"{'yes' if result['in_order'] else 'no'} | {result['seconds']:.2f} |\n")
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("pdf", help="word error rate of PDFs from Chromium, fpdf2, Ghostscript, groff, LibreOffice")
+    p.add_argument("--out", help="keep the generated PDFs here; default: a temporary folder")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    results, skipped = [], []
+    with tempfile.TemporaryDirectory(prefix="rag-bench-pdf-") as scratch:
+        folder = Path(args.out or scratch)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, produce in producers.PRODUCERS.items():
+            try:
+                made = produce()
+            except Unavailable as err:
+                skipped.append(f"{name}: {err}")
+                continue
+            results += [score(m, folder) for m in made]
+    table = COLUMNS + "".join(row(r) for r in results)
+    print(table, end="")
+    words = sum(r["words"] for r in results)
+    errors = sum(r["errors"] for r in results)
+    if words:
+        print(f"\nall: {errors} word errors in {words} words ({errors / words:.2%})")
+    for line in skipped:
+        print(f"skipped {line}")
+    return 0
