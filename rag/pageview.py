@@ -223,7 +223,10 @@ def _open(path: str) -> Any:
     try:
         return pdfium.PdfDocument(path)
     except pdfium.PdfiumError as err:
-        raise LoadError(path, f"corrupt or unreadable PDF ({err}); re-export it") from err
+        from .pdf import ENCRYPTED, PASSWORD_ERROR
+
+        reason = ENCRYPTED if err.err_code == PASSWORD_ERROR else f"corrupt or unreadable PDF ({err}); re-export it"
+        raise LoadError(path, reason) from err
 
 
 def _page(pdf: Any, path: str, page: int) -> Any:

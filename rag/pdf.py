@@ -22,6 +22,8 @@ from .layout import Extracted, Line, PageText, Piece, furniture, page_text, read
 from .metadata import pdf_properties
 
 NO_TEXT_LAYER = "no text layer; install rag-quotes[ocr]"
+ENCRYPTED = "encrypted (password-protected); save an unencrypted copy and index that"
+PASSWORD_ERROR = 4  # pdfium's FPDF_ERR_PASSWORD: the file needs a password to open
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
 WORD_GAP = 0.25  # of the line's height: a wider gap between two characters is a space
 PIECE_GAP = 1.5  # of the line's height: a wider gap ends a piece (a column gutter, a table cell)
@@ -60,7 +62,14 @@ def _open(data: bytes, source: str):
     try:
         return pdfium.PdfDocument(data)
     except Exception as err:  # pdfium raises PdfiumError on a hostile file; this file's problem only
-        raise LoadError(source, f"corrupt or unreadable PDF ({err.__class__.__name__}); re-export it") from err
+        raise LoadError(source, unreadable(err)) from err
+
+
+def unreadable(err: Exception) -> str:
+    """Why pdfium could not open a PDF, as a skip reason that says what to do."""
+    if getattr(err, "err_code", None) == PASSWORD_ERROR:
+        return ENCRYPTED
+    return f"corrupt or unreadable PDF ({err.__class__.__name__}); re-export it"
 
 
 def _text_layer(document, source: str, max_chars: int) -> list[tuple[Sequence[Piece], float]]:
