@@ -67,6 +67,26 @@ def test_a_pdf_keeps_word_gaps_that_hold_no_space_character(tmp_path):
     assert doc.text == "The committee approved a budget of RM4.2 million. Its transnational partners agreed."
 
 
+def test_letter_spaced_words_keep_their_letters_together(tmp_path):
+    """Each letter drawn on its own, 0.15 em apart, words 0.4 em apart (as a browser sets CSS
+    letter-spacing): pdfium's own text reads "R M 4.2 mi l l ion"; the gaps, measured against the
+    line's letter spacing, read the words."""
+    import pypdfium2
+    from pdfs import SIZE, text_pdf, text_width
+    from pdfs import Line as At
+
+    sentence = "The committee approved a budget of RM4.2 million for the new library."
+    x, placed = 72.0, []
+    for word in sentence.split():
+        for ch in word:
+            placed.append(At(ch, x, 100))
+            x += text_width(ch) + 0.15 * SIZE
+        x += 0.25 * SIZE
+    path = text_pdf(tmp_path / "spaced.pdf", [placed])
+    assert "R M 4.2 mi l l ion" in pypdfium2.PdfDocument(path)[0].get_textpage().get_text_range()
+    assert load_file(path).text == sentence
+
+
 def test_two_columns_read_one_after_the_other():
     left = [line(f"left column line {i} runs on and on to its end", 0, 14 * i, 200) for i in range(8)]
     right = [line(f"right column line {i} runs on and on to its end", 230, 14 * i, 430) for i in range(8)]
