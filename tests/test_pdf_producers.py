@@ -1,5 +1,5 @@
 """PDFs from the programs staff's files come from (rag.bench.producers: Chromium's print to PDF,
-fpdf2, Ghostscript, groff, LibreOffice) read back through the loader with known text: at most 1%
+fpdf2, Ghostscript, groff, pdfTeX, LibreOffice) read back through the loader with known text: at most 1%
 of words wrong, blocks in reading order, running headers and page numbers left out. And a
 browser-printed minutes document answered by the real pipeline."""
 
@@ -33,7 +33,7 @@ def document(producer: str, name: str) -> producers.Made:
 
 CASES = [
     ("chromium", "chromium"), ("chromium", "chromium-columns"), ("chromium", "chromium-table"),
-    ("fpdf2", "fpdf2"), ("ps2pdf", "ps2pdf"), ("groff", "groff"), ("groff", "groff-columns"),
+    ("fpdf2", "fpdf2"), ("ps2pdf", "ps2pdf"), ("groff", "groff"), ("groff", "groff-columns"), ("pdftex", "pdftex"),
     ("libreoffice", "libreoffice-docx"), ("libreoffice", "libreoffice-odt"),
 ]  # fmt: skip
 

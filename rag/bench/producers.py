@@ -1,6 +1,6 @@
 """A PDF corpus from the programs staff's PDFs come from, made here with known text: Chromium's
-print to PDF (one column, two columns, a table), fpdf2, Ghostscript's ps2pdf, groff, and
-LibreOffice (a .docx and an .odt). Nothing is downloaded.
+print to PDF (one column, two columns, a table), fpdf2, Ghostscript's ps2pdf, groff (one and two
+columns), pdfTeX, and LibreOffice (a .docx and an .odt). Nothing is downloaded.
 
 Each producer writes one document and says what a reader gets from it (`Made.blocks`: title,
 paragraphs, table rows as rag.layout writes them, running headers and page numbers left out), so a
@@ -304,6 +304,28 @@ def groff() -> list[Made]:
     return made
 
 
+# ---- pdfTeX (plain TeX) ---------------------------------------------------------------------
+
+TEX_SPECIALS = str.maketrans({c: f"\\char{ord(c)} " for c in "\\{}$&#^_%~"})
+
+
+def plain_tex() -> str:
+    """The minutes in plain TeX (Computer Modern: ligatures, kerning, justified lines, hyphenation),
+    the fourth paragraph on a second page; plain TeX's page number at the foot of each page."""
+    paragraphs = [p.translate(TEX_SPECIALS) for p in PARAGRAPHS]
+    body = "\\par\n".join(paragraphs[:3]) + "\\par\n\\vfill\\eject\n" + "\\par\n".join(paragraphs[3:])
+    return f"\\parindent=0pt \\parskip=6pt\n\\centerline{{\\bf {TITLE}}}\n{body}\\par\n\\bye\n"
+
+
+def pdftex() -> list[Made]:
+    with tempfile.TemporaryDirectory(prefix="rag-pdftex-") as scratch:
+        folder = Path(scratch)
+        (folder / "minutes.tex").write_text(plain_tex(), encoding="ascii")
+        _run(["pdftex", "-interaction=batchmode", "-no-shell-escape", "minutes.tex"],
+             "apt-get install --no-install-recommends texlive-base", folder)
+        return [Made("pdftex", (folder / "minutes.pdf").read_bytes(), minutes_blocks())]
+
+
 # ---- LibreOffice (.docx and .odt to PDF) ---------------------------------------------------
 
 
@@ -373,5 +395,5 @@ def libreoffice() -> list[Made]:
 
 
 PRODUCERS: dict[str, Callable[[], list[Made]]] = {
-    "chromium": chromium, "fpdf2": fpdf2, "ps2pdf": ps2pdf, "groff": groff, "libreoffice": libreoffice,
+    "chromium": chromium, "fpdf2": fpdf2, "ps2pdf": ps2pdf, "groff": groff, "pdftex": pdftex, "libreoffice": libreoffice,
 }
