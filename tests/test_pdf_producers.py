@@ -73,7 +73,8 @@ def test_word_error_rate_counts_words_and_reading_order_sees_a_swap():
 @pytest.mark.browser
 def test_browser_printed_minutes_answer_the_budget_question(tmp_path):
     """The issue's case: a two-page minutes document printed by Chromium, indexed with the real
-    model and asked with the default extractive answerer, answers with the amount and quotes it."""
+    model and asked with the default extractive answerer, answers with the amount and quotes it,
+    and the quote is highlighted on its page."""
     from rag import Rag, Settings
 
     doc = document("chromium", "chromium")
@@ -86,7 +87,10 @@ def test_browser_printed_minutes_answer_the_budget_question(tmp_path):
     answer = rag.ask("What budget did the committee approve?")
     assert not answer.abstained
     assert "RM4.2 million" in answer.text
-    assert any("RM4.2 million" in c.quote and c.verified and c.page == 1 for c in answer.citations)
+    cited = next(c for c in answer.citations if "RM4.2 million" in c.quote and c.verified)
+    assert cited.page == 1
+    (box,) = rag.quote_boxes(cited)  # the source viewer finds the quote on the page: one line, on the page
+    assert 0 <= box.x0 < box.x1 <= 1 and 0 <= box.y0 < box.y1 <= 1
 
 
 def test_rag_bench_pdf_prints_a_row_per_document_and_names_a_missing_producer(tmp_path, monkeypatch, capsys):
