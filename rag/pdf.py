@@ -3,6 +3,8 @@ for pages that have none.
 
 A page's text is read from its positioned characters, laid out by rag.layout: reading order
 across columns, table rows with their headers, page furniture left out, hyphenated words joined.
+Words are split where the PDF has a space character or a gap wider than the line's letter spacing
+(`_line`): a browser's print to PDF draws no space characters at all.
 A page without a text layer is rendered at `OCR_DPI` (`page.render(scale=OCR_DPI / 72)`, pdfium's
 defaults) and OCR'd, pages in parallel; its text is `rag.layout.page_text` of `rag.ocr.ocr_image`'s
 lines less the furniture, and its spans are recorded in `Extracted.ocr` with each line's confidence. Without the OCR extra, a PDF with no

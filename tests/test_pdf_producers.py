@@ -19,7 +19,8 @@ MAX_WER = 0.01
 def made(producer: str) -> dict[str, producers.Made] | str:
     """The producer's documents by name, or why it cannot run here (made once per test run)."""
     try:
-        return {m.producer: m for m in producers.PRODUCERS[producer]()}
+        produce = producers.chromium_styles if producer == "chromium-styles" else producers.PRODUCERS[producer]
+        return {m.producer: m for m in produce()}
     except producers.Unavailable as err:
         return str(err)
 
@@ -35,6 +36,7 @@ CASES = [
     ("chromium", "chromium"), ("chromium", "chromium-columns"), ("chromium", "chromium-table"),
     ("fpdf2", "fpdf2"), ("ps2pdf", "ps2pdf"), ("groff", "groff"), ("groff", "groff-columns"), ("pdftex", "pdftex"),
     ("libreoffice", "libreoffice-docx"), ("libreoffice", "libreoffice-odt"),
+    *(("chromium-styles", f"chromium-{style}") for style in producers.STYLES),
 ]  # fmt: skip
 
 
@@ -49,6 +51,7 @@ def test_every_producer_reads_back_with_at_most_one_percent_word_errors_in_readi
     assert edits / words <= MAX_WER, f"{name}: {edits} of {words} words wrong:\n{text}"
     assert producers.in_order(text, doc.blocks), text
     assert producers.HEADER not in text and "Page 1" not in text  # running header and page numbers left out
+    assert "\ufb01" not in text and "\u00ad" not in text  # ligatures spelled out, soft hyphens gone
 
 
 def test_a_browser_printed_page_keeps_the_spaces_that_it_draws_as_gaps(tmp_path):

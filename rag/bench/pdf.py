@@ -4,7 +4,8 @@ Every producer installed here writes its documents into a temporary folder (or `
 read back through `rag.documents.load_file` and scored against the text it was made from: word
 error rate (word-level edit distance over the known text's words), whether every block (title,
 paragraph, table row) comes in reading order, and the seconds the load took (not the writing).
-A producer that is not installed is listed with the command that installs it.
+A producer that is not installed is listed with the command that installs it. `--styles` adds the
+Chromium minutes set in other styles (rag.bench.producers.STYLES).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def row(result: dict) -> str:
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("pdf", help="word error rate of PDFs from Chromium, fpdf2, Ghostscript, groff, LibreOffice")
     p.add_argument("--out", help="keep the generated PDFs here; default: a temporary folder")
+    p.add_argument("--styles", action="store_true", help="also the Chromium minutes in 14 other styles (letter spacing, italics, 6 pt, ...)")
     p.set_defaults(run=run)
 
 
@@ -54,7 +56,10 @@ def run(args) -> int:
     with tempfile.TemporaryDirectory(prefix="rag-bench-pdf-") as scratch:
         folder = Path(args.out or scratch)
         folder.mkdir(parents=True, exist_ok=True)
-        for name, produce in producers.PRODUCERS.items():
+        runs = dict(producers.PRODUCERS)
+        if args.styles:
+            runs["chromium-styles"] = producers.chromium_styles
+        for name, produce in runs.items():
             try:
                 made = produce()
             except Unavailable as err:

@@ -188,6 +188,31 @@ def chromium() -> list[Made]:
             Made("chromium-table", table, table_blocks())]
 
 
+# The minutes again in other styles (`rag bench pdf --styles`): each varies what sets word gaps.
+STYLES = {
+    "letter-spacing-0.05em": "p { letter-spacing: 0.05em }",
+    "letter-spacing-0.15em": "p { letter-spacing: 0.15em }",
+    "word-spacing-10px": "p { word-spacing: 10px }",
+    "italic": "p { font-style: italic }",
+    "bold": "p { font-weight: bold }",
+    "small-caps": "p { font-variant: small-caps }",
+    "kerning-ligatures": "p { font-kerning: normal; font-feature-settings: 'kern' 1, 'liga' 1 }",
+    "hyphens-narrow": "body { width: 180px; hyphens: auto }",
+    "justify-narrow": "body { width: 200px; text-align: justify }",
+    "centred": "p { text-align: center; width: 300px }",
+    "6pt": "body { font-size: 6pt }",
+    "30pt": "body { font-size: 30pt }",
+    "sans": "body { font-family: 'Nimbus Sans', sans-serif }",
+    "mono": "body { font-family: monospace }",
+}
+
+
+def chromium_styles() -> list[Made]:
+    body = f"<h1>{html.escape(TITLE)}</h1>" + "".join(_p(p) for p in PARAGRAPHS)
+    pdfs = chromium_pdfs([(_html(body, css), {}) for css in STYLES.values()])
+    return [Made(f"chromium-{name}", data, minutes_blocks()) for name, data in zip(STYLES, pdfs)]
+
+
 # ---- fpdf2 ---------------------------------------------------------------------------------
 
 
