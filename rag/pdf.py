@@ -18,6 +18,7 @@ import io
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from . import ocr
 from .errors import LoadError, MissingDependencyError
@@ -176,8 +177,7 @@ def assemble(layouts: Sequence[PageLayout]) -> Extracted:
     return Extracted("\n\n".join(parts), tuple(starts), tuple(ocr_spans), tuple(rows))
 
 
-@dataclass(frozen=True)
-class _Char:
+class _Char(NamedTuple):  # a tuple, not a dataclass: one is made per character of every page
     """A character of a piece being read, and what stands between it and the one before: a space
     character, a word break pdfium generated, and the gap between their boxes."""
 
