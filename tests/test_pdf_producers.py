@@ -40,7 +40,11 @@ CASES = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("producer", "name"), CASES, ids=[name for _, name in CASES])
+def _case(producer: str, name: str):
+    return pytest.param(producer, name, id=name, marks=[pytest.mark.browser] if producer.startswith("chromium") else [])
+
+
+@pytest.mark.parametrize(("producer", "name"), [_case(*case) for case in CASES])
 def test_every_producer_reads_back_with_at_most_one_percent_word_errors_in_reading_order(tmp_path, producer, name):
     doc = document(producer, name)
     path = tmp_path / f"{name}.pdf"
@@ -54,6 +58,7 @@ def test_every_producer_reads_back_with_at_most_one_percent_word_errors_in_readi
     assert "\ufb01" not in text and "\u00ad" not in text  # ligatures spelled out, soft hyphens gone
 
 
+@pytest.mark.browser
 def test_a_browser_printed_page_keeps_the_spaces_that_it_draws_as_gaps(tmp_path):
     """Chromium draws no space glyph between words; with Ghostscript's narrow URW fonts a word gap
     is under a quarter of a line's height. Read by gaps alone this page was one long word."""
