@@ -10,6 +10,7 @@ import functools
 import pytest
 
 from rag.bench import producers
+from rag.bench.pdf import in_order, wer
 from rag.documents import load_file
 
 MAX_WER = 0.01
@@ -50,10 +51,10 @@ def test_every_producer_reads_back_with_at_most_one_percent_word_errors_in_readi
     path = tmp_path / f"{name}.pdf"
     path.write_bytes(doc.data)
     text = load_file(path).text
-    edits, words = producers.wer(text, doc.text)
+    edits, words = wer(text, doc.text)
     assert words > 80
     assert edits / words <= MAX_WER, f"{name}: {edits} of {words} words wrong:\n{text}"
-    assert producers.in_order(text, doc.blocks), text
+    assert in_order(text, doc.blocks), text
     assert producers.HEADER not in text and "Page 1" not in text  # running header and page numbers left out
     assert "\ufb01" not in text and "\u00ad" not in text  # ligatures spelled out, soft hyphens gone
 
@@ -69,12 +70,12 @@ def test_a_browser_printed_page_keeps_the_spaces_that_it_draws_as_gaps(tmp_path)
 
 
 def test_word_error_rate_counts_words_and_reading_order_sees_a_swap():
-    assert producers.wer("the cat sat on mat", "the cat sat on the mat") == (1, 6)
-    assert producers.wer("thecat sat", "the cat sat") == (2, 3)  # one word for two: a substitution and a deletion
-    assert producers.wer("it’s here", "it's here") == (0, 2)
+    assert wer("the cat sat on mat", "the cat sat on the mat") == (1, 6)
+    assert wer("thecat sat", "the cat sat") == (2, 3)  # one word for two: a substitution and a deletion
+    assert wer("it’s here", "it's here") == (0, 2)
     blocks = ("One two three four five", "Six seven eight nine ten")
-    assert producers.in_order("One two three four five Six seven eight nine ten", blocks)
-    assert not producers.in_order("Six seven eight nine ten One two three four five", blocks)
+    assert in_order("One two three four five Six seven eight nine ten", blocks)
+    assert not in_order("Six seven eight nine ten One two three four five", blocks)
 
 
 @pytest.mark.slow

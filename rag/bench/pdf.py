@@ -14,8 +14,42 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..align import edit_distance
 from . import producers
-from .producers import Made, Unavailable, in_order, wer
+from .producers import Made, Unavailable
+
+QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+
+
+def words(text: str) -> list[str]:
+    """`text` as words: split at whitespace, typographic quotes as plain ones (a typesetter's
+    right quote for an apostrophe is no error); nothing else is normalised."""
+    return text.translate(QUOTES).split()
+
+
+def wer(got: str, want: str) -> tuple[int, int]:
+    """(word edits, words) of `got` against `want`: the Levenshtein distance over words."""
+    vocabulary: dict[str, str] = {}
+
+    def coded(ws: list[str]) -> str:  # one character per distinct word, so the character distance counts words
+        return "".join(vocabulary.setdefault(w, chr(0x10000 + len(vocabulary))) for w in ws)
+
+    want_words = words(want)
+    return edit_distance(coded(words(got)), coded(want_words)), len(want_words)
+
+
+def in_order(got: str, blocks: tuple[str, ...], lead: int = 4) -> bool:
+    """Whether each block's first `lead` words stand in `got` after the previous block's."""
+    hay = words(got)
+    at = 0
+    for block in blocks:
+        needle = words(block)[:lead]
+        found = next((i for i in range(at, len(hay) - len(needle) + 1) if hay[i : i + len(needle)] == needle), None)
+        if found is None:
+            return False
+        at = found + len(needle)
+    return True
+
 
 COLUMNS = "| producer | pages | words | WER | reading order ok | seconds |\n|---|---:|---:|---:|---|---:|\n"
 

@@ -4,7 +4,7 @@ columns), pdfTeX, and LibreOffice (a .docx and an .odt). Nothing is downloaded.
 
 Each producer writes one document and says what a reader gets from it (`Made.blocks`: title,
 paragraphs, table rows as rag.layout writes them, running headers and page numbers left out), so a
-loader's text can be scored in words (`wer`) and in reading order (`in_order`). A producer whose
+loader's text can be scored in words and in reading order (rag.bench.pdf). A producer whose
 program is not installed raises `Unavailable` with the command that installs it.
 """
 
@@ -17,8 +17,6 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-from ..align import edit_distance
 
 CHROMIUM = "/usr/bin/chromium"
 TITLE = "Minutes of the Finance Committee"
@@ -80,41 +78,6 @@ def minutes_blocks() -> tuple[str, ...]:
 def table_blocks() -> tuple[str, ...]:
     rows = tuple(" | ".join(f"{h}: {v}" for h, v in zip(TABLE_HEADERS, row)) for row in TABLE_ROWS)
     return (TABLE_TITLE, TABLE_INTRO, *rows, TABLE_OUTRO)
-
-
-# ---- scoring ------------------------------------------------------------------------------
-
-QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
-
-
-def words(text: str) -> list[str]:
-    """`text` as words: split at whitespace, typographic quotes as plain ones (a typesetter's
-    right quote for an apostrophe is no error); nothing else is normalised."""
-    return text.translate(QUOTES).split()
-
-
-def wer(got: str, want: str) -> tuple[int, int]:
-    """(word edits, words) of `got` against `want`: the Levenshtein distance over words."""
-    vocabulary: dict[str, str] = {}
-
-    def coded(ws: list[str]) -> str:  # one character per distinct word, so the character distance counts words
-        return "".join(vocabulary.setdefault(w, chr(0x10000 + len(vocabulary))) for w in ws)
-
-    want_words = words(want)
-    return edit_distance(coded(words(got)), coded(want_words)), len(want_words)
-
-
-def in_order(got: str, blocks: tuple[str, ...], lead: int = 4) -> bool:
-    """Whether each block's first `lead` words stand in `got` after the previous block's."""
-    hay = words(got)
-    at = 0
-    for block in blocks:
-        needle = words(block)[:lead]
-        found = next((i for i in range(at, len(hay) - len(needle) + 1) if hay[i : i + len(needle)] == needle), None)
-        if found is None:
-            return False
-        at = found + len(needle)
-    return True
 
 
 # ---- Chromium (print to PDF) ---------------------------------------------------------------
@@ -313,19 +276,17 @@ def roff(columns: int = 1) -> str:
 
 
 def groff() -> list[Made]:
+    if shutil.which("groff") is None or shutil.which("gropdf") is None:
+        raise Unavailable("needs groff with its PDF device: apt-get install groff")
     made = []
     with tempfile.TemporaryDirectory(prefix="rag-groff-") as scratch:
         folder = Path(scratch)
         for name, columns in (("groff", 1), ("groff-columns", 2)):
             (folder / f"{name}.ms").write_text(roff(columns), encoding="utf-8")
-            if shutil.which("groff") is None or not Path("/usr/bin/gropdf").exists():
-                raise Unavailable("needs groff with its PDF device: apt-get install groff")
-            with open(folder / f"{name}.pdf", "wb") as pdf:
-                done = subprocess.run(["groff", "-ms", "-Tpdf", f"{name}.ms"], cwd=folder, stdout=pdf,
-                                      stderr=subprocess.PIPE, text=False, timeout=60, check=False)
+            done = subprocess.run(["groff", "-ms", "-Tpdf", f"{name}.ms"], cwd=folder, capture_output=True, timeout=60, check=False)
             if done.returncode != 0:
                 raise RuntimeError(f"groff failed: {done.stderr.decode(errors='replace')[-300:]}")
-            made.append(Made(name, (folder / f"{name}.pdf").read_bytes(), minutes_blocks()))
+            made.append(Made(name, done.stdout, minutes_blocks()))
     return made
 
 
