@@ -8,6 +8,8 @@
   height on most pages (running headers, footers, page numbers) are left out.
 - Paragraphs: lines are joined by spaces, a word hyphenated at a line end is joined whole, and a
   paragraph ends at a wide vertical gap or after a line that stops short of the column's width.
+- Characters: ligatures are spelled out (ﬁ: fi), and a soft hyphen is dropped unless it ends a line,
+  where it is the hyphen drawn there.
 Boxes are (x0, y0, x1, y1) with the origin top-left, in any unit (points, pixels).
 """
 
@@ -15,12 +17,15 @@ from __future__ import annotations
 
 import re
 import statistics
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Protocol, TypeVar
 
 HYPHENATED = re.compile(r"[^\W\d_]-$")
+LIGATURES = {code: unicodedata.normalize("NFKC", chr(code)) for code in range(0xFB00, 0xFB07)}  # ﬀ ﬁ ﬂ ﬃ ﬄ ﬅ ﬆ
+SOFT_HYPHEN = "\u00ad"
 DIGITS = re.compile(r"\d+")
 MARGIN_BAND = 0.15  # furniture lives in the top and bottom 15% of a page
 FURNITURE_SHARE = 0.5  # ... and repeats on at least half the pages (two at least)
@@ -69,6 +74,15 @@ class PageText:
     text: str
     spans: tuple[tuple[int, int] | None, ...]
     rows: tuple[tuple[int, int], ...]
+
+
+def clean(text: str) -> str:
+    """A piece's text as read: whitespace runs as one space, ligatures spelled out, soft hyphens
+    dropped but one that ends the piece, which is the hyphen drawn at a line's end."""
+    text = " ".join(text.translate(LIGATURES).split())
+    broken = text.endswith(SOFT_HYPHEN)
+    text = text.replace(SOFT_HYPHEN, "").rstrip()
+    return f"{text}-" if broken and text else text
 
 
 def _height(pieces: Sequence[Piece]) -> float:
@@ -216,7 +230,7 @@ def page_text(pieces: Sequence[Piece]) -> PageText:
         header = table[0]
         for r, row in enumerate(table):
             for c, cell in enumerate(row):
-                cells[id(cell)] = (" ".join(header[c].text.split()), t, r)
+                cells[id(cell)] = (clean(header[c].text), t, r)
                 row_of[id(cell)] = row
     height = _height(pieces)
     prose = [p for p in pieces if id(p) not in cells]
@@ -234,7 +248,7 @@ def page_text(pieces: Sequence[Piece]) -> PageText:
     for i, piece in enumerate(pieces):
         if id(piece) in done:
             continue
-        words = " ".join(piece.text.split())
+        words = clean(piece.text)
         if not words:
             continue
         if id(piece) in cells:
@@ -249,8 +263,9 @@ def page_text(pieces: Sequence[Piece]) -> PageText:
             for c, cell in enumerate(row):
                 text += " | " if c else ""
                 text += f"{cells[id(cell)][0]}: "
-                spans[index[id(cell)]] = (len(text), len(text) + len(" ".join(cell.text.split())))
-                text += " ".join(cell.text.split())
+                value = clean(cell.text)
+                spans[index[id(cell)]] = (len(text), len(text) + len(value))
+                text += value
             rows.append((start, len(text)))
             continue
         if previous is None:

@@ -94,7 +94,7 @@ def with_boxes(answer: Answer, boxes_of: Callable[[Citation], tuple[Box, ...]]) 
 
 def quote_boxes(pdf_path: str | os.PathLike, page: int, quote: str) -> tuple[Box, ...]:
     """The boxes of `quote` on `page` (1-based) of the PDF, one per line it runs over, top-left origin,
-    as fractions of the page; () when the quote is not on that page. A quote that runs on to the
+    as fractions of the page (cut to it); () when the quote is not on that page. A quote that runs on to the
     next page gets the boxes of its part on this one."""
 
     def following() -> str:
@@ -104,7 +104,15 @@ def quote_boxes(pdf_path: str | os.PathLike, page: int, quote: str) -> tuple[Box
             return ""
 
     text = page_text(pdf_path, page)
-    return tuple(_rotate(box, text.rotation) for box in locate(text.glyphs, quote, following))
+    boxes = (_on_page(_rotate(box, text.rotation)) for box in locate(text.glyphs, quote, following))
+    return tuple(box for box in boxes if box is not None)
+
+
+def _on_page(box: Box) -> Box | None:
+    """`box` cut to the page (text may be drawn past its edges, and a glyph's box stand above the
+    top); None when nothing of it is on the page."""
+    x0, y0, x1, y1 = (min(max(v, 0.0), 1.0) for v in (box.x0, box.y0, box.x1, box.y1))
+    return Box(x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
 
 
 def page_text(pdf_path: str | os.PathLike, page: int) -> PageText:
@@ -215,7 +223,10 @@ def _open(path: str) -> Any:
     try:
         return pdfium.PdfDocument(path)
     except pdfium.PdfiumError as err:
-        raise LoadError(path, f"corrupt or unreadable PDF ({err}); re-export it") from err
+        from .pdf import ENCRYPTED, PASSWORD_ERROR
+
+        reason = ENCRYPTED if err.err_code == PASSWORD_ERROR else f"corrupt or unreadable PDF ({err}); re-export it"
+        raise LoadError(path, reason) from err
 
 
 def _page(pdf: Any, path: str, page: int) -> Any:

@@ -3,6 +3,8 @@ for pages that have none.
 
 A page's text is read from its positioned characters, laid out by rag.layout: reading order
 across columns, table rows with their headers, page furniture left out, hyphenated words joined.
+Words are split where the PDF has a space character or a gap wider than the line's letter spacing
+(`_line`): a browser's print to PDF draws no space characters at all.
 A page without a text layer is rendered at `OCR_DPI` (`page.render(scale=OCR_DPI / 72)`, pdfium's
 defaults) and OCR'd, pages in parallel; its text is `rag.layout.page_text` of `rag.ocr.ocr_image`'s
 lines less the furniture, and its spans are recorded in `Extracted.ocr` with each line's confidence. Without the OCR extra, a PDF with no
@@ -13,8 +15,10 @@ keeps the pages that have it.
 from __future__ import annotations
 
 import io
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from . import ocr
 from .errors import LoadError, MissingDependencyError
@@ -22,8 +26,13 @@ from .layout import Extracted, Line, PageText, Piece, furniture, page_text, read
 from .metadata import pdf_properties
 
 NO_TEXT_LAYER = "no text layer; install rag-quotes[ocr]"
+ENCRYPTED = "encrypted (password-protected); save an unencrypted copy and index that"
+PASSWORD_ERROR = 4  # pdfium's FPDF_ERR_PASSWORD: the file needs a password to open
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
-WORD_GAP = 0.25  # of the line's height: a wider gap between two characters is a space
+WORD_EXCESS = 0.1  # of the line's height: a gap this much wider than the line's gaps between letters is a space
+GENERATED_EXCESS = 0.05  # ... or this much, where pdfium put a word break
+WORD_GAP = 0.25  # of the line's height: a line whose gaps are all this wide or wider, and alike, is one-letter words
+MIN_GAPS = 4  # gaps between letters a line needs for its letter spacing to be measured (else 0)
 PIECE_GAP = 1.5  # of the line's height: a wider gap ends a piece (a column gutter, a table cell)
 MAX_PAGE_PIXELS = 40_000_000  # an A3 page at 200 dpi is 7.8 million
 
@@ -60,7 +69,14 @@ def _open(data: bytes, source: str):
     try:
         return pdfium.PdfDocument(data)
     except Exception as err:  # pdfium raises PdfiumError on a hostile file; this file's problem only
-        raise LoadError(source, f"corrupt or unreadable PDF ({err.__class__.__name__}); re-export it") from err
+        raise LoadError(source, unreadable(err)) from err
+
+
+def unreadable(err: Exception) -> str:
+    """Why pdfium could not open a PDF, as a skip reason that says what to do."""
+    if getattr(err, "err_code", None) == PASSWORD_ERROR:
+        return ENCRYPTED
+    return f"corrupt or unreadable PDF ({err.__class__.__name__}); re-export it"
 
 
 def _text_layer(document, source: str, max_chars: int) -> list[tuple[Sequence[Piece], float]]:
@@ -161,42 +177,72 @@ def assemble(layouts: Sequence[PageLayout]) -> Extracted:
     return Extracted("\n\n".join(parts), tuple(starts), tuple(ocr_spans), tuple(rows))
 
 
+class _Char(NamedTuple):  # a tuple, not a dataclass: one is made per character of every page
+    """A character of a piece being read, and what stands between it and the one before: a space
+    character, a word break pdfium generated, and the gap between their boxes."""
+
+    text: str
+    box: tuple[float, float, float, float]
+    space: bool = False
+    generated: bool = False
+    gap: float = 0.0
+
+
 def text_lines(page, height: float) -> list[Line]:
     """The page's text layer as pieces: characters on one baseline, split at wide gaps."""
     from pypdfium2 import raw
 
     textpage = page.get_textpage()
     try:
-        lines: list[Line] = []
-        chars: list[str] = []
-        box = [0.0, 0.0, 0.0, 0.0]
-        spaced = False
+        pieces: list[list[_Char]] = []
+        box = (0.0, 0.0, 0.0, 0.0)  # of the piece being read
+        space = generated = False
         for i in range(textpage.count_chars()):
-            if raw.FPDFText_IsGenerated(textpage.raw, i) == 1:
-                continue  # pdfium's guessed spaces and line breaks: the gaps between boxes tell better
             code = raw.FPDFText_GetUnicode(textpage.raw, i)
+            if raw.FPDFText_IsGenerated(textpage.raw, i) == 1:
+                generated = generated or code in (9, 10, 13, 32)  # pdfium's guess, judged by its font's space width
+                continue
             if code == 2:  # pdfium's mark for a hyphen that ends a line
                 code = ord("-")
             if code <= 32 or code == 0xFFFE or 0xD800 <= code <= 0xDFFF:
-                spaced = spaced or code in (9, 10, 13, 32)
+                space = space or code in (9, 10, 13, 32)
                 continue
             left, bottom, right, top = textpage.get_charbox(i, loose=True)  # advance widths: no gaps inside words
             x0, y0, x1, y1 = left, height - top, right, height - bottom
-            size = max(y1 - y0, box[3] - box[1], 1e-6) if chars else max(y1 - y0, 1e-6)
-            if chars:
+            if pieces:
+                size = max(y1 - y0, box[3] - box[1], 1e-6)
                 same_line = abs((y0 + y1) / 2 - (box[1] + box[3]) / 2) < size / 2
                 gap = x0 - box[2]
                 if same_line and x0 >= box[0] and gap <= PIECE_GAP * size:  # a ligature's letters share one box
-                    if spaced or gap > WORD_GAP * size:
-                        chars.append(" ")
-                    chars.append(chr(code))
-                    box = [min(box[0], x0), min(box[1], y0), max(box[2], x1), max(box[3], y1)]
-                    spaced = False
+                    pieces[-1].append(_Char(chr(code), (x0, y0, x1, y1), space, generated, gap))
+                    box = (min(box[0], x0), min(box[1], y0), max(box[2], x1), max(box[3], y1))
+                    space = generated = False
                     continue
-                lines.append(Line("".join(chars), (box[0], box[1], box[2], box[3])))
-            chars, box, spaced = [chr(code)], [x0, y0, x1, y1], False
-        if chars:
-            lines.append(Line("".join(chars), (box[0], box[1], box[2], box[3])))
-        return lines
+            pieces.append([_Char(chr(code), (x0, y0, x1, y1))])
+            box, space, generated = (x0, y0, x1, y1), False, False
+        return [_line(chars) for chars in pieces]
     finally:
         textpage.close()
+
+
+def _line(chars: list[_Char]) -> Line:
+    """A piece's characters as text, with a space where the PDF has one, or where the gap before a
+    character is a word's: wider than the line's usual gap between letters (its letter spacing, the
+    median) by `WORD_EXCESS` of its height, or by `GENERATED_EXCESS` where pdfium saw a word break
+    too. A browser draws no space character between words, and in letter-spaced text the gaps
+    inside words are wide (pdfium sees word breaks there). A line whose gaps are all alike and
+    wider than `WORD_GAP` is words of one letter ("a b c"): each gap is a space."""
+    x0, y0 = min(c.box[0] for c in chars), min(c.box[1] for c in chars)
+    x1, y1 = max(c.box[2] for c in chars), max(c.box[3] for c in chars)
+    size = max(y1 - y0, 1e-6)
+    letter_gaps = [c.gap for c in chars[1:] if not c.space]
+    spacing = statistics.median(letter_gaps) if len(letter_gaps) >= MIN_GAPS else 0.0
+    if spacing > WORD_GAP * size and max(letter_gaps) <= spacing + WORD_EXCESS * size:
+        spacing = 0.0
+    text = []
+    for n, c in enumerate(chars):
+        excess = (c.gap - spacing) / size
+        if n and (c.space or excess > WORD_EXCESS or (c.generated and excess > GENERATED_EXCESS)):
+            text.append(" ")
+        text.append(c.text)
+    return Line("".join(text), (x0, y0, x1, y1))

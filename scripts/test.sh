@@ -45,6 +45,22 @@ if ! command -v tesseract >/dev/null 2>&1; then
         echo "note: tesseract-ocr is not installed and cannot be installed here; OCR tests will be skipped" >&2
     fi
 fi
+# The programs that make the PDF producer corpus (tests/test_pdf_producers.py, rag bench pdf):
+# Ghostscript's ps2pdf (with the URW fonts the browser-printed pages are set in), groff's PDF device,
+# pdfTeX (texlive-base: 33 MB to download, 100 MB installed), and LibreOffice Writer without its GUI
+# (about 90 MB to download, 260 MB installed); each installed in under a minute here.
+pdf_tools=()
+command -v ps2pdf >/dev/null 2>&1 || pdf_tools+=(ghostscript)
+[ -x /usr/bin/gropdf ] || pdf_tools+=(groff)
+command -v pdftex >/dev/null 2>&1 || pdf_tools+=(texlive-base)
+command -v soffice >/dev/null 2>&1 || pdf_tools+=(libreoffice-writer-nogui)
+if [ "${#pdf_tools[@]}" -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pdf_tools[@]}" >/dev/null
+    else
+        echo "note: ${pdf_tools[*]} not installed and cannot be installed here; their PDF producer tests will be skipped" >&2
+    fi
+fi
 # PostgreSQL refuses to run as root: the tests start the bundled server as this user.
 if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
     useradd --system --no-create-home --shell /usr/sbin/nologin postgres

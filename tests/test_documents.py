@@ -45,6 +45,25 @@ def test_pdf_keeps_page_numbers_on_chunks(tmp_path):
     assert all(doc.text[c.start : c.end] == c.text for c in chunks)
 
 
+def test_an_encrypted_pdf_is_skipped_as_encrypted_not_as_corrupt(tmp_path):
+    from rag.pageview import page_text
+
+    fpdf = pytest.importorskip("fpdf")
+    pdf = fpdf.FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=12)
+    pdf.text(20, 20, "The committee approved a budget of RM4.2 million.")
+    pdf.set_encryption(owner_password="owner", user_password="secret")  # opening it needs "secret"
+    path = tmp_path / "locked.pdf"
+    path.write_bytes(bytes(pdf.output()))
+    reason = "locked.pdf: encrypted (password-protected); save an unencrypted copy and index that"
+    with pytest.raises(LoadError) as err:
+        load_file(path)
+    assert str(err.value).endswith(reason) and "corrupt" not in str(err.value)
+    with pytest.raises(LoadError, match=r"encrypted \(password-protected\)"):
+        page_text(path, 1)  # the source viewer says the same
+
+
 def test_html_keeps_visible_text_only(tmp_path):
     path = tmp_path / "page.html"
     path.write_text(

@@ -41,6 +41,52 @@ def test_hyphenated_line_ends_are_joined_and_lines_make_paragraphs():
         "Known partners.", "A new paragraph starts here."]
 
 
+def test_ligatures_are_spelled_out_and_soft_hyphens_dropped_but_at_a_line_end():
+    pieces = [
+        line("The \ufb01nal o\ufb03ce of the \ufb02eet and the trans\u00adna\u00ad", 0, 0, 300),
+        line("tional \ufb01nance o\ufb00ers are \ufb01xed.", 0, 14, 300),
+    ]
+    laid = page_text(pieces)
+    assert laid.text == "The final office of the fleet and the transnational finance offers are fixed."
+    assert [laid.text[s:e] for s, e in laid.spans if s is not None] == [
+        "The final office of the fleet and the transna", "tional finance offers are fixed."]
+
+
+def test_a_pdf_keeps_word_gaps_that_hold_no_space_character(tmp_path):
+    """Words drawn one by one a fifth of an em apart (as a browser or a PostScript program sets
+    them), and a soft hyphen inside a word: read as words with spaces, the soft hyphen gone."""
+    from pdfs import SIZE, text_pdf, text_width
+    from pdfs import Line as At
+
+    x, placed = 72.0, []
+    for word in "The committee approved a budget of RM4.2 million.".split():
+        placed.append(At(word, x, 100))
+        x += text_width(word) + 0.2 * SIZE
+    placed.append(At("Its trans\u00adnational partners agreed.", 72, 116))
+    doc = load_file(text_pdf(tmp_path / "gaps.pdf", [placed]))
+    assert doc.text == "The committee approved a budget of RM4.2 million. Its transnational partners agreed."
+
+
+def test_letter_spaced_words_keep_their_letters_together(tmp_path):
+    """Each letter drawn on its own, 0.15 em apart, words 0.4 em apart (as a browser sets CSS
+    letter-spacing): pdfium's own text reads "R M 4.2 mi l l ion"; the gaps, measured against the
+    line's letter spacing, read the words."""
+    import pypdfium2
+    from pdfs import SIZE, text_pdf, text_width
+    from pdfs import Line as At
+
+    sentence = "The committee approved a budget of RM4.2 million for the new library."
+    x, placed = 72.0, []
+    for word in sentence.split():
+        for ch in word:
+            placed.append(At(ch, x, 100))
+            x += text_width(ch) + 0.15 * SIZE
+        x += 0.25 * SIZE
+    path = text_pdf(tmp_path / "spaced.pdf", [placed])
+    assert "R M 4.2 mi l l ion" in pypdfium2.PdfDocument(path)[0].get_textpage().get_text_range()
+    assert load_file(path).text == sentence
+
+
 def test_two_columns_read_one_after_the_other():
     left = [line(f"left column line {i} runs on and on to its end", 0, 14 * i, 200) for i in range(8)]
     right = [line(f"right column line {i} runs on and on to its end", 230, 14 * i, 430) for i in range(8)]

@@ -65,6 +65,19 @@ def test_the_match_ignores_case_whitespace_line_breaks_hyphens_punctuation_and_l
     assert len(quote_boxes(pdf, 1, '"Quoted" \ufb01nal words')) == 1  # straight quotes, the ﬁ ligature
 
 
+def test_boxes_of_text_drawn_past_the_page_edges_stay_on_the_page(tmp_path):
+    """A line whose glyph boxes stand above the top, and one that runs off the right edge: each box
+    is cut to the page, so a viewer never draws outside the page image."""
+    edges = text_pdf(tmp_path / "edges.pdf", [[Line("Edge words run off the top of the page here", 72, 4),
+                                               Line("and these words run far off the right edge of the sheet", 420, 300)]])
+    (top,) = quote_boxes(edges, 1, "Edge words run off the top")
+    (right,) = quote_boxes(edges, 1, "run far off the right edge of the sheet")
+    for box in (top, right):
+        assert 0 <= box.x0 < box.x1 <= 1 and 0 <= box.y0 < box.y1 <= 1
+    assert top.y0 == 0 and top.x0 == pytest.approx(_x(72), abs=TOL)
+    assert right.x1 == 1 and right.y0 == pytest.approx(_y(300 - SIZE), abs=TOL)
+
+
 def test_a_quote_not_on_the_page_has_no_boxes(pdf):
     assert quote_boxes(pdf, 1, "Under the treaty, both countries share the fishing grounds") == ()  # it is on page 2
     assert quote_boxes(pdf, 1, "The customs office collected taxes from every ship on the river.") == ()

@@ -9,12 +9,11 @@ from __future__ import annotations
 import importlib
 
 BENCHES = {"beir": "rag.bench.beir", "perf": "rag.bench.perf", "scale": "rag.bench.scale", "squad": "rag.bench.squad",
-           "news": "rag.bench.news",
-           "ocr": "rag.bench.ocr"}
+           "news": "rag.bench.news", "ocr": "rag.bench.ocr", "pdf": "rag.bench.pdf"}
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("bench", help="benchmarks: retrieval quality, speed, scale, OCR")
+    p = sub.add_parser("bench", help="benchmarks: retrieval quality, answers (SQuAD, news), speed, scale, OCR, PDF text")
     benches = p.add_subparsers(dest="bench", required=True, metavar="BENCH")
     for module in BENCHES.values():
         try:
