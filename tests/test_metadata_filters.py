@@ -43,6 +43,18 @@ def test_titles_come_from_the_first_heading(tmp_path):
     assert set(load_file(tmp_path / "d.md").metadata) == {"modified"}  # unreadable front matter: none, the file still loads
 
 
+@pytest.mark.parametrize("placeholder", ["about:blank", "Untitled", "untitled document", "Microsoft Word - report.doc",
+                                         "Microsoft Word - Flood Plan", "Document1", "scan_0042.pdf", "  ", "12345"])
+def test_a_placeholder_title_from_the_properties_gives_way_to_the_first_heading(tmp_path, placeholder):
+    path = tmp_path / "plan.md"
+    path.write_text(f"---\ntitle: '{placeholder}'\n---\n# Flood Plan 2025\n\nRivers rise in spring.\n")
+    assert load_file(path).metadata["title"] == "Flood Plan 2025"
+    path.write_text(f"---\ntitle: '{placeholder}'\n---\nRivers rise in spring. Then they fall.\n")
+    assert "title" not in load_file(path).metadata  # no heading either: no title at all, never the placeholder
+    path.write_text("---\ntitle: 'Word Report: Q3 Results'\n---\n# Other\n\nText.\n")
+    assert load_file(path).metadata["title"] == "Word Report: Q3 Results"  # a real title is kept
+
+
 def test_pdf_properties(tmp_path):
     fpdf = pytest.importorskip("fpdf")
     pdf = fpdf.FPDF()
