@@ -19,9 +19,10 @@ from rag.answerers import EXTRACTIVE
 from rag.documents import SUPPORTED_SUFFIXES
 
 from . import render
-from .assets import BRIDGE_JS, CSS, SCROLL_JS, THEME_JS, THEME_LOAD_JS, VIEWER_JS
+from .assets import BRIDGE_JS, CSS, SCROLL_JS, SHOW_VIEWER_JS, THEME_JS, THEME_LOAD_JS, VIEWER_JS
 from .auth import Users
 from .handlers import Handlers, fresh
+from .chats import browser_secret
 from .keep import Keeper
 
 TITLE = "Ask your documents"
@@ -92,7 +93,7 @@ def build_app(
             gr.HTML(f'<div class="rq-header"><h1>{TITLE}</h1><p>{HELP}{HELP_DOCUMENTS[read_only]}</p></div>')
             theme = gr.Button("◐ Light / dark", size="sm", scale=0, min_width=130, elem_id="rq-theme")
         conversation = gr.State(fresh(None))  # one per browser session
-        browser_chats = gr.BrowserState({}, storage_key="rq-chats")  # chats kept without a login
+        browser_chats = gr.BrowserState({}, storage_key="rq-chats", secret=browser_secret(ui.rag.settings.index_path))  # without a login
         rated = gr.State(None)  # the feedback id a note would go to
         with gr.Tabs(elem_id="rq-tabs"):
             with gr.Tab("Ask", id="ask"):
@@ -192,7 +193,7 @@ def build_app(
             lambda: (gr.Dropdown(value=None), "", gr.Group(visible=False), gr.File(visible=False)), None,
             [chats, chat_title, feedback, exports], queue=False, **PRIVATE)
         chat.clear(ui.new_chat, None, reset, queue=False, **PRIVATE)
-        bridge.click(ui.open_source, bridge, [viewer, side], **PRIVATE, **ANSWERING)
+        bridge.click(ui.open_source, bridge, [viewer, side], **PRIVATE, **ANSWERING).then(None, js=SHOW_VIEWER_JS, **PRIVATE)
 
         chat.like(keep.rate, conversation, [rated, feedback, fb_status, correct, fb_note], **PRIVATE)
         send_note.click(keep.note, [rated, correct, fb_note], [feedback, fb_status, correct, fb_note], **PRIVATE).then(

@@ -33,11 +33,7 @@ const scroll = (tries) => {
   const page = element.querySelector('.rq-page-scroll');
   if (hl && page) page.scrollTop = Math.max(0, hl.offsetTop - page.clientHeight / 3);
 };
-watch('value', () => requestAnimationFrame(() => {
-  scroll(25);
-  // on a narrow screen the document sits below the chat: bring it into view when a quote opens it
-  if (window.innerWidth < 800) element.closest('#rq-side').scrollIntoView({behavior: 'instant', block: 'start'});
-}));
+watch('value', () => requestAnimationFrame(() => scroll(25)));
 scroll(25);
 """
 # After each update of the chat: keep the top of the newest answer (its short answer) in view, not
@@ -59,6 +55,14 @@ SCROLL_JS = """
   box.scrollTop = Math.max(0, top - 56);  // the question just above the answer stays in view
 })
 """
+# On a narrow screen the document sits below the chat: bring it into view when a quote opens it.
+SHOW_VIEWER_JS = """
+() => {
+  if (window.innerWidth > 800) return;
+  const side = document.querySelector('#rq-side');
+  if (side) requestAnimationFrame(() => side.scrollIntoView({behavior: 'instant', block: 'start'}));
+}
+"""
 THEME_JS = """
 () => {
   const dark = document.body.classList.toggle('dark');
@@ -76,7 +80,10 @@ THEME_LOAD_JS = """
 CSS = """
 .gradio-container { max-width: 1360px !important; margin: 0 auto !important; }
 /* the page never widens: long names wrap, columns may shrink */
-#rq-ask > .column, #rq-main, #rq-side-col { min-width: 0 !important; }
+@media (min-width: 801px) { #rq-main, #rq-side-col { min-width: 0 !important; } }
+#rq-ask-row, #rq-picker-row { flex-wrap: nowrap !important; }
+#rq-ask-row > *, #rq-picker-row > * { min-width: 0 !important; }
+#rq-send, #rq-clear { flex: 0 0 auto !important; }
 .rq-msg, .rq-panel { overflow-wrap: anywhere; }
 #rq-top { align-items: flex-start; }
 #rq-theme { align-self: flex-start; }
@@ -99,9 +106,12 @@ CSS = """
 .rq-details summary { cursor: pointer; color: var(--body-text-color-subdued); }
 @media (max-width: 800px) {
   .gradio-container { padding: 0 6px !important; }
+  #rq-ask { flex-direction: column !important; flex-wrap: nowrap !important; }
+  #rq-main, #rq-side-col { flex: 1 1 auto !important; width: 100% !important; min-width: 0 !important; }
+  #rq-chat { height: 70vh !important; }
   #rq-side { min-height: 0 !important; }
   .rq-header h1 { font-size: 1.3rem; }
-  .rq-header p { font-size: 0.85rem; }
+  .rq-header p { display: none; }
 }
 
 .rq-header { padding: 6px 2px 2px; }

@@ -153,3 +153,25 @@ def write_export(conversation: dict, folder: Path, *, last_only: bool = False) -
     js.write_text(json.dumps({"title": title, "answers": [exported(a) for a in answers]}, ensure_ascii=False, indent=2),
                   encoding="utf-8")
     return [str(md), str(js)]
+
+
+def browser_secret(index_path: str | Path) -> str:
+    """The key the browser's copy of its chats is encrypted with: made once, kept in
+    `<index>/browser.key` (mode 0600), so chats kept in a browser reopen after a server restart."""
+    import os
+    import secrets
+
+    path = Path(index_path) / "browser.key"
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except OSError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(16)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(key)
+    return key
