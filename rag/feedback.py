@@ -128,7 +128,7 @@ def clip(text: object) -> str:
 
 
 def now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
 def to_item(feedback: Feedback) -> dict | None:

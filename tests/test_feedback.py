@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import EXTRADITION
 
 from rag import Rag
 from rag.cli import main
 from rag.errors import ConfigError
 from rag.evaluate import load_qa
 from rag.feedback import FeedbackStore, export, to_item
-
-from conftest import EXTRADITION
 
 
 def test_ratings_are_stored_beside_the_index_and_exported_as_qa_items_rag_eval_runs(corpus, fast_settings, tmp_path, capsys):

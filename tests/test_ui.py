@@ -206,7 +206,7 @@ def test_upload_indexes_good_files_and_rejects_bad_ones_without_losing_anything(
 
 def test_asking_before_anything_is_indexed_says_what_to_do(fast_settings):
     ui = Handlers(Rag(fast_settings))
-    *_, (messages, state, _, kept, _, hint) = ui.chat("anything?", {"turns": [], "messages": []}, "extractive", 5)
+    *_, (_, state, _, kept, _, hint) = ui.chat("anything?", {"turns": [], "messages": []}, "extractive", 5)
     assert "No documents are indexed yet" in hint and state["turns"] == [] and kept == "anything?"
     assert ui.documents() == []
 

@@ -21,8 +21,8 @@ from rag.documents import SUPPORTED_SUFFIXES
 from . import render
 from .assets import BRIDGE_JS, CSS, SCROLL_JS, SHOW_VIEWER_JS, THEME_JS, THEME_LOAD_JS, VIEWER_JS
 from .auth import Users
-from .handlers import Handlers, fresh
 from .chats import browser_secret
+from .handlers import Handlers, fresh
 from .keep import Keeper
 
 TITLE = "Ask your documents"
@@ -59,7 +59,7 @@ def mode_label(spec: str) -> str:
     """An answer mode as the menu names it: by what it does (an LLM by its name)."""
     if spec in MODES:
         return MODES[spec]
-    provider, _, name = spec.partition(":")
+    name = spec.partition(":")[2]
     return f"Write the answer with {name or spec} (an AI model; each sentence checked against a quote)"
 
 

@@ -64,7 +64,7 @@ class ChatStore:
         """Keep `conversation` (its "id", or a new one); returns the id."""
         chat_id = str(conversation.get("id") or new_id())
         state = json.dumps({**conversation, "id": chat_id})
-        now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         with self._db() as db:
             db.execute("INSERT INTO chats (id, user, title, updated, state) VALUES (?, ?, ?, ?, ?) ON CONFLICT(user, id)"
                        " DO UPDATE SET title = excluded.title, updated = excluded.updated, state = excluded.state",

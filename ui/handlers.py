@@ -332,7 +332,8 @@ def choose(filters: str, picked: object, sources: Iterable[str]) -> Filter | Non
     A bare file name in the filter (`source=report.pdf`) names the document of that name."""
     found = parse_filter(split_conditions(filters))
     conditions = list(found.conditions) if found else []
-    chosen = tuple(s for s in picked or () if isinstance(s, str) and s in set(sources))
+    known = set(sources)
+    chosen = tuple(s for s in (picked if isinstance(picked, list | tuple) else ()) if isinstance(s, str) and s in known)
     if chosen:
         conditions.append(Condition("source", "=", chosen))
     return Filter(tuple(conditions)) if conditions else None

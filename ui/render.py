@@ -14,7 +14,7 @@ import re
 from pathlib import PurePath
 from urllib.parse import urlencode
 
-from rag.answer import unmentioned_note
+from rag.answer import NOT_FOUND, unmentioned_note
 from rag.types import Answer, Citation, Document, Hit
 
 CONTEXT_CHARS = 160  # characters of surrounding text shown on each side of a quote
@@ -177,13 +177,14 @@ def answer_html(answer: Answer, documents: dict[str, Document | None]) -> str:
     """
     note = query_note(answer.question, answer.query)
     if answer.abstained:
+        said = "" if answer.text.strip() == NOT_FOUND else f'<div class="rq-abstain-text">{esc(answer.text.strip())}</div>'
         near = "".join(passage_html(h, snippet=220) for h in answer.passages[:3])
         if near:
             near = f'<div class="rq-near-title">Nearest passages (they do not answer the question):</div>{near}'
         return (
             f'<div class="rq-msg">{note}<div class="rq-abstain">'
-            f'<div class="rq-abstain-title">Not in the documents</div>{status_html(answer)}'
-            f'<div class="rq-abstain-text">{esc(answer.text.strip())}</div>{near}</div>{withheld_html(answer)}</div>'
+            f'<div class="rq-abstain-title">Not in the documents</div>{status_html(answer)}{said}{near}</div>'
+            f'{withheld_html(answer)}</div>'
         )
     cites = "".join(citation_html(c, documents.get(c.source)) for c in answer.citations)
     if cites:
