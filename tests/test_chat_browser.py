@@ -6,6 +6,7 @@ for a signed-in user), a document picker, a phone layout. The main states are sc
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
@@ -133,6 +134,12 @@ def markers(message) -> tuple[list[int], list[int]]:
     return shown, quoted
 
 
+def data_url(href: str | None) -> str:
+    """The text a base64 data: link carries."""
+    assert href and href.startswith("data:")
+    return base64.b64decode(href.split(",", 1)[1]).decode("utf-8")
+
+
 def no_server_path(page, site: Site) -> None:
     html = page.content()
     for path in (site.corpus, str(site.index)):
@@ -222,12 +229,12 @@ def test_a_chat_is_reopened_after_a_server_restart_renamed_exported_and_deleted(
         page.locator("#rq-rename").click()
         page.wait_for_function("() => document.querySelector('#rq-chats input')?.value === 'Treaties'")
         page.locator("#rq-export-chat").click()
-        markdown = page.locator("#rq-exports td[aria-label='chat.md'] ~ td a").first
+        markdown = page.locator("#rq-exports a[download='chat.md']")
         markdown.wait_for()
-        text = page.request.get(markdown.get_attribute("href")).text()
+        text = data_url(markdown.get_attribute("href"))
         assert text.startswith("# Treaties") and re.search(r"\[1\] found in \*000_802fec47948a7749\.txt\*", text)
         assert "> He added that Malaysia currently has 11 extradition treaties" in text
-        data = page.request.get(page.locator("#rq-exports td[aria-label='chat.json'] ~ td a").first.get_attribute("href")).json()
+        data = json.loads(data_url(page.locator("#rq-exports a[download='chat.json']").get_attribute("href")))
         assert data["answers"][0]["question"] == EXTRADITION and data["answers"][0]["quotes"][0]["found_in_document"]
 
         page.locator("#rq-delete").click()

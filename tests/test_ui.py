@@ -318,3 +318,30 @@ def test_withheld_claims_are_shown_apart_and_marked_unsupported():
     assert "Wire money" not in answer_part and "Freedonia and Sylvania signed it." in answer_part
     assert "1 sentence left out: not supported by the documents" in withheld
     assert "Wire money to account 0042." in withheld and "no citation" in withheld
+
+
+def test_chats_are_kept_per_user_and_export_with_their_quotes(tmp_path):
+    from ui.chats import ChatStore, export
+
+    doc = _doc()
+    start, end = doc.text.index("The Zorblat"), doc.text.index("Sylvania.") + len("Sylvania.")
+    answer = Answer("who signed?", "who signed?", "Freedonia and Sylvania signed it [1].",
+                    (Citation(1, doc.source, start, end, doc.text[start:end], True, page=3),), (), False, "extractive")
+    record = {**answer.to_dict(), "citations": [{**answer.to_dict()["citations"][0], "title": "Zorblat Treaty"}]}
+    chat = {"turns": [["who signed?", answer.text]], "messages": [], "answers": {"1": record}, "id": "", "title": ""}
+    store = ChatStore(tmp_path)
+    kept = store.save("ann", chat)
+    assert store.list("ann") == [("who signed?", kept)] and store.list("bob") == []  # one user's chats only
+    assert store.load("bob", kept) is None
+    store.rename("ann", kept, "  Zorblat   signatories ")
+    assert store.list("ann") == [("Zorblat signatories", kept)]
+    stem, markdown, data = export(store.load("ann", kept) or {})
+    assert stem == "chat" and markdown.startswith("# Zorblat signatories\n\n## who signed?")
+    assert "[1] found in *Zorblat Treaty*, p. 3 (zorblat.txt, characters 10–74):" in markdown
+    assert "> The Zorblat treaty was signed in 2031 by Freedonia and Sylvania." in markdown
+    quote = json.loads(data)["answers"][0]["quotes"][0]
+    assert quote == {"n": 1, "document": "zorblat.txt", "title": "Zorblat Treaty", "page": 3, "start": start, "end": end,
+                     "quote": doc.text[start:end], "found_in_document": True}
+    assert "docs/" not in data and "docs/" not in markdown  # file names only
+    store.delete("ann", kept)
+    assert store.list("ann") == []

@@ -17,6 +17,7 @@ from pdfs import indexed_pdf, paragraph, text_pdf
 
 from rag import Rag
 from ui.handlers import Handlers
+from ui import render
 from ui.pages import PageImages, page_html
 
 PAGE_ONE = ["The Varn River Office", "Annual report for the year 2031."]
@@ -29,7 +30,7 @@ def indexed(tmp_path, fast_settings):
 
 
 def _open(ui: Handlers, source: str, start: int, end: int) -> str:
-    html, _ = ui.open_source(json.dumps({"source": source, "start": start, "end": end}))
+    html, _ = ui.open_source(json.dumps({"doc": render.doc_key(source), "start": start, "end": end}))
     return html
 
 

@@ -132,8 +132,7 @@ def build_app(
                             with gr.Row():
                                 export_chat = gr.Button("Export chat", size="sm", elem_id="rq-export-chat")
                                 export_answer = gr.Button("Export last answer", size="sm", elem_id="rq-export-answer")
-                            exports = gr.File(label="Markdown and JSON", file_count="multiple", visible=False,
-                                              interactive=False, elem_id="rq-exports")
+                            exports = gr.HTML("", elem_id="rq-exports")
                         with gr.Accordion("Advanced", open=False, elem_id="rq-settings"):
                             with gr.Row():
                                 mode = gr.Dropdown(
@@ -190,7 +189,7 @@ def build_app(
         chat.change(None, None, None, js=SCROLL_JS, **PRIVATE)
         reset = [chat, conversation, passages, viewer, question, hint]
         clear.click(ui.new_chat, None, reset, queue=False, **PRIVATE).then(
-            lambda: (gr.Dropdown(value=None), "", gr.Group(visible=False), gr.File(visible=False)), None,
+            lambda: (gr.Dropdown(value=None), "", gr.Group(visible=False), ""), None,
             [chats, chat_title, feedback, exports], queue=False, **PRIVATE)
         chat.clear(ui.new_chat, None, reset, queue=False, **PRIVATE)
         bridge.click(ui.open_source, bridge, [viewer, side], **PRIVATE, **ANSWERING).then(None, js=SHOW_VIEWER_JS, **PRIVATE)

@@ -103,6 +103,8 @@ CSS = """
 .rq-doc .rq-title { font-weight: 600; font-style: normal; color: var(--body-text-color); margin: 0 0.3em 0 0; }
 .rq-doc .rq-src, .rq-cite-head .rq-src { font-weight: 400; font-size: 0.78rem; color: var(--body-text-color-subdued); }
 .rq-details { font-size: 0.8rem; margin-top: 4px; }
+.rq-exports { font-size: 0.9rem; }
+.rq-download { margin-left: 8px; color: var(--color-accent); }
 .rq-details summary { cursor: pointer; color: var(--body-text-color-subdued); }
 @media (max-width: 800px) {
   .gradio-container { padding: 0 6px !important; }

@@ -138,21 +138,16 @@ def chat_answers(conversation: dict) -> list[dict]:
     return [answers[k] for k in sorted(answers, key=int)]
 
 
-def write_export(conversation: dict, folder: Path, *, last_only: bool = False) -> list[str]:
-    """A chat (or its last answer) as `<name>.md` and `<name>.json` in `folder`; returns the paths."""
+def export(conversation: dict, *, last_only: bool = False) -> tuple[str, str, str]:
+    """(file stem, Markdown, JSON) of a chat, or of its last answer."""
     answers = chat_answers(conversation)
     if last_only:
         answers = answers[-1:]
     title = title_for(conversation)
-    name = "answer" if last_only else "chat"
-    folder.mkdir(parents=True, exist_ok=True)
-    md = folder / f"{name}.md"
-    head = f"# {title}\n\n" if not last_only else ""
-    md.write_text(head + "\n".join(answer_markdown(a) for a in answers), encoding="utf-8")
-    js = folder / f"{name}.json"
-    js.write_text(json.dumps({"title": title, "answers": [exported(a) for a in answers]}, ensure_ascii=False, indent=2),
-                  encoding="utf-8")
-    return [str(md), str(js)]
+    head = "" if last_only else f"# {title}\n\n"
+    markdown = head + "\n".join(answer_markdown(a) for a in answers)
+    data = json.dumps({"title": title, "answers": [exported(a) for a in answers]}, ensure_ascii=False, indent=2)
+    return ("answer" if last_only else "chat"), markdown, data
 
 
 def browser_secret(index_path: str | Path) -> str:

@@ -4,8 +4,8 @@ browser without a login), and exports of a chat or one answer."""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path, PurePath
+import base64
+from pathlib import PurePath
 
 import gradio as gr
 
@@ -13,7 +13,7 @@ from rag import Rag, RagError
 from rag.feedback import FeedbackStore
 
 from . import render
-from .chats import ChatStore, new_id, title_for, write_export
+from .chats import ChatStore, export, new_id, title_for
 from .handlers import fresh
 
 THANKS = {"up": "Thanks: saved as helpful.", "down": "Thanks: saved as not helpful."}
@@ -127,15 +127,21 @@ class Keeper:
         kept = {k: v for k, v in (browser_chats or {}).items() if k != chat_id}
         return conversation, kept, gr.Dropdown(choices=listed(kept), value=None), ""
 
-    def export(self, conversation: dict, last_only: bool = False):
-        """The chat (or its last answer) as Markdown and JSON files to download."""
+    def export(self, conversation: dict, last_only: bool = False) -> str:
+        """Download links for the chat (or its last answer) as Markdown and JSON. The files travel
+        inside the links (data: URLs): no file component, nothing written on the server."""
         conversation = fresh(conversation)
         if not conversation["answers"]:
-            return gr.File(value=None, visible=False)
-        folder = Path(tempfile.mkdtemp(prefix="rq-export-"))
-        return gr.File(value=write_export(conversation, folder, last_only=last_only), visible=True)
+            return '<div class="rq-hint">Nothing to export yet: ask a question first.</div>'
+        stem, markdown, data = export(conversation, last_only=last_only)
+        links = "".join(
+            f'<a class="rq-download" download="{stem}.{ext}" href="data:{mime};charset=utf-8;base64,'
+            f'{base64.b64encode(text.encode("utf-8")).decode("ascii")}">{stem}.{ext}</a> '
+            for ext, mime, text in (("md", "text/markdown", markdown), ("json", "application/json", data))
+        )
+        return f'<div class="rq-exports">Download: {links}</div>'
 
-    def export_answer(self, conversation: dict):
+    def export_answer(self, conversation: dict) -> str:
         return self.export(conversation, last_only=True)
 
 
