@@ -188,7 +188,9 @@ def test_feedback_is_stored_with_the_answer_and_exported_as_a_qa_item(browser, s
     context, page = open_page(browser, site.url)
     try:
         message = ask(page, "How many extradition treaties does Malaysia currently have?")
-        page.locator("#rq-chat button[aria-label='Dislike']").last.click()
+        page.locator("#rq-chat button[aria-label='Like']").last.click()
+        page.locator("#rq-feedback-status").filter(has_text="saved as helpful").wait_for()
+        page.locator("#rq-chat button[aria-label='Dislike']").last.click()  # changes that rating, adds none
         page.locator("#rq-feedback-status").filter(has_text="saved as not helpful").wait_for()
         page.fill("#rq-correct textarea", "11")
         page.fill("#rq-note textarea", "it should say eleven")

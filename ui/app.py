@@ -183,7 +183,7 @@ def build_app(
         asked = [question, conversation, mode, k, filters, picker]
         answered = [chat, conversation, passages, question, side, hint]
         for event in (question.submit, send.click):
-            event(ui.chat, asked, answered, **PRIVATE, **ANSWERING).then(
+            event(ui.chat, asked, answered, show_progress_on=chat, **PRIVATE, **ANSWERING).then(
                 keep.keep, [conversation, browser_chats], [conversation, browser_chats, chats], **PRIVATE
             )
         chat.change(None, None, None, js=SCROLL_JS, **PRIVATE)
@@ -194,7 +194,7 @@ def build_app(
         chat.clear(ui.new_chat, None, reset, queue=False, **PRIVATE)
         bridge.click(ui.open_source, bridge, [viewer, side], **PRIVATE, **ANSWERING).then(None, js=SHOW_VIEWER_JS, **PRIVATE)
 
-        chat.like(keep.rate, conversation, [rated, feedback, fb_status, correct, fb_note], **PRIVATE)
+        chat.like(keep.rate, conversation, [conversation, rated, feedback, fb_status, correct, fb_note], **PRIVATE)
         send_note.click(keep.note, [rated, correct, fb_note], [feedback, fb_status, correct, fb_note], **PRIVATE).then(
             lambda: gr.Group(visible=True), None, feedback, **PRIVATE)  # the thanks stays in view
         chats.input(keep.reopen, [chats, browser_chats], [chat, conversation, passages, viewer, chat_title], **PRIVATE)
@@ -210,9 +210,9 @@ def build_app(
         if read_only:
             app.load(ui.document_table, None, table, **PRIVATE)
         else:
-            files.upload(ui.upload, files, [status, table, chosen, files], **PRIVATE, **INDEXING).then(
+            files.upload(ui.upload, files, [status, table, chosen, files], show_progress_on=status, **PRIVATE, **INDEXING).then(
                 ui.refresh_picker, picker, picker, **PRIVATE)
-            remove.click(ui.remove, chosen, [status, table, chosen], **PRIVATE, **INDEXING).then(
+            remove.click(ui.remove, chosen, [status, table, chosen], show_progress_on=status, **PRIVATE, **INDEXING).then(
                 ui.refresh_picker, picker, picker, **PRIVATE)
             app.load(ui.refresh_documents, None, [table, chosen], **PRIVATE)
 

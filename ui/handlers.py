@@ -169,7 +169,7 @@ class Handlers:
         renamed: dict[str, str] = {}  # saved name -> the name it was uploaded as
         limit = self.rag.settings.max_upload_bytes
         self.uploads.mkdir(parents=True, exist_ok=True)
-        for path in progress.tqdm(paths, desc="Checking files") if paths else []:
+        for path in progress.tqdm(paths, desc="Checking", unit="files") if paths else []:
             src, name = Path(path), safe_name(Path(path).name)
             size = src.stat().st_size
             if size > limit:
@@ -323,7 +323,7 @@ def plural(n: int, noun: str) -> str:
 
 def fresh(conversation: object) -> dict:
     """A conversation state with every field (an older or empty one gets the missing ones)."""
-    base: dict = {"turns": [], "messages": [], "answers": {}, "id": "", "title": ""}
+    base: dict = {"turns": [], "messages": [], "answers": {}, "ratings": {}, "id": "", "title": ""}
     return {**base, **conversation} if isinstance(conversation, dict) else base
 
 

@@ -5,6 +5,7 @@ browser without a login), and exports of a chat or one answer."""
 from __future__ import annotations
 
 import base64
+import sqlite3
 from pathlib import PurePath
 
 import gradio as gr
@@ -40,20 +41,30 @@ class Keeper:
 
     # feedback
     def rate(self, conversation: dict, data: gr.LikeData, request: gr.Request):
-        """A 👍/👎 on one answer: stored at once; the note box opens for the optional note.
-        Outputs: the rated feedback id, the note box, its status line, the right-answer box, the note box's text."""
-        answer = (fresh(conversation)["answers"]).get(str(data.index[0] if isinstance(data.index, list | tuple) else data.index))
+        """A 👍/👎 on one answer: stored at once (a second click on the same answer changes its rating);
+        the note box opens for the optional note. Outputs: conversation, the rated feedback id, the
+        note box, its status line, the right-answer box, the note's text."""
+        conversation = fresh(conversation)
+        index = str(data.index[0] if isinstance(data.index, list | tuple) else data.index)
+        answer = conversation["answers"].get(index)
         if answer is None or not isinstance(data.liked, bool):
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         rating = "up" if data.liked else "down"
+        ratings = dict(conversation.get("ratings") or {})
         try:
-            fid = self.feedback.add(answer, rating, user=user_of(request))
-        except (RagError, OSError) as err:
-            return None, gr.Group(visible=True), f'<div class="rq-hint rq-error">⚠ Feedback not saved: {render.esc(str(err))}</div>', "", ""
+            if index in ratings:
+                fid = int(ratings[index])
+                self.feedback.update(fid, rating=rating)
+            else:
+                fid = self.feedback.add(answer, rating, user=user_of(request))
+        except (RagError, OSError, sqlite3.Error) as err:
+            problem = f'<div class="rq-hint rq-error">⚠ Feedback not saved: {render.esc(str(err))}</div>'
+            return gr.skip(), None, gr.Group(visible=True), problem, "", ""
         label = ("What is the right answer? (optional: it becomes a test question for the maintainers)"
                  if rating == "down" else "Anything to add? (optional)")
-        return fid, gr.Group(visible=True), f'<div class="rq-hint">{THANKS[rating]}</div>', gr.Textbox(
-            value="", label=label, visible=rating == "down"), ""
+        conversation = {**conversation, "ratings": {**ratings, index: fid}}
+        return (conversation, fid, gr.Group(visible=True), f'<div class="rq-hint">{THANKS[rating]}</div>',
+                gr.Textbox(value="", label=label, visible=rating == "down"), "")
 
     def note(self, fid: int | None, correct: str, note: str):
         """The optional note (and right answer) on the last rating. Outputs: note box, status, both fields."""
