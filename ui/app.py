@@ -184,7 +184,7 @@ def build_app(
         answered = [chat, conversation, passages, question, side, hint]
         for event in (question.submit, send.click):
             event(ui.chat, asked, answered, show_progress_on=chat, **PRIVATE, **ANSWERING).then(
-                keep.keep, [conversation, browser_chats], [conversation, browser_chats, chats], **PRIVATE
+                keep.keep, [conversation, browser_chats], [conversation, browser_chats, chats, chat_title], **PRIVATE
             )
         chat.change(None, None, None, js=SCROLL_JS, **PRIVATE)
         reset = [chat, conversation, passages, viewer, question, hint]

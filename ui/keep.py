@@ -76,18 +76,19 @@ class Keeper:
     # chats kept
     def keep(self, conversation: dict, browser_chats: dict | None, request: gr.Request):
         """After an answer: the chat saved (server for a signed-in user, else the browser), the list updated.
-        Outputs: conversation (with its id), browser chats, chat list."""
+        Outputs: conversation (with its id), browser chats, chat list, the chat's title box."""
         conversation = fresh(conversation)
         if not conversation["answers"]:
-            return gr.skip(), gr.skip(), gr.skip()
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
         conversation = {**conversation, "id": conversation["id"] or new_id()}
         user = user_of(request)
         if user:
             self.chats.save(user, conversation)
-            return conversation, gr.skip(), gr.Dropdown(choices=self.chats.list(user), value=conversation["id"])
+            return (conversation, gr.skip(), gr.Dropdown(choices=self.chats.list(user), value=conversation["id"]),
+                    title_for(conversation))
         kept = {k: v for k, v in (browser_chats or {}).items() if k != conversation["id"]}
         kept[conversation["id"]] = for_browser(conversation)  # the latest saved last
-        return conversation, kept, gr.Dropdown(choices=listed(kept), value=conversation["id"])
+        return conversation, kept, gr.Dropdown(choices=listed(kept), value=conversation["id"]), title_for(conversation)
 
     def listing(self, browser_chats: dict | None, request: gr.Request):
         user = user_of(request)
