@@ -16,8 +16,8 @@ pytest.importorskip("pypdfium2")
 from pdfs import indexed_pdf, paragraph, text_pdf
 
 from rag import Rag
-from ui.handlers import Handlers
 from ui import render
+from ui.handlers import Handlers
 from ui.pages import PageImages, page_html
 
 PAGE_ONE = ["The Varn River Office", "Annual report for the year 2031."]
