@@ -79,6 +79,8 @@ def test_a_quote_names_the_document_by_title_then_file_name_and_page():
     assert "/srv/data" not in html
     hit = _hit(doc, start, end)
     assert "/srv/data" not in render.passage_html(hit) and "/srv/data" not in render.document_html(doc, doc.source, start, end)
+    blank = Document.from_text(doc.source, doc.text, metadata={"title": "about:blank"})  # indexed before titles were checked
+    assert "about:blank" not in render.citation_html(cite, blank) and "found in <i class=\"rq-src\">000_802fec47.txt</i>" in render.citation_html(cite, blank)
 
 
 def test_an_answer_whose_quotes_never_mention_a_name_of_the_question_says_so():

@@ -127,7 +127,7 @@ class Handlers:
 
     def titles(self) -> dict[str, str]:
         try:
-            return {s: str(m.get("title") or "") for s, m in self.rag.metadata().items()}
+            return {s: render.real(m.get("title")) for s, m in self.rag.metadata().items()}
         except IndexNotFoundError:
             return {}
 

@@ -15,6 +15,7 @@ from pathlib import PurePath
 from urllib.parse import urlencode
 
 from rag.answer import NOT_FOUND, unmentioned_note
+from rag.metadata import real_title
 from rag.types import Answer, Citation, Document, Hit
 
 CONTEXT_CHARS = 160  # characters of surrounding text shown on each side of a quote
@@ -41,17 +42,23 @@ def doc_key(source: str) -> str:
     return hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
+def real(title: object) -> str:
+    """A title worth showing: not a placeholder an older index may still hold ("about:blank")."""
+    return str(title) if title and real_title(title) else ""
+
+
 def title_of(doc: Document | None) -> str:
-    return str(doc.metadata.get("title") or "") if doc is not None else ""
+    return real(doc.metadata.get("title")) if doc is not None else ""
 
 
 def doc_name(source: str, title: str = "") -> str:
     """A document as the page names it: its title, else its file name."""
-    return title or short_name(source)
+    return real(title) or short_name(source)
 
 
 def doc_html(source: str, title: str = "") -> str:
     """The document's title (its file name where it has none), then its file name small."""
+    title = real(title)
     name = f'<span class="rq-title">{esc(title)}</span> ' if title else ""
     return f'<span class="rq-doc">{name}<span class="rq-src">{esc(short_name(source))}</span></span>'
 
