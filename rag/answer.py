@@ -46,7 +46,8 @@ class Answerer(Protocol):
     name: str
 
     def stream(self, question: str, passages: Sequence[Hit]) -> Iterator[str | Draft]:
-        """Answer text with [n] markers (n = 1-based passage number), in pieces, or one `Draft`
+        """Answer text with [n] markers (n = 1-based passage number; `assemble` renumbers them 1..n
+        in the order the answer shows them), in pieces, or one `Draft`
         (text with markers, and a short answer and confidence where the answerer has them);
         empty text = declined."""
         ...
@@ -148,6 +149,7 @@ def assemble(question: str, query: str, claims: Sequence[Claim], hits: Sequence[
     inside one of the verified quotes and equals the source text at its offsets, and only when the
     quotes' passages write every name the question asks about: otherwise the answer names those it
     does not write (`unmentioned`), and no span is offered as *the* answer."""
+    claims = renumber(claims)
     shown = [c for c in claims if c.supported]
     text = "".join(("\n" if c.new_line else " ") * (i > 0) + c.render() for i, c in enumerate(shown))
     citations = tuple(dict.fromkeys(cite for c in shown for cite in c.citations if cite.verified))
@@ -164,6 +166,28 @@ def assemble(question: str, query: str, claims: Sequence[Claim], hits: Sequence[
     return Answer(question, query, text or NOT_FOUND, citations, tuple(hits), not shown, answerer, dict(timings or {}),
                   issues, tuple(claims), short, draft.confidence if draft else None, bool(draft and draft.conflict and shown),
                   unmentioned)
+
+
+def renumber(claims: Sequence[Claim]) -> tuple[Claim, ...]:
+    """The claims with their citations numbered 1..n in the order the answer shows them.
+
+    An answerer's [n] names the n-th retrieved passage, so the shown markers skip ([1][3][5]) where
+    passages go uncited. Here each passage cited by a verified quote of a supported claim gets the
+    next number in reading order; the citations of withheld claims follow (never shown as markers).
+    Quotes, offsets and passages are untouched; two quotes from one passage share its number."""
+    order: dict[int, int] = {}
+    for wanted in (True, False):
+        for claim in claims:
+            if claim.supported == wanted:
+                for cite in claim.citations:
+                    if cite.verified or not wanted:
+                        order.setdefault(cite.marker, len(order) + 1)
+    for claim in claims:  # unverified citations of a supported claim: numbered last
+        for cite in claim.citations:
+            order.setdefault(cite.marker, len(order) + 1)
+    return tuple(
+        replace(claim, citations=tuple(replace(c, marker=order[c.marker]) for c in claim.citations)) for claim in claims
+    )
 
 
 def unmentioned_note(names: Sequence[str]) -> str:

@@ -1,6 +1,7 @@
 """Metadata filters: which documents a search may return, parsed once into a frozen `Filter`.
 
     source=seeds/00*            the document's source, a glob (* any characters, ? one)
+    source=report.pdf           a bare file name: the document of that name in any folder
     author=Jane Doe             equality (a number or a date compares as one: year=2025, created=2025-06-01)
     author in Jane Doe, Li Wei  any of these
     created>=2025-06-01         a range, on dates (YYYY-MM-DD) or numbers: > >= < <=
@@ -129,7 +130,14 @@ def _glob_sql(column: str, mark, dialect: str, pattern: str) -> str:
 def _source_sql(cond: Condition, column: str, mark, dialect: str) -> str:
     if cond.op != "=":
         raise ConfigError(f"filter {cond}: source takes = or in (with * and ? as wildcards), not a range")
-    parts = [_glob_sql(column, mark, dialect, v) if GLOB.search(v) else f"{column} = {mark(v)}" for v in cond.values]
+    parts = []
+    for v in cond.values:
+        if GLOB.search(v):
+            parts.append(_glob_sql(column, mark, dialect, v))
+        elif "/" in v or "\\" in v:
+            parts.append(f"{column} = {mark(v)}")
+        else:  # a bare file name: the document of that name, in whatever folder it was indexed from
+            parts.append(f"({column} = {mark(v)} OR {_glob_sql(column, mark, dialect, '*/' + v)})")
     return "(" + " OR ".join(parts) + ")"
 
 

@@ -24,6 +24,12 @@ MAX_TEXT = 1_000  # characters of one text value
 FRONT_MATTER = re.compile(r"\A(?:\ufeff)?---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 MARKDOWN_HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 MARKDOWN_SUFFIXES = {".md", ".markdown"}
+# Titles that authoring tools write for a document that has none: never shown as its title.
+PLACEHOLDER_TITLE = re.compile(
+    r"(about:blank|untitled(\s*document)?|document\s*\d*|title|no title|slide\s*\d+|powerpoint presentation"
+    r"|microsoft (word|excel|powerpoint)\b.*|.*\.(docx?|pdf|rtf|odt|pptx?|xlsx?|txt|html?|tex|dvi|ps|qxd|indd))",
+    re.IGNORECASE,
+)
 
 
 def checked(values: dict) -> dict[str, MetaValue]:
@@ -103,8 +109,9 @@ def for_file(path: Path, text: str, properties: dict[str, object]) -> dict[str, 
 def with_title(meta: dict[str, MetaValue], text: str, *, markdown: bool = False) -> dict[str, MetaValue]:
     """`meta` with a `title`: its own, else the text's first heading (a Markdown `#` line, or a
     first line that reads as a title); unchanged when there is neither."""
-    if meta.get("title"):
+    if meta.get("title") and real_title(meta["title"]):
         return meta
+    meta = {k: v for k, v in meta.items() if k != "title"}
     heading = None
     body = FRONT_MATTER.sub("", text, count=1) if markdown else text
     if markdown:
@@ -117,12 +124,19 @@ def with_title(meta: dict[str, MetaValue], text: str, *, markdown: bool = False)
     return {**meta, "title": heading[:MAX_TEXT]} if heading else meta
 
 
+def real_title(value: object) -> bool:
+    """Whether a title from a file's properties names the document: not a placeholder an authoring
+    tool wrote ("about:blank", "Untitled", "Microsoft Word - report.doc", a file name)."""
+    text = " ".join(str(value).split()).strip(" -_.:")
+    return bool(re.search(r"[^\W\d_]", text)) and not PLACEHOLDER_TITLE.fullmatch(text)
+
+
 def document_with_title(document: Document) -> Document:
     """An in-memory document with the title its text gives, unless its metadata names one."""
     from dataclasses import replace
 
     meta = with_title(document.metadata, document.text, markdown=Path(document.source).suffix.lower() in MARKDOWN_SUFFIXES)
-    return document if meta is document.metadata else replace(document, metadata=meta)
+    return document if meta == document.metadata else replace(document, metadata=meta)
 
 
 def front_matter(text: str) -> dict[str, object]:

@@ -251,3 +251,16 @@ def test_a_when_question_takes_its_short_answer_from_a_date_even_a_less_sure_one
     who = "Who co-chaired the consultation with Canada?"  # no date asked: the surest span
     draft = answerer.read(who, hits, answerer.select(who, hits))
     assert REPORT[draft.short[1] : draft.short[2]] == "Lao PDR"
+
+
+def test_citations_are_numbered_one_to_n_in_the_order_the_answer_shows_them():
+    texts = ["Ann was born in 1901.", "Nothing here.", "Ann lived in Lenk.", "Filler text.", "Ann had a dog called Rex."]
+    hits = [Hit(Chunk(f"d{n}.txt:0", f"d{n}.txt", 0, len(t), t, 0), 1.0 / n, n) for n, t in enumerate(texts, start=1)]
+    answer = "Ann lived in Lenk. [3] Ann was born in 1901. [1] Ann had a dog called Rex. [5] Ann flew to Mars. [2]"
+    claims = verify(answer, hits, lambda s: texts[int(s[1]) - 1]).claims
+    got = assemble("Who is Ann?", "Who is Ann?", claims, hits, "extractive", source_text=lambda s: texts[int(s[1]) - 1])
+    assert got.text == "Ann lived in Lenk. [1] Ann was born in 1901. [2] Ann had a dog called Rex. [3]"
+    assert [(c.marker, c.source, c.quote) for c in got.citations] == [
+        (1, "d3.txt", texts[2]), (2, "d1.txt", texts[0]), (3, "d5.txt", texts[4])]  # quotes and offsets as they were
+    assert [c.marker for w in got.withheld for c in w.citations] == [4]  # a withheld claim's passage comes after
+    assert [h.rank for h in got.passages] == [1, 2, 3, 4, 5]

@@ -144,12 +144,12 @@ def test_the_chat_offers_only_allowed_answerers_and_refuses_others_as_an_error_b
         ("extractive", -3.0, QUESTION, "k (passages per question) must be a whole number from 1 to 100"),
         ("extractive", 5, "why? " * 1000, f"ask in at most {MAX_QUESTION_CHARS}"),
     ]:
-        *_, (messages, state, *_) = ui.chat(question, fresh, mode, k)
-        assert error in unescape(messages[-1]["content"]) and "rq-error" in messages[-1]["content"]
-        assert state["turns"] == []
+        *_, (messages, state, _, kept, _, hint) = ui.chat(question, fresh, mode, k)
+        assert error in unescape(hint) and "rq-error" in hint and kept == question  # said under the box, the question kept
+        assert state["turns"] == [] and messages == []
     assert loaded == []
     *_, (messages, state, *_) = ui.chat(QUESTION, fresh, "extractive", 0)  # 0: the server's default
-    assert "Freedonia" in messages[-1]["content"] and "✓ verified" in messages[-1]["content"]
+    assert "Freedonia" in messages[-1]["content"] and "Answer supported by 1 quote" in messages[-1]["content"]
     assert len(state["turns"]) == 1
 
 
@@ -327,9 +327,9 @@ def _upload(ui: Handlers, folder: Path, name: str, data: bytes) -> str:
 def test_an_upload_never_replaces_another_file_and_colliding_names_stay_apart(tmp_path):
     ui = Handlers(Rag(Settings(index_path=str(tmp_path / "index"), embedding_model="test-hash")))
     uploads = tmp_path / "index" / "uploads"
-    assert "Added  dup.txt  (1 chunk)" in _upload(ui, tmp_path / "a", "dup.txt", ZORBLAT.encode())
+    assert "Added  dup.txt  (1 passage)" in _upload(ui, tmp_path / "a", "dup.txt", ZORBLAT.encode())
     status = _upload(ui, tmp_path / "b", "dup.txt", CHEESE.encode())
-    assert "Added  dup (2).txt  (1 chunk, renamed from dup.txt)" in status
+    assert "Added  dup (2).txt  (1 passage, renamed from dup.txt)" in status
     assert "Nothing new" in _upload(ui, tmp_path / "c", "dup.txt", ZORBLAT.encode())  # the same file again
     assert (uploads / "dup.txt").read_text() == ZORBLAT and (uploads / "dup (2).txt").read_text() == CHEESE
     assert sorted(Path(s).name for s, _ in ui.rag.documents()) == ["dup (2).txt", "dup.txt"]
@@ -338,7 +338,7 @@ def test_an_upload_never_replaces_another_file_and_colliding_names_stay_apart(tm
     party = _upload(ui, tmp_path / "e", "🎉.md", b"# Party\n\nThe party starts at dusk.\n")
     names = sorted(p.name for p in uploads.iterdir())
     assert len(names) == 4 and safe_name("🚀.md") in names and safe_name("🎉.md") in names
-    assert f"{safe_name('🚀.md')}  (1 chunk, renamed from 🚀.md)" in rocket and "renamed from 🎉.md" in party
+    assert f"{safe_name('🚀.md')}  (1 passage, renamed from 🚀.md)" in rocket and "renamed from 🎉.md" in party
     assert len(ui.rag.documents()) == 4
 
 

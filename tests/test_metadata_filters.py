@@ -43,6 +43,18 @@ def test_titles_come_from_the_first_heading(tmp_path):
     assert set(load_file(tmp_path / "d.md").metadata) == {"modified"}  # unreadable front matter: none, the file still loads
 
 
+@pytest.mark.parametrize("placeholder", ["about:blank", "Untitled", "untitled document", "Microsoft Word - report.doc",
+                                         "Microsoft Word - Flood Plan", "Document1", "scan_0042.pdf", "  ", "12345"])
+def test_a_placeholder_title_from_the_properties_gives_way_to_the_first_heading(tmp_path, placeholder):
+    path = tmp_path / "plan.md"
+    path.write_text(f"---\ntitle: '{placeholder}'\n---\n# Flood Plan 2025\n\nRivers rise in spring.\n")
+    assert load_file(path).metadata["title"] == "Flood Plan 2025"
+    path.write_text(f"---\ntitle: '{placeholder}'\n---\nRivers rise in spring. Then they fall.\n")
+    assert "title" not in load_file(path).metadata  # no heading either: no title at all, never the placeholder
+    path.write_text("---\ntitle: 'Word Report: Q3 Results'\n---\n# Other\n\nText.\n")
+    assert load_file(path).metadata["title"] == "Word Report: Q3 Results"  # a real title is kept
+
+
 def test_pdf_properties(tmp_path):
     fpdf = pytest.importorskip("fpdf")
     pdf = fpdf.FPDF()
@@ -255,7 +267,7 @@ def test_mcp_tools_take_filters_and_return_metadata(tagged_rag):
                                                                                        "geo/volcanoes.txt": "Volcano Notes"}
 
 
-def test_ui_filter_box_titles_and_api(tagged_rag):
+def test_ui_filter_box_document_picker_titles_and_api(tagged_rag):
     from ui.handlers import Handlers
 
     ui = Handlers(tagged_rag)
@@ -263,15 +275,22 @@ def test_ui_filter_box_titles_and_api(tagged_rag):
     *_, (messages, *_) = ui.chat("What do worker bees collect?", fresh, "extractive", 5, "source=bio/*; created>=2025-06-01")
     html = messages[-1]["content"]
     assert "nectar" in html and "Bee Notes" in html and "volcanoes.txt" not in html
-    *_, (messages, *_) = ui.chat("What do worker bees collect?", fresh, "extractive", 5, "team=chemistry")
-    assert "No indexed document matches the filter “team=chemistry”" in messages[-1]["content"]
-    *_, (messages, state, *_) = ui.chat("What do worker bees collect?", fresh, "extractive", 5, "colour=red")
-    assert "unknown filter key &#x27;colour&#x27;; this index knows: created, source, team, title" in messages[-1]["content"]
+    *_, (messages, *_) = ui.chat("What do worker bees collect?", fresh, "extractive", 5, "source=volcanoes.txt")
+    assert "Volcano Notes" in messages[-1]["content"] and "bees.txt" not in messages[-1]["content"]  # a bare file name
+    assert ui.picker_choices() == [("Bee Notes · bees.txt", "bio/bees.txt"), ("Volcano Notes · volcanoes.txt", "geo/volcanoes.txt")]
+    *_, (messages, *_) = ui.chat("What do worker bees collect?", fresh, "extractive", 5, "", ["geo/volcanoes.txt"])
+    assert "Volcano Notes" in messages[-1]["content"] and "bees.txt" not in messages[-1]["content"]  # the picked one only
+    *_, (messages, _, panel, kept, _, hint) = ui.chat("What do worker bees collect?", fresh, "extractive", 5, "team=chemistry")
+    assert "No indexed document matches the chosen documents and filter" in hint and kept == "What do worker bees collect?"
+    assert messages == [] and "Ask a question to see" in panel  # no stale passages, the question kept to correct
+    *_, (messages, state, *_, hint) = ui.chat("What do worker bees collect?", fresh, "extractive", 5, "colour=red")
+    assert "unknown filter key &#x27;colour&#x27;; this index knows: created, source, team, title" in hint
     assert state["turns"] == []  # a failed turn is no follow-up base
-    assert ui.document_table() == [["bees.txt — Bee Notes", 1, "bio/bees.txt"], ["volcanoes.txt — Volcano Notes", 1, "geo/volcanoes.txt"]]
+    assert ui.document_table() == [["Bee Notes", "bees.txt", 1], ["Volcano Notes", "volcanoes.txt", 1]]
     found = ui.search("bees volcanoes", 5, "team=geo")
     assert [(h["source"], h["title"], h["metadata"]["created"]) for h in found] == [("geo/volcanoes.txt", "Volcano Notes", "2025-05-02")]
     assert {h["source"] for h in ui.ask("What do bees collect?", filters="team=bio")["passages"]} == {"bio/bees.txt"}
+    assert {h["source"] for h in ui.ask("What do bees collect?", filters="source=bees.txt")["passages"]} == {"bio/bees.txt"}
 
 
 def test_bench_scale_prints_the_filtered_search(tmp_path, capsys):

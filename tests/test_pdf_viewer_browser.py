@@ -1,6 +1,6 @@
 """A PDF citation in a real browser: headless Chromium asks about a multi-page PDF whose answer is on
 page 2, opens the citation, and finds the highlight over the page image of that page, where
-rag.pageview says the quote stands. The view is copied to out/screenshots/ui-pdf.png."""
+rag.pageview says the quote stands. The view is copied to docs/ui-pdf.png (docs/ui.md shows it)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ sync_api = pytest.importorskip("playwright.sync_api")
 from conftest import ROOT
 from pdfs import paragraph, text_pdf
 
+from ui import render
 from ui.app import build_app, launch
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -76,7 +77,7 @@ def test_a_pdf_citation_opens_its_page_with_the_quote_highlighted(report, tmp_pa
             cite = page.locator("#rq-chat .rq-cite").filter(has_text="4,212 crowns").first
             cite.wait_for()
             assert "varn-report.pdf" in cite.locator(".rq-src").inner_text() and "p. 2" in cite.inner_text()
-            assert "✓ verified" in cite.inner_text()
+            assert "found in" in cite.inner_text() and "p. 2" in cite.locator(".rq-found").inner_text()
 
             link = cite.locator("a.rq-open")
             span = parse_qs(html.unescape(link.get_attribute("href") or "").split("?", 1)[1])
@@ -91,7 +92,9 @@ def test_a_pdf_citation_opens_its_page_with_the_quote_highlighted(report, tmp_pa
             assert image and image["width"] > 300 and marks.count() >= 1
 
             # where rag.pageview says the quote stands on page 2, scaled to the image as shown
-            view = rag.page_view(span["source"][0], int(span["start"][0]), int(span["end"][0]))
+            ((source, _),) = rag.documents()
+            assert span["doc"] == [render.doc_key(source)] and source not in page.content()  # no server path
+            view = rag.page_view(source, int(span["start"][0]), int(span["end"][0]))
             assert view is not None and view.page == 2 and len(view.boxes) == marks.count()
             for n, box in enumerate(view.boxes):
                 mark = marks.nth(n).bounding_box()
@@ -110,7 +113,6 @@ def test_a_pdf_citation_opens_its_page_with_the_quote_highlighted(report, tmp_pa
             shot = tmp_path / "pdf.png"
             page.screenshot(path=str(shot))
             assert shot.stat().st_size > 10_000
-            (ROOT / "out" / "screenshots").mkdir(parents=True, exist_ok=True)
-            shutil.copy(shot, ROOT / "out" / "screenshots" / "ui-pdf.png")
+            shutil.copy(shot, ROOT / "docs" / "ui-pdf.png")
         finally:
             browser.close()

@@ -59,12 +59,28 @@ def test_answer_html_shows_each_quote_in_its_context_with_a_link_to_the_span():
     assert "Freedonia and Sylvania signed it" in html
     assert "Preamble. <a" in html and f"<mark>{quote}</mark>" in html  # the quote inside its surrounding text
     assert "It ends the &lt;b&gt;war&lt;/b&gt;." in html  # document text is escaped, never markup
-    assert html.count("✓ verified") == 1 and html.count("✗ not verified") == 1
-    assert "1 of 2 quotes verified" in html
+    assert html.count('class="rq-found"') == 1 and html.count("not found in <i class=\"rq-src\">zorblat.txt</i>") == 1
+    assert "Answer supported by 1 quote from the documents" in html  # the answer's status, apart from each quote's
+    assert "✓" not in html and "verified" not in html  # no tick: a quote in a file does not make an answer right
     assert "Searched for" not in html  # the query was the question itself
     link = html.split('href="#rq-open?', 1)[1].split('"', 1)[0]
     span = {k: v[0] for k, v in parse_qs(unquote(link.replace("&amp;", "&"))).items()}
-    assert span == {"source": doc.source, "start": str(start), "end": str(end)}
+    assert span == {"doc": render.doc_key(doc.source), "start": str(start), "end": str(end)}
+    assert "docs/zorblat.txt" not in html  # the page names a file, never its path
+
+
+def test_a_quote_names_the_document_by_title_then_file_name_and_page():
+    doc = Document.from_text("/srv/data/000_802fec47.txt", "River Report\n\n" + TEXT, metadata={"title": "River Report"})
+    start = doc.text.index("The Zorblat")
+    end = doc.text.index("Sylvania.") + len("Sylvania.")
+    cite = Citation(1, doc.source, start, end, doc.text[start:end], True, page=2)
+    html = render.citation_html(cite, doc)
+    assert "found in <i>River Report</i>, p. 2" in html and '<span class="rq-src">000_802fec47.txt</span>' in html
+    assert "/srv/data" not in html
+    hit = _hit(doc, start, end)
+    assert "/srv/data" not in render.passage_html(hit) and "/srv/data" not in render.document_html(doc, doc.source, start, end)
+    blank = Document.from_text(doc.source, doc.text, metadata={"title": "about:blank"})  # indexed before titles were checked
+    assert "about:blank" not in render.citation_html(cite, blank) and "found in <i class=\"rq-src\">000_802fec47.txt</i>" in render.citation_html(cite, blank)
 
 
 def test_an_answer_whose_quotes_never_mention_a_name_of_the_question_says_so():
@@ -74,7 +90,8 @@ def test_an_answer_whose_quotes_never_mention_a_name_of_the_question_says_so():
                     "Freedonia and Sylvania signed it [1].", (Citation(1, doc.source, start, end, doc.text[start:end], True),),
                     (_hit(doc, 0, len(doc.text)),), False, "extractive", unmentioned=("Ruritania",))
     html = render.answer_html(answer, {doc.source: doc})
-    assert 'class="rq-unmentioned"' in html and "The quoted passages never mention Ruritania" in html
+    assert "rq-unmentioned" in html and "Could not confirm: the quoted passages never mention Ruritania" in html
+    assert "Answer supported" not in html
     plain = Answer(answer.question, answer.query, answer.text, answer.citations, answer.passages, False, "extractive")
     assert "rq-unmentioned" not in render.answer_html(plain, {doc.source: doc})
 
@@ -106,8 +123,8 @@ def test_abstention_reads_as_not_in_the_documents_never_as_an_answer():
         answerer="extractive",
     )
     html = render.answer_html(answer, {})
-    assert "Not in the documents" in html
-    assert "rq-answer" not in html and "rq-cites" not in html and "verified" not in html
+    assert "Not in the documents" in html and "Could not confirm an answer in the documents" in html
+    assert "rq-answer" not in html and "rq-cites" not in html and "found in" not in html and "✓" not in html
     assert "Nearest passages" in html and html.count('class="rq-passage"') == 2
     assert "Searched for: “who signed the zorblat treaty: and its population?”" in html
 
@@ -121,11 +138,13 @@ def test_document_viewer_highlights_the_span_and_escapes_the_rest():
     assert "is no longer in the index" in render.document_html(None, "gone.txt")
 
 
-def test_passages_panel_lists_scores_and_method_ranks():
+def test_passages_panel_keeps_scores_and_method_ranks_in_a_fold():
     doc = _doc()
     html = render.passages_html([_hit(doc, 0, 40), _hit(doc, 40, 80, rank=2)], "zorblat")
-    assert "2 passages retrieved for “zorblat”" in html
-    assert "score 0.5000 · dense #1, bm25 #2" in html and "score 0.2500 · dense #2, bm25 #2" in html
+    assert "2 passages found for “zorblat”" in html and "1 passage found" in render.passages_html([_hit(doc, 0, 40)], "z")
+    details = html.split("<details")[1:]  # scores and ranks only inside a folded Details
+    assert "rank 1 · score 0.5000 · dense #1, bm25 #2" in details[0] and "rank 2 · score 0.2500 · dense #2, bm25 #2" in details[1]
+    assert "score" not in html.replace("".join("<details" + d for d in details), "")
 
 
 def test_a_streaming_draft_is_labelled_as_not_yet_checked_until_the_answer_replaces_it():
@@ -161,7 +180,7 @@ def test_upload_indexes_good_files_and_rejects_bad_ones_without_losing_anything(
     good = _files(tmp_path / "a", zorblat_dot_txt=TEXT.encode(), notes_dot_md=b"# Notes\n\nSylvania exports cheese.\n")
     status, table, _, cleared = ui.upload(good)
     assert "✓ Added <b>zorblat.txt</b>" in status and "✓ Added <b>notes.md</b>" in status and "✗" not in status
-    assert sorted(row[0] for row in table) == ["notes.md — Notes", "zorblat.txt"]  # the title (its first heading) beside the file name
+    assert sorted(row[:2] for row in table) == [["Notes", "notes.md"], ["—", "zorblat.txt"]]  # the title (its first heading), then the file name
     assert cleared is None and sorted(p.name for p in uploads.iterdir()) == ["notes.md", "zorblat.txt"]
 
     bad = _files(
@@ -176,22 +195,31 @@ def test_upload_indexes_good_files_and_rejects_bad_ones_without_losing_anything(
     assert "empty.txt: file is empty" in status and "blob.txt: looks like a binary file" in status
     assert "tool.exe: unsupported file type '.exe'" in status and "zorblat.txt: file is empty" in status
     assert "Nothing already indexed was changed" in status and "✓ Added" not in status
-    assert sorted(row[0] for row in table) == ["notes.md — Notes", "zorblat.txt"]
+    assert sorted(row[1] for row in table) == ["notes.md", "zorblat.txt"]
     assert (uploads / "zorblat.txt").read_text() == TEXT
     assert sorted(p.name for p in uploads.iterdir()) == ["notes.md", "zorblat.txt"]
 
-    zorblat = next(row[2] for row in table if row[0] == "zorblat.txt")
+    zorblat = next(s for name, s in ui.picker_choices() if name == "zorblat.txt")
     status, table, _ = ui.remove(zorblat)
-    assert "Removed zorblat.txt. 1 document, 1 chunk remain." in status
-    assert [row[0] for row in table] == ["notes.md — Notes"] and not (uploads / "zorblat.txt").exists()
-    assert ui.documents() == [{"source": next(row[2] for row in table), "chunks": 1}]
+    assert "Removed zorblat.txt. 1 document, 1 passage remain." in status
+    assert [row[:2] for row in table] == [["Notes", "notes.md"]] and not (uploads / "zorblat.txt").exists()
+    assert [d["chunks"] for d in ui.documents()] == [1] and str(tmp_path) not in str(table)
 
 
 def test_asking_before_anything_is_indexed_says_what_to_do(fast_settings):
     ui = Handlers(Rag(fast_settings))
-    *_, (messages, state, _, cleared, _) = ui.chat("anything?", {"turns": [], "messages": []}, "extractive", 5)
-    assert "No documents are indexed yet" in messages[-1]["content"] and state["turns"] == [] and cleared == ""
+    *_, (_, state, _, kept, _, hint) = ui.chat("anything?", {"turns": [], "messages": []}, "extractive", 5)
+    assert "No documents are indexed yet" in hint and state["turns"] == [] and kept == "anything?"
     assert ui.documents() == []
+
+
+def test_an_empty_question_says_why_nothing_happens_and_a_long_one_is_kept(fast_settings):
+    ui = Handlers(Rag(fast_settings))
+    ((*_, hint),) = ui.chat("   ", {"turns": [], "messages": []}, "extractive", 5)
+    assert "Type a question first" in hint
+    long = "why " * 600
+    *_, (messages, _, _, kept, _, hint) = ui.chat(long, {"turns": [], "messages": []}, "extractive", 5)
+    assert kept == long and "2,000" in hint.replace("2000", "2,000") and messages == []
 
 
 # several users at once, through the named API ---------------------------------------------------
@@ -290,5 +318,32 @@ def test_withheld_claims_are_shown_apart_and_marked_unsupported():
     html = render.answer_html(answer, {doc.source: doc})
     answer_part, _, withheld = html.partition('class="rq-withheld"')
     assert "Wire money" not in answer_part and "Freedonia and Sylvania signed it." in answer_part
-    assert "1 sentence withheld: not supported by the documents" in withheld
+    assert "1 sentence left out: not supported by the documents" in withheld
     assert "Wire money to account 0042." in withheld and "no citation" in withheld
+
+
+def test_chats_are_kept_per_user_and_export_with_their_quotes(tmp_path):
+    from ui.chats import ChatStore, export
+
+    doc = _doc()
+    start, end = doc.text.index("The Zorblat"), doc.text.index("Sylvania.") + len("Sylvania.")
+    answer = Answer("who signed?", "who signed?", "Freedonia and Sylvania signed it [1].",
+                    (Citation(1, doc.source, start, end, doc.text[start:end], True, page=3),), (), False, "extractive")
+    record = {**answer.to_dict(), "citations": [{**answer.to_dict()["citations"][0], "title": "Zorblat Treaty"}]}
+    chat = {"turns": [["who signed?", answer.text]], "messages": [], "answers": {"1": record}, "id": "", "title": ""}
+    store = ChatStore(tmp_path)
+    kept = store.save("ann", chat)
+    assert store.list("ann") == [("who signed?", kept)] and store.list("bob") == []  # one user's chats only
+    assert store.load("bob", kept) is None
+    store.rename("ann", kept, "  Zorblat   signatories ")
+    assert store.list("ann") == [("Zorblat signatories", kept)]
+    stem, markdown, data = export(store.load("ann", kept) or {})
+    assert stem == "chat" and markdown.startswith("# Zorblat signatories\n\n## who signed?")
+    assert "[1] found in *Zorblat Treaty*, p. 3 (zorblat.txt, characters 10–74):" in markdown
+    assert "> The Zorblat treaty was signed in 2031 by Freedonia and Sylvania." in markdown
+    quote = json.loads(data)["answers"][0]["quotes"][0]
+    assert quote == {"n": 1, "document": "zorblat.txt", "title": "Zorblat Treaty", "page": 3, "start": start, "end": end,
+                     "quote": doc.text[start:end], "found_in_document": True}
+    assert "docs/" not in data and "docs/" not in markdown  # file names only
+    store.delete("ann", kept)
+    assert store.list("ann") == []

@@ -16,6 +16,7 @@ pytest.importorskip("pypdfium2")
 from pdfs import indexed_pdf, paragraph, text_pdf
 
 from rag import Rag
+from ui import render
 from ui.handlers import Handlers
 from ui.pages import PageImages, page_html
 
@@ -29,7 +30,7 @@ def indexed(tmp_path, fast_settings):
 
 
 def _open(ui: Handlers, source: str, start: int, end: int) -> str:
-    html, _ = ui.open_source(json.dumps({"source": source, "start": start, "end": end}))
+    html, _ = ui.open_source(json.dumps({"doc": render.doc_key(source), "start": start, "end": end}))
     return html
 
 

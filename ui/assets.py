@@ -36,9 +36,85 @@ const scroll = (tries) => {
 watch('value', () => requestAnimationFrame(() => scroll(25)));
 scroll(25);
 """
+# After each update of the chat: keep the top of the newest answer (its short answer) in view, not
+# the end of its quotes, as the chat's own autoscroll would.
+SCROLL_JS = """
+() => requestAnimationFrame(() => {
+  const chat = document.querySelector('#rq-chat');
+  const answers = chat ? chat.querySelectorAll('.message.bot, .message-row.bot-row, [data-testid="bot"]') : [];
+  const last = answers[answers.length - 1];
+  if (!last) return;
+  let box = last.parentElement;
+  while (box && box !== document.body) {
+    const style = getComputedStyle(box);
+    if (box.scrollHeight > box.clientHeight + 2 && /(auto|scroll)/.test(style.overflowY)) break;
+    box = box.parentElement;
+  }
+  if (!box || box === document.body) return;
+  const top = last.getBoundingClientRect().top - box.getBoundingClientRect().top + box.scrollTop;
+  box.scrollTop = Math.max(0, top - 56);  // the question just above the answer stays in view
+})
+"""
+# On a narrow screen the document sits below the chat: bring it into view when a quote opens it.
+SHOW_VIEWER_JS = """
+() => {
+  if (window.innerWidth > 800) return;
+  const side = document.querySelector('#rq-side');
+  if (side) requestAnimationFrame(() => side.scrollIntoView({behavior: 'instant', block: 'start'}));
+}
+"""
+THEME_JS = """
+() => {
+  const dark = document.body.classList.toggle('dark');
+  try { localStorage.setItem('rq-theme', dark ? 'dark' : 'light'); } catch (e) {}
+}
+"""
+THEME_LOAD_JS = """
+() => {
+  let theme = null;
+  try { theme = localStorage.getItem('rq-theme'); } catch (e) {}
+  if (theme) document.body.classList.toggle('dark', theme === 'dark');
+}
+"""
 
 CSS = """
 .gradio-container { max-width: 1360px !important; margin: 0 auto !important; }
+/* the page never widens: long names wrap, columns may shrink */
+@media (min-width: 801px) { #rq-main, #rq-side-col { min-width: 0 !important; } }
+#rq-ask-row, #rq-picker-row { flex-wrap: nowrap !important; }
+#rq-ask-row > *, #rq-picker-row > * { min-width: 0 !important; }
+#rq-send, #rq-clear { flex: 0 0 auto !important; }
+.rq-msg, .rq-panel { overflow-wrap: anywhere; }
+#rq-top { align-items: flex-start; }
+#rq-theme { align-self: flex-start; }
+#rq-clear { align-self: center; }
+#rq-hint { min-height: 0 !important; padding: 0 !important; }
+/* one clear control: "New chat" (the chat's own trash button is hidden) */
+#rq-chat button[aria-label="Clear"], #rq-chat button[title="Clear"] { display: none !important; }
+#rq-question textarea { font-size: 1rem; min-height: 44px; }
+#rq-question textarea::placeholder { opacity: 1; color: var(--body-text-color-subdued); }
+.rq-hint { font-size: 0.9rem; color: var(--body-text-color-subdued); padding: 2px 4px; }
+.rq-hint.rq-error { color: #b91c1c; }
+.rq-status-line { margin: 8px 0 4px; font-size: 0.88rem; }
+.rq-supported { color: var(--body-text-color); }
+.rq-unsure { color: #b45309; }
+.rq-found { font-size: 0.85rem; }
+.rq-found i.rq-src, .rq-bad i.rq-src { font-size: 0.85rem; color: inherit; }
+.rq-doc .rq-title { font-weight: 600; font-style: normal; color: var(--body-text-color); margin: 0 0.3em 0 0; }
+.rq-doc .rq-src, .rq-cite-head .rq-src { font-weight: 400; font-size: 0.78rem; color: var(--body-text-color-subdued); }
+.rq-details { font-size: 0.8rem; margin-top: 4px; }
+.rq-exports { font-size: 0.9rem; }
+.rq-download { margin-left: 8px; color: var(--color-accent); }
+.rq-details summary { cursor: pointer; color: var(--body-text-color-subdued); }
+@media (max-width: 800px) {
+  .gradio-container { padding: 0 6px !important; }
+  #rq-ask { flex-direction: column !important; flex-wrap: nowrap !important; }
+  #rq-main, #rq-side-col { flex: 1 1 auto !important; width: 100% !important; min-width: 0 !important; }
+  #rq-chat { height: 70vh !important; }
+  #rq-side { min-height: 0 !important; }
+  .rq-header h1 { font-size: 1.3rem; }
+  .rq-header p { display: none; }
+}
 
 .rq-header { padding: 6px 2px 2px; }
 .rq-header h1 { font-size: 1.6rem; font-weight: 700; margin: 0 0 4px; letter-spacing: -0.01em; }
@@ -65,8 +141,8 @@ CSS = """
   border: 1px solid var(--border-color-primary); }
 .rq-cite-head { font-size: 0.85rem; margin-bottom: 4px; display: flex; flex-wrap: wrap; gap: 6px; align-items: baseline; }
 .rq-marker, .rq-rank { font-weight: 700; color: var(--color-accent); }
-.rq-src { font-weight: 600; word-break: break-all; }
-.rq-title { color: #475569; font-style: italic; margin-left: 0.3em; }
+.rq-src { font-weight: 600; overflow-wrap: anywhere; }
+.rq-title { color: var(--body-text-color); font-weight: 600; }
 .rq-meta { color: var(--body-text-color-subdued); font-size: 0.82rem; }
 .rq-ctx { font-size: 0.9rem; color: var(--body-text-color-subdued); }
 .rq-ctx mark, .rq-doc-text mark { background: #fde68a; color: #1f2937; padding: 1px 0; border-radius: 2px; }

@@ -22,15 +22,16 @@ from rag import Rag, RagError
 from rag.answerers import EXTRACTIVE, allowed
 from rag.documents import load_file
 from rag.errors import IndexNotFoundError
-from rag.filters import split_conditions
+from rag.filters import Condition, Filter, parse_filter, split_conditions
 from rag.settings import check_history
-from rag.types import AnswerEvent, PassagesEvent, QueryEvent, TokenEvent, hit_to_dict
+from rag.types import Answer, AnswerEvent, PassagesEvent, QueryEvent, TokenEvent, hit_to_dict
 
 from . import render
 from .pages import PageImages
 
 NO_INDEX = "No documents are indexed yet: add some in the Documents tab."
-NO_MATCH = "No indexed document matches the filter “{}”: change it in Answer settings (the Documents tab shows each document's title)."
+NO_MATCH = "No indexed document matches the chosen documents and filter: change them above the chat (the Documents tab lists every document)."
+EMPTY_QUESTION = "Type a question first, then press Enter or Ask."
 
 
 class Handlers:
@@ -50,67 +51,96 @@ class Handlers:
         return allowed(mode if isinstance(mode, str) else None, self.allow, self.rag.settings.answerer)
 
     # chat
-    def chat(self, message: str, conversation: dict, mode: str, k: float, filters: str = ""):
+    def chat(self, message: str, conversation: dict, mode: str, k: float, filters: str = "", picked: list[str] | None = None):
+        """Outputs: chat, conversation, passages panel, question box, side tabs, hint under the question.
+        The question box is emptied while answering and given back when the question fails."""
         question = (message or "").strip()
-        turns = list(conversation.get("turns", []))
-        messages = list(conversation.get("messages", []))
+        conversation = fresh(conversation)
+        turns, messages = list(conversation["turns"]), list(conversation["messages"])
         if not question:
-            yield messages, conversation, gr.skip(), "", gr.skip()
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), hint_html(EMPTY_QUESTION)
             return
         messages.append({"role": "user", "content": question})
         messages.append({"role": "assistant", "content": render.pending_html(question)})
-        yield messages, conversation, gr.skip(), "", gr.skip()
+        yield messages, gr.skip(), gr.skip(), "", gr.skip(), ""
         query, partial = "", ""
         try:
             history = [tuple(t) for t in turns]
-            conditions = split_conditions(filters)
+            conditions = choose(filters, picked, self._sources())
             for event in self.rag.ask_stream(question, history=history, llm=self._llm(mode), k=passages(k), filters=conditions):
                 if isinstance(event, QueryEvent):
                     query = event.query
                 elif isinstance(event, PassagesEvent):
                     panel = render.passages_html(event.passages, query)
-                    yield messages, conversation, panel, "", gr.Tabs(selected="passages")
+                    yield messages, gr.skip(), panel, gr.skip(), gr.Tabs(selected="passages"), gr.skip()
                     continue
                 elif isinstance(event, TokenEvent):
                     partial += event.text
                 elif isinstance(event, AnswerEvent):
                     answer = event.answer
-                    content = render.answer_html(answer, self._documents(answer))
-                    if conditions and not answer.passages:
-                        content = render.error_html(NO_MATCH.format("; ".join(conditions)))
-                    messages[-1] = {"role": "assistant", "content": content}
+                    if conditions is not None and not answer.passages:
+                        raise RagError(NO_MATCH)
+                    documents = self._documents(answer)
+                    messages[-1] = {"role": "assistant", "content": render.answer_html(answer, documents)}
                     turns.append([question, answer.text])
-                    state = {"turns": turns, "messages": messages}
-                    yield messages, state, render.passages_html(answer.passages, answer.query), "", gr.skip()
+                    answers = {**conversation["answers"], str(len(messages) - 1): record(answer, documents)}
+                    state = {**conversation, "turns": turns, "messages": messages, "answers": answers}
+                    yield messages, state, render.passages_html(answer.passages, answer.query), gr.skip(), gr.skip(), ""
                     return
                 messages[-1] = {"role": "assistant", "content": render.pending_html(question, query, partial)}
-                yield messages, conversation, gr.skip(), "", gr.skip()
+                yield messages, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         except IndexNotFoundError:
-            messages[-1] = {"role": "assistant", "content": render.error_html(NO_INDEX)}
+            problem = NO_INDEX
         except RagError as err:
-            messages[-1] = {"role": "assistant", "content": render.error_html(str(err))}
-        # An error leaves the conversation history as it was, so the failed turn is not a follow-up base.
-        yield messages, {"turns": turns, "messages": messages}, gr.skip(), "", gr.skip()
+            problem = str(err)
+        # An error leaves the conversation as it was (the failed turn is no follow-up base), clears the
+        # passages of an earlier question, and gives the typed question back to correct and resend.
+        yield (conversation["messages"], conversation, render.passages_html([]), message,
+               gr.skip(), hint_html(problem, error=True))
+
+    def _sources(self) -> list[str]:
+        return [s for s, _ in self._rows()]
 
     def _documents(self, answer) -> dict:
         sources = {c.source for c in answer.citations} | {h.chunk.source for h in answer.passages}
         return {s: self.rag.document(s) for s in sources}
 
     def new_chat(self):
-        return [], {"turns": [], "messages": []}, render.passages_html([]), render.viewer_placeholder(), ""
+        """Outputs: chat, conversation, passages, viewer, question, hint."""
+        return [], fresh(None), render.passages_html([]), render.viewer_placeholder(), "", ""
 
     def open_source(self, payload: str):
         try:
             span = json.loads(payload or "{}")
-            source, start, end = str(span["source"]), int(span["start"]), int(span["end"])
+            key, start, end = str(span["doc"]), int(span["start"]), int(span["end"])
         except (ValueError, KeyError, TypeError):
             return gr.skip(), gr.skip()
+        source = next((s for s in self._sources() if render.doc_key(s) == key), None)
+        if source is None:
+            return render.document_html(None, "that document"), gr.Tabs(selected="source")
         try:
             doc = self.rag.document(source)
         except RagError:
             doc = None
         page = self.pages.page_html(self.rag, doc, start, end)
         return render.document_html(doc, source, start, end, page), gr.Tabs(selected="source")
+
+    def titles(self) -> dict[str, str]:
+        try:
+            return {s: render.real(m.get("title")) for s, m in self.rag.metadata().items()}
+        except IndexNotFoundError:
+            return {}
+
+    def picker_choices(self) -> list[tuple[str, str]]:
+        """(title · file name, source) of each indexed document, by title: the document picker's choices."""
+        titles = self.titles()
+        named = [(f"{titles[s]} · {render.short_name(s)}" if titles.get(s) else render.short_name(s), s) for s in self._sources()]
+        return sorted(named, key=lambda pair: pair[0].lower())
+
+    def refresh_picker(self, picked: list[str] | None = None):
+        choices = self.picker_choices()
+        known = {s for _, s in choices}
+        return gr.Dropdown(choices=choices, value=[s for s in picked or [] if s in known])
 
     # documents
     def _rows(self) -> list[tuple[str, int]]:
@@ -120,19 +150,14 @@ class Handlers:
             return []
 
     def document_table(self) -> list[list]:
-        """[file name and title, chunks, source] of each indexed document."""
-        try:
-            titles = {s: str(m.get("title") or "") for s, m in self.rag.metadata().items()}
-        except IndexNotFoundError:
-            titles = {}
-        named = {s: f"{render.short_name(s)} — {titles[s]}" if titles.get(s) else render.short_name(s) for s, _ in self._rows()}
-        return [[named[s], n, s] for s, n in self._rows()]
+        """[title, file name, passages] of each indexed document (no server path: the page never shows one)."""
+        titles = self.titles()
+        return [[titles.get(s) or "—", render.short_name(s), n] for s, n in self._rows()]
 
     def refresh_documents(self):
-        table = self.document_table()
-        return table, gr.Dropdown(choices=[(f"{name} — {s}", s) for name, _, s in table], value=None)
+        return self.document_table(), gr.Dropdown(choices=self.picker_choices(), value=None)
 
-    def upload(self, paths: list[str] | None, progress=gr.Progress(track_tqdm=True)):
+    def upload(self, paths: list[str] | None, progress=gr.Progress()):
         """Validate, save into <index>/uploads/ and index incrementally; bad files change nothing and
         leave nothing in uploads/ (a file the index then refuses after all is deleted again).
 
@@ -145,7 +170,7 @@ class Handlers:
         renamed: dict[str, str] = {}  # saved name -> the name it was uploaded as
         settings = self.rag.settings
         limit = settings.max_upload_bytes
-        for path in progress.tqdm(paths, desc="Checking files") if paths else []:
+        for path in progress.tqdm(paths, desc="Checking", unit="files") if paths else []:
             src, name = Path(path), safe_name(Path(path).name)
             size = src.stat().st_size
             if size > limit:
@@ -172,7 +197,7 @@ class Handlers:
                 part = dest.with_name(f".{dest.name}.part")
                 part.write_bytes(src.read_bytes())
                 os.replace(part, dest)
-            progress(0.3, desc="Indexing")
+            progress(0.3, desc=f"Indexing {plural(len(ready), 'document')}")
             try:
                 report = self.rag.index([str(dest) for _, dest in ready], prune=False, progress=True)
             except RagError as err:
@@ -205,7 +230,7 @@ class Handlers:
                 path.unlink()  # an uploaded copy would otherwise come back on the next re-index of uploads/
             message = (
                 f'<div class="rq-status rq-ok-box">Removed {render.esc(render.short_name(source))}. '
-                f"{plural(report.documents, 'document')}, {plural(report.chunks, 'chunk')} remain.</div>"
+                f"{plural(report.documents, 'document')}, {plural(report.chunks, 'passage')} remain.</div>"
             )
         table, dropdown = self.refresh_documents()
         return message, table, dropdown
@@ -302,7 +327,7 @@ def upload_status(
         n, name = counts.get(source, 0), render.short_name(source)
         was = (renamed or {}).get(name)
         note = f", renamed from {render.esc(was)}" if was else ""
-        lines.append(f"<li>✓ Added <b>{render.esc(name)}</b> ({plural(n, 'chunk')}{note})</li>")
+        lines.append(f"<li>✓ Added <b>{render.esc(name)}</b> ({plural(n, 'passage')}{note})</li>")
     for problem in problems:
         lines.append(f'<li class="rq-bad">✗ Not added: {render.esc(problem)}</li>')
     if not lines:
@@ -319,3 +344,33 @@ def megabytes(size: int) -> str:
 
 def plural(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def fresh(conversation: object) -> dict:
+    """A conversation state with every field (an older or empty one gets the missing ones)."""
+    base: dict = {"turns": [], "messages": [], "answers": {}, "ratings": {}, "id": "", "title": ""}
+    return {**base, **conversation} if isinstance(conversation, dict) else base
+
+
+def choose(filters: str, picked: object, sources: Iterable[str]) -> Filter | None:
+    """The documents a question may use: the free filter's conditions, and the picked documents.
+    A bare file name in the filter (`source=report.pdf`) names the document of that name."""
+    found = parse_filter(split_conditions(filters))
+    conditions = list(found.conditions) if found else []
+    known = set(sources)
+    chosen = tuple(s for s in (picked if isinstance(picked, list | tuple) else ()) if isinstance(s, str) and s in known)
+    if chosen:
+        conditions.append(Condition("source", "=", chosen))
+    return Filter(tuple(conditions)) if conditions else None
+
+
+def hint_html(text: str, error: bool = False) -> str:
+    css = "rq-hint rq-error" if error else "rq-hint"
+    return f'<div class="{css}">{"⚠ " if error else ""}{render.esc(text)}</div>' if text else ""
+
+
+def record(answer: Answer, documents: dict) -> dict:
+    """An answer as the conversation keeps it (for feedback and export): its JSON, each quote with its document's title."""
+    out = answer.to_dict()
+    out["citations"] = [{**c, "title": render.title_of(documents.get(c["source"]))} for c in out["citations"]]
+    return out

@@ -1,17 +1,21 @@
 """HTML for the chat UI: answers with their cited quotes, retrieved passages, the source viewer.
 
 Pure functions from `rag.types` records to HTML strings; no Gradio here. Every piece of
-document or model text goes through `html.escape`, so a document cannot inject markup.
+document or model text goes through `html.escape`, so a document cannot inject markup. A document
+is named by its title, its file name small beside it; the page never holds a server path (links
+carry `doc_key(source)`, which the app maps back).
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 from pathlib import PurePath
 from urllib.parse import urlencode
 
-from rag.answer import unmentioned_note
+from rag.answer import NOT_FOUND, unmentioned_note
+from rag.metadata import real_title
 from rag.types import Answer, Citation, Document, Hit
 
 CONTEXT_CHARS = 160  # characters of surrounding text shown on each side of a quote
@@ -28,22 +32,45 @@ def short_name(source: str) -> str:
     return PurePath(source).name or source
 
 
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """"1 passage", "2 passages"."""
+    return f"{n} {noun if n == 1 else (nouns or noun + 's')}"
+
+
+def doc_key(source: str) -> str:
+    """What the page knows a document by: a digest of its source, never the server's path."""
+    return hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def real(title: object) -> str:
+    """A title worth showing: not a placeholder an older index may still hold ("about:blank")."""
+    return str(title) if title and real_title(title) else ""
+
+
 def title_of(doc: Document | None) -> str:
-    return str(doc.metadata.get("title") or "") if doc is not None else ""
+    return real(doc.metadata.get("title")) if doc is not None else ""
 
 
-def title_html(title: str) -> str:
-    """A document's title beside its file name, where it has one."""
-    return f' <span class="rq-title">{esc(title)}</span>' if title else ""
+def doc_name(source: str, title: str = "") -> str:
+    """A document as the page names it: its title, else its file name."""
+    return real(title) or short_name(source)
 
 
-def source_link(source: str, start: int, end: int, label: str, css: str = "rq-open") -> str:
+def doc_html(source: str, title: str = "") -> str:
+    """The document's title (its file name where it has none), then its file name small."""
+    title = real(title)
+    name = f'<span class="rq-title">{esc(title)}</span> ' if title else ""
+    return f'<span class="rq-doc">{name}<span class="rq-src">{esc(short_name(source))}</span></span>'
+
+
+def source_link(source: str, start: int, end: int, label: str, css: str = "rq-open", title: str = "") -> str:
     """A link the page script turns into "open this span in the source viewer".
 
     The span rides in the link's fragment: the chat's HTML sanitizer keeps `href` but drops data-* attributes.
     """
-    query = urlencode({"source": source, "start": int(start), "end": int(end)})
-    return f'<a class="{css}" href="#{OPEN_PREFIX}{esc(query)}" title="Open {esc(source)} at this passage">{label}</a>'
+    query = urlencode({"doc": doc_key(source), "start": int(start), "end": int(end)})
+    tip = f"Read this passage in {doc_name(source, title)}"
+    return f'<a class="{css}" href="#{OPEN_PREFIX}{esc(query)}" title="{esc(tip)}">{label}</a>'
 
 
 def _flat(text: str) -> str:
@@ -63,10 +90,14 @@ def _context(doc: Document | None, start: int, end: int, quote: str) -> tuple[st
     return _flat(before), _flat(after)
 
 
-def verified_badge(verified: bool) -> str:
-    if verified:
-        return '<span class="rq-ok" title="The quote was found verbatim in the source">✓ verified</span>'
-    return '<span class="rq-bad" title="The quote could not be found in the source">✗ not verified</span>'
+def found_html(citation: Citation, title: str) -> str:
+    """What was checked about one quote: that it stands, word for word, in the document."""
+    name = f"<i>{esc(title)}</i>" if title else f'<i class="rq-src">{esc(short_name(citation.source))}</i>'
+    where = name + (f", p. {citation.page}" if citation.page else "")
+    if citation.verified:
+        tip = "This quote was found word for word in the document; read it to judge whether it answers"
+        return f'<span class="rq-found" title="{tip}">found in {where}</span>'
+    return f'<span class="rq-bad" title="This quote could not be found in the document">not found in {where}</span>'
 
 
 def ocr_badge(confidence: float | None) -> str:
@@ -78,25 +109,23 @@ def ocr_badge(confidence: float | None) -> str:
 
 def citation_html(citation: Citation, doc: Document | None) -> str:
     before, after = _context(doc, citation.start, citation.end, citation.quote)
-    page = f' <span class="rq-meta">p. {citation.page}</span>' if citation.page else ""
-    page += ocr_badge(doc.ocr_at(citation.start, citation.end) if doc is not None else None)
+    title = title_of(doc)
     head = (
-        f'<span class="rq-marker">[{citation.marker}]</span> '
-        f'<span class="rq-src" title="{esc(citation.source)}">{esc(short_name(citation.source))}</span>'
-        f"{title_html(title_of(doc))}{page} "
-        f"{verified_badge(citation.verified)}"
+        f'<span class="rq-marker">[{citation.marker}]</span> {found_html(citation, title)}'
+        f'{ocr_badge(doc.ocr_at(citation.start, citation.end) if doc is not None else None)}'
+        + (f' <span class="rq-src">{esc(short_name(citation.source))}</span>' if title else "")
     )
     quote = esc(_flat(citation.quote))
     if before or after:
         spaced_before = f"{esc(before)} " if before else ""
         spaced_after = f" {esc(after)}" if after else ""
-        mark = source_link(citation.source, citation.start, citation.end, f"<mark>{quote}</mark>", "rq-quote")
+        mark = source_link(citation.source, citation.start, citation.end, f"<mark>{quote}</mark>", "rq-quote", title)
         body = f"{spaced_before}{mark}{spaced_after}"
     elif quote:
         body = f"“<mark>{quote}</mark>”"
     else:
         body = "(no quote: the source file changed since it was indexed)"
-    link = source_link(citation.source, citation.start, citation.end, "open in source ↗") if doc is not None else ""
+    link = source_link(citation.source, citation.start, citation.end, "read in the document ↗", title=title) if doc is not None else ""
     return f'<div class="rq-cite"><div class="rq-cite-head">{head} {link}</div><div class="rq-ctx">{body}</div></div>'
 
 
@@ -127,40 +156,51 @@ def pending_html(question: str, query: str = "", partial: str = "") -> str:
     return f'<div class="rq-msg">{note}<div class="rq-pending">{step}</div></div>'
 
 
+def status_html(answer: Answer) -> str:
+    """The answer's own status, apart from its quotes' checks: what backs it, or why it is not confirmed.
+    Never a tick: a quote found in a document does not make the answer right."""
+    n = sum(c.verified for c in answer.citations)
+    if answer.abstained:
+        return '<div class="rq-status-line rq-unsure">Could not confirm an answer in the documents; the nearest passages are below.</div>'
+    if not n:
+        return '<div class="rq-status-line rq-unsure">Could not confirm: no quote from the documents backs this answer.</div>'
+    if answer.unmentioned:
+        text = unmentioned_note(answer.unmentioned)
+        return f'<div class="rq-status-line rq-unsure rq-unmentioned">Could not confirm: {esc(text)}</div>'
+    if answer.conflict:
+        return ('<div class="rq-status-line rq-unsure rq-conflict">The documents disagree: each source is quoted below; '
+                'read them before relying on one.</div>')
+    read = "read it" if n == 1 else "read them"
+    return (f'<div class="rq-status-line rq-supported">Answer supported by {plural(n, "quote")} from the documents: '
+            f'{read} to judge whether the answer is right.</div>')
+
+
 def answer_html(answer: Answer, documents: dict[str, Document | None]) -> str:
-    """The finished assistant message: answer, then each citation with its quote in context.
+    """The finished assistant message: the short answer, the answer, its status, then each quote in
+    its context with the document it was found in.
 
     An abstention is never dressed as an answer: it says "Not in the documents" and lists
     the nearest passages as what they are.
     """
     note = query_note(answer.question, answer.query)
     if answer.abstained:
+        said = "" if answer.text.strip() == NOT_FOUND else f'<div class="rq-abstain-text">{esc(answer.text.strip())}</div>'
         near = "".join(passage_html(h, snippet=220) for h in answer.passages[:3])
         if near:
             near = f'<div class="rq-near-title">Nearest passages (they do not answer the question):</div>{near}'
         return (
             f'<div class="rq-msg">{note}<div class="rq-abstain">'
-            f'<div class="rq-abstain-title">Not in the documents</div>'
-            f'<div class="rq-abstain-text">{esc(answer.text.strip())}</div>{near}</div>{withheld_html(answer)}</div>'
+            f'<div class="rq-abstain-title">Not in the documents</div>{status_html(answer)}{said}{near}</div>'
+            f'{withheld_html(answer)}</div>'
         )
     cites = "".join(citation_html(c, documents.get(c.source)) for c in answer.citations)
     if cites:
-        n = len(answer.citations)
-        ok = sum(c.verified for c in answer.citations)
-        title = f"Sources · {ok} of {n} quote{'s' if n != 1 else ''} verified"
-        cites = f'<div class="rq-cites"><div class="rq-cites-title">{title}</div>{cites}</div>'
-    else:
-        cites = '<div class="rq-cites"><div class="rq-bad">No quote backs this answer.</div></div>'
+        cites = f'<div class="rq-cites"><div class="rq-cites-title">{plural(len(answer.citations), "quote")}</div>{cites}</div>'
     head = ""
     if answer.short_answer:
         head = f'<div class="rq-short">{esc(answer.short_answer.text)}</div>'
-    if answer.conflict:
-        head += '<div class="rq-conflict">⚠ The documents disagree: each source is quoted below.</div>'
-    if answer.unmentioned:
-        note_text = unmentioned_note(answer.unmentioned)
-        head += f'<div class="rq-unmentioned">⚠ {esc(note_text[0].upper() + note_text[1:])}</div>'
     body = f'<div class="rq-answer">{_answer_text(answer.text)}</div>'
-    return f'<div class="rq-msg">{note}{head}{body}{cites}{withheld_html(answer)}</div>'
+    return f'<div class="rq-msg">{note}{head}{body}{status_html(answer)}{cites}{withheld_html(answer)}</div>'
 
 
 def withheld_html(answer: Answer) -> str:
@@ -172,8 +212,7 @@ def withheld_html(answer: Answer) -> str:
         f'<span class="rq-withheld-why">{esc("; ".join(p.split(": “")[0] for p in c.problems))}</span></li>'
         for c in answer.withheld
     )
-    n = len(answer.withheld)
-    return (f'<details class="rq-withheld"><summary>✗ {n} sentence{"s" if n != 1 else ""} withheld: '
+    return (f'<details class="rq-withheld"><summary>{plural(len(answer.withheld), "sentence")} left out: '
             f'not supported by the documents</summary><ul>{items}</ul></details>')
 
 
@@ -187,22 +226,23 @@ def _ranks(hit: Hit) -> str:
 
 
 def passage_html(hit: Hit, snippet: int = 420) -> str:
+    """One retrieved passage: its document by title, page, section and text; how it ranked only in a fold."""
     c = hit.chunk
     text = _flat(c.text)
     if len(text) > snippet:
         text = text[:snippet].rsplit(" ", 1)[0] + "…"
-    page = f"p. {c.page} · " if c.page else ""
+    where = f"p. {c.page}" if c.page else ""
     if c.ocr and c.ocr_confidence is not None:
-        page += f"read by OCR, confidence {c.ocr_confidence:.2f} · "
-    link = source_link(c.source, c.start, c.end, "open ↗")
-    head = (
-        f'<div class="rq-passage-head"><span class="rq-rank">#{hit.rank}</span> '
-        f'<span class="rq-src" title="{esc(c.source)}">{esc(short_name(c.source))}</span>{title_html(c.title)}{link}</div>'
-        f'<div class="rq-meta">{page}score {hit.score:.4f}{esc(_ranks(hit))}</div>'
-    )
+        where += f"{' · ' if where else ''}read by OCR, confidence {c.ocr_confidence:.2f}"
+    link = source_link(c.source, c.start, c.end, "read ↗", title=c.title)
+    head = f'<div class="rq-passage-head">{doc_html(c.source, c.title)}{link}</div>'
+    if where:
+        head += f'<div class="rq-meta">{where}</div>'
     if c.heading:  # the section it stands under, which the passage itself may not say
         head += f'<div class="rq-meta rq-under">under “{esc(c.heading.splitlines()[-1])}”</div>'
-    return f'<div class="rq-passage">{head}<div class="rq-passage-text">{esc(text)}</div></div>'
+    details = (f'<details class="rq-details"><summary>Details</summary><span class="rq-meta">rank {hit.rank} · '
+               f'score {hit.score:.4f}{esc(_ranks(hit))}</span></details>')
+    return f'<div class="rq-passage">{head}<div class="rq-passage-text">{esc(text)}</div>{details}</div>'
 
 
 def passages_html(hits, query: str = "") -> str:
@@ -210,7 +250,7 @@ def passages_html(hits, query: str = "") -> str:
         return '<div class="rq-empty">Ask a question to see the passages it was answered from.</div>'
     title = ""
     if query:
-        title = f'<div class="rq-panel-note">{len(hits)} passages retrieved for “{esc(_flat(query))}”</div>'
+        title = f'<div class="rq-panel-note">{plural(len(hits), "passage")} found for “{esc(_flat(query))}”</div>'
     return title + "".join(passage_html(h) for h in hits)
 
 
@@ -230,8 +270,8 @@ def document_html(doc: Document | None, source: str, start: int = 0, end: int = 
     page_note = f" · p. {page}" if page else ""
     shown = f" · showing characters {lo:,}–{hi:,}" if (lo, hi) != (0, len(text)) else ""
     head = (
-        f'<div class="rq-doc-head"><span class="rq-src">{esc(short_name(source))}</span>{title_html(title_of(doc))}'
-        f'<span class="rq-meta">{esc(source)} · {len(text):,} characters{page_note}{shown}</span></div>'
+        f'<div class="rq-doc-head">{doc_html(source, title_of(doc))}'
+        f'<span class="rq-meta">{len(text):,} characters{page_note}{shown}</span></div>'
     )
     body = esc(text[lo:start])
     if end > start:

@@ -19,6 +19,7 @@ COMMANDS = {
     "search": "rag.cli.searching",
     "ask": "rag.cli.asking",
     "eval": "rag.cli.evaluating",
+    "feedback": "rag.cli.feedbacking",
     "serve": "rag.cli.serving",
     "mcp": "rag.cli.mcp",
     "bench": "rag.cli.benching",
