@@ -9,8 +9,10 @@ on a hostile file becomes that file's `LoadError`, and documents past the size l
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,21 +52,94 @@ def display_path(path: Path) -> str:
         return absolute.as_posix()
 
 
-def discover(paths: list[str | os.PathLike]) -> tuple[list[Path], list[Skipped]]:
-    """Expand folders (recursively, hidden files skipped) into files, in sorted order."""
+def discover(paths: list[str | os.PathLike], *, follow_links: bool = False) -> tuple[list[Path], list[Skipped]]:
+    """Expand folders (recursively, hidden files skipped) into regular files, in sorted order. A
+    folder yields only files whose real path stays under it: a symbolic link that leads out of it
+    (or to a folder) is followed only with `follow_links`; broken links, link loops and special
+    files (named pipes, sockets, devices) are skipped, each with its reason."""
     files: list[Path] = []
     skipped: list[Skipped] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                if child.is_file() and not any(part.startswith(".") for part in child.relative_to(path).parts):
-                    files.append(child)
+            found: list[Path] = []
+            _walk(path, path.resolve(), follow_links, {path.resolve()}, found, skipped)
+            files += sorted(found)
         elif path.is_file():
             files.append(path)
+        elif path.is_symlink() or path.exists():
+            skipped.append(Skipped(_link_name(path), _not_a_file(path)))
         else:
             skipped.append(Skipped(str(raw), "no such file or folder; check the path"))
     return files, skipped
+
+
+def _walk(folder: Path, root: Path, follow_links: bool, seen: set[Path], found: list[Path], skipped: list[Skipped]) -> None:
+    """Add the regular files under `folder` to `found` (`seen`: real folders entered, against loops)."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as err:
+        skipped.append(Skipped(_link_name(folder), f"cannot read folder ({err.strerror})"))
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        child = Path(entry.path)
+        target = child
+        if entry.is_symlink():
+            try:
+                target = child.resolve(strict=True)
+            except (OSError, RuntimeError):
+                skipped.append(Skipped(_link_name(child), _not_a_file(child)))
+                continue
+            inside = target == root or root in target.parents
+            if target.is_dir() and not follow_links:
+                skipped.append(Skipped(_link_name(child), "a symbolic link to a folder; not followed (--follow-links follows it)"))
+                continue
+            if not inside and not follow_links:
+                skipped.append(Skipped(_link_name(child), f"a symbolic link to a file outside {_link_name(root)}; "
+                                                          "not followed (--follow-links indexes it)"))
+                continue
+        if target.is_dir():
+            real = target.resolve()
+            if real in seen:
+                skipped.append(Skipped(_link_name(child), "a symbolic link back to a folder already indexed; not followed"))
+                continue
+            _walk(child, root, follow_links, seen | {real}, found, skipped)
+        elif target.is_file():
+            found.append(child)
+        else:
+            skipped.append(Skipped(_link_name(child), _not_a_file(target)))
+
+
+def _not_a_file(path: Path) -> str:
+    """Why `path`, which exists as a name but is no regular file or folder, is skipped."""
+    if path.is_symlink():
+        try:
+            path.resolve(strict=True)
+        except RuntimeError:
+            return "a symbolic link loop; not followed"
+        except OSError as err:
+            if err.errno == errno.ELOOP:
+                return "a symbolic link loop; not followed"
+            return "a broken symbolic link (its target does not exist)"
+    try:
+        mode = path.stat().st_mode
+    except OSError as err:
+        return f"cannot read file ({err.strerror})"
+    kinds = [(stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device")]
+    kind = next((name for test, name in kinds if test(mode)), "a special file")
+    return f"not a regular file ({kind}); only regular files are indexed"
+
+
+def _link_name(path: Path) -> str:
+    """How a skipped name is shown: where it stands, not where a link leads."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return absolute.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return absolute.as_posix()
 
 
 def load_paths(
@@ -73,8 +148,9 @@ def load_paths(
     max_document_chars: int = MAX_DOCUMENT_CHARS,
     max_docx_xml_bytes: int = MAX_DOCX_XML_BYTES,
     progress: bool = False,
+    follow_links: bool = False,
 ) -> tuple[list[Document], list[Skipped]]:
-    files, skipped = discover(paths)
+    files, skipped = discover(paths, follow_links=follow_links)
     documents: list[Document] = []
     seen: set[str] = set()
     for file in files:

@@ -73,7 +73,7 @@ class Change:
         started = time.perf_counter()
         documents, skipped = load_paths(
             paths, max_document_chars=settings.max_document_chars, max_docx_xml_bytes=settings.max_docx_xml_bytes,
-            progress=progress,
+            progress=progress, follow_links=settings.follow_links,
         )
         if metadata:
             documents = [replace(d, metadata={**d.metadata, **metadata}) for d in documents]

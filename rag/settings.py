@@ -57,6 +57,9 @@ class Settings:
     max_document_chars: int = 5_000_000
     max_docx_xml_bytes: int = 32 * 1024 * 1024
     max_upload_bytes: int = 50 * 1024 * 1024
+    # Indexing a folder reads only regular files whose real path stays under it; True follows
+    # symbolic links out of it (and into linked folders).
+    follow_links: bool = False
 
     def __post_init__(self) -> None:
         from .errors import ConfigError

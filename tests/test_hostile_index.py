@@ -118,6 +118,56 @@ def test_default_limit_admits_5m_characters_and_refuses_one_more(tmp_path):
         load_file(tmp_path / "over.txt")
 
 
+# links and special files: only regular files whose real path stays under the folder, unless asked
+
+
+def test_links_out_of_the_folder_loops_and_pipes_are_skipped_each_with_its_reason(corpus, fast_settings, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "passwd.txt").write_text("root:x:0:0:the secret password is swordfish:/root:/bin/bash\n")
+    (outside / "notes.txt").write_text("The outside notes say the vault code is 4471.\n")
+    first = sorted(corpus.iterdir())[0]
+    (corpus / "passwd.txt").symlink_to(outside / "passwd.txt")  # ln -s /etc/passwd docs/passwd.txt
+    (corpus / "same.txt").symlink_to(first)  # a link that stays inside: indexed like the file
+    (corpus / "dangling.txt").symlink_to(tmp_path / "nowhere.txt")
+    (corpus / "loop.txt").symlink_to(corpus / "loop.txt")
+    (corpus / "linked").symlink_to(outside, target_is_directory=True)
+    os.mkfifo(corpus / "pipe.txt")
+    done = run_cli("index", str(corpus), "--index", fast_settings.index_path)
+    assert done.returncode == EXIT_SKIPPED and "Traceback" not in done.stderr, done.stderr
+    reasons = dict(line.removeprefix("skipped ").split(": ", 1) for line in done.stderr.splitlines() if line.startswith("skipped "))
+    reasons = {Path(source).name: reason for source, reason in reasons.items()}
+    assert reasons == {
+        "passwd.txt": f"a symbolic link to a file outside {corpus}; not followed (--follow-links indexes it)",
+        "dangling.txt": "a broken symbolic link (its target does not exist)",
+        "loop.txt": "a symbolic link loop; not followed",
+        "linked": "a symbolic link to a folder; not followed (--follow-links follows it)",
+        "pipe.txt": "not a regular file (a named pipe (FIFO)); only regular files are indexed",
+    }
+    sources = [source for source, _ in Rag(fast_settings).documents()]
+    assert len(sources) == 5 and not any("passwd" in s or "notes" in s for s in sources)  # same.txt is its seed's file
+    assert not any("swordfish" in hit.chunk.text for hit in Rag(fast_settings).search("secret password swordfish", k=20))
+
+    followed = run_cli("index", str(corpus), "--index", fast_settings.index_path, "--follow-links")
+    assert followed.returncode == EXIT_SKIPPED, followed.stderr
+    skipped = {Path(line.removeprefix("skipped ").split(": ", 1)[0]).name for line in followed.stderr.splitlines() if line.startswith("skipped ")}
+    assert skipped == {"dangling.txt", "loop.txt", "pipe.txt"}
+    texts = [hit.chunk.text for hit in Rag(fast_settings).search("secret password swordfish vault code", k=20)]
+    assert any("swordfish" in t for t in texts) and any("4471" in t for t in texts)
+
+
+def test_a_link_loop_through_folders_is_followed_once(tmp_path):
+    from rag.documents import discover
+
+    folder = tmp_path / "docs"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "a.txt").write_text("Alpha.\n")
+    (folder / "sub" / "up").symlink_to(folder, target_is_directory=True)
+    files, skipped = discover([folder], follow_links=True)
+    assert [f.name for f in files] == ["a.txt"]
+    assert [(Path(s.source).name, s.reason) for s in skipped] == [("up", "a symbolic link back to a folder already indexed; not followed")]
+
+
 # 3. a damaged index is a one-line error naming the fix, and a reader writes nothing
 
 
