@@ -90,6 +90,53 @@ def test_docx_zip_bomb_is_skipped_before_parsing(tmp_path):
     assert docx_xml_bytes(renamed.read_bytes()) == 40 * 2**20
 
 
+def understate(data: bytes, member: str, size: int) -> bytes:
+    """The zip with `member`'s uncompressed size rewritten to `size` in its local header and its
+    central directory entry (the CRC and the compressed data left as they were)."""
+    out = bytearray(data)
+    name = member.encode()
+    for signature, size_at, length_at, name_at in ((b"PK\x03\x04", 22, 26, 30), (b"PK\x01\x02", 24, 28, 46)):
+        at = out.find(signature)
+        while at >= 0:
+            length = int.from_bytes(out[at + length_at : at + length_at + 2], "little")
+            if bytes(out[at + name_at : at + name_at + length]) == name:
+                out[at + size_at : at + size_at + 4] = size.to_bytes(4, "little")
+            at = out.find(signature, at + 4)
+    return bytes(out)
+
+
+def test_docx_whose_zip_understates_a_part_is_refused_in_bounded_memory(tmp_path):
+    import tracemalloc
+
+    def bomb(stream):  # 128 MiB of XML
+        stream.write(f'<?xml version="1.0"?><w:document xmlns:w="{W}"><w:body>'.encode())
+        row = b"<w:p><w:r><w:t>aaaaaaaaaaaaaaaa</w:t></w:r></w:p>" * 20_000
+        for _ in range(128 * 2**20 // len(row) + 1):
+            stream.write(row)
+        stream.write(b"</w:body></w:document>")
+
+    path = make_docx(tmp_path / "forged.docx", bomb)
+    path.write_bytes(understate(path.read_bytes(), "word/document.xml", 4096))
+    assert docx_xml_bytes(path.read_bytes()) < 2**20  # the zip directory is fooled
+    tracemalloc.start()
+    try:
+        with pytest.raises(LoadError, match=r"document too large: part word/document.xml unzips to more than the 4,096 bytes its zip entry declares"):
+            load_file(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 2**20  # a megabyte inflated at a time (zipfile alone inflated all 128 MiB at once)
+    # a part of another name that inflates past its declared size is stopped the same way
+    renamed = tmp_path / "renamed.docx"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(renamed, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in src.infolist():
+            out.writestr(info.filename, src.read(info.filename) if info.filename != "word/document.xml" else b"<x/>")
+        out.writestr("word/media/image1.png", b"\0" * 40 * 2**20)
+    renamed.write_bytes(understate(renamed.read_bytes(), "word/media/image1.png", 100_000))
+    with pytest.raises(LoadError, match=r"part word/media/image1.png unzips to more than the 100,000 bytes"):
+        load_file(renamed)
+
+
 def test_overlong_documents_are_skipped_with_the_limit(corpus, tmp_path):
     from test_documents import make_pdf
 
