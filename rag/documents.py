@@ -16,8 +16,10 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from .budget import Deadline
 from .docx import docx_to_text, docx_xml_bytes  # noqa: F401 (docx_xml_bytes: part of this module's API)
-from .errors import LoadError, MissingDependencyError
+from .errors import LoadError
+from .htmltext import html_to_text
 from .layout import Extracted
 from .pdf import IMAGE_SUFFIXES, image_to_text, pdf_to_text
 from .settings import Settings
@@ -26,12 +28,10 @@ from .types import Document
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text", ".rst"}
 HTML_SUFFIXES = {".html", ".htm"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | {".pdf", ".docx"} | IMAGE_SUFFIXES
-# Elements whose text a reader never sees as content.
-HTML_HIDDEN = ("script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form", "svg", "iframe")
 MAX_DOCUMENT_CHARS = Settings.max_document_chars
 MAX_DOCX_XML_BYTES = Settings.max_docx_xml_bytes
+SECONDS_PER_MB = Settings.document_seconds_per_mb
 UTF8_MAX_BYTES = 4  # per character: a text file of more than 4 bytes per allowed character cannot fit
-HTML_BLOCKS = ("p", "div", "li", "tr", "br", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "pre", "blockquote", "table", "ul", "ol", "title")
 
 
 @dataclass(frozen=True)
@@ -149,13 +149,15 @@ def load_paths(
     max_docx_xml_bytes: int = MAX_DOCX_XML_BYTES,
     progress: bool = False,
     follow_links: bool = False,
+    seconds_per_mb: float = SECONDS_PER_MB,
 ) -> tuple[list[Document], list[Skipped]]:
     files, skipped = discover(paths, follow_links=follow_links)
     documents: list[Document] = []
     seen: set[str] = set()
     for file in files:
         try:
-            doc = load_file(file, max_document_chars=max_document_chars, max_docx_xml_bytes=max_docx_xml_bytes, progress=progress)
+            doc = load_file(file, max_document_chars=max_document_chars, max_docx_xml_bytes=max_docx_xml_bytes, progress=progress,
+                            seconds_per_mb=seconds_per_mb)
         except LoadError as err:
             skipped.append(Skipped(err.source, err.reason))
             continue
@@ -172,8 +174,10 @@ def load_file(
     max_document_chars: int = MAX_DOCUMENT_CHARS,
     max_docx_xml_bytes: int = MAX_DOCX_XML_BYTES,
     progress: bool = False,
+    seconds_per_mb: float = SECONDS_PER_MB,
 ) -> Document:
-    """One file as a `Document`; `progress` shows a bar while pages are OCR'd."""
+    """One file as a `Document`; `progress` shows a bar while pages are OCR'd. Reading it may take
+    `seconds_per_mb` (rag.budget) besides OCR, else it is skipped."""
     path = Path(path)
     source = source or display_path(path)
     suffix = path.suffix.lower()
@@ -188,6 +192,7 @@ def load_file(
         data = path.read_bytes()
     except OSError as err:
         raise LoadError(source, f"cannot read file ({err.strerror})") from err
+    deadline = Deadline(source, len(data), seconds_per_mb)
     if not data.strip():
         raise LoadError(source, "file is empty; add text or remove it")
     if suffix in TEXT_SUFFIXES:
@@ -195,8 +200,8 @@ def load_file(
     elif suffix in HTML_SUFFIXES:
         html = decode_text(data, source)
         try:
-            extracted = Extracted(html_to_text(html))
-        except MissingDependencyError:
+            extracted = Extracted(html_to_text(html, deadline))
+        except LoadError:
             raise
         except Exception as err:  # whatever the parser raises on a hostile file is this file's problem only
             raise LoadError(source, f"unreadable HTML ({err.__class__.__name__}); re-save it") from err
@@ -205,7 +210,8 @@ def load_file(
     elif suffix in IMAGE_SUFFIXES:
         extracted = image_to_text(data, source, progress=progress)
     else:
-        extracted = docx_to_text(data, source, max_docx_xml_bytes)
+        extracted = docx_to_text(data, source, max_docx_xml_bytes, deadline)
+    deadline.check()
     text = extracted.text
     if len(text) > max_document_chars:
         raise too_large(source, len(text), max_document_chars)
@@ -235,21 +241,3 @@ def decode_text(data: bytes, source: str) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise LoadError(source, f"not valid UTF-8 text (byte {err.start}); re-save it as UTF-8") from err
-
-
-def html_to_text(html: str) -> str:
-    try:
-        from bs4 import BeautifulSoup
-    except ImportError as err:  # pragma: no cover - beautifulsoup4 is a core dependency
-        raise MissingDependencyError("beautifulsoup4", "pip install beautifulsoup4") from err
-
-    soup = BeautifulSoup(html, "html.parser")
-    for tag in soup(HTML_HIDDEN):
-        tag.decompose()
-    for tag in soup.find_all(None, attrs={"role": "navigation"}):
-        tag.decompose()
-    for tag in soup.find_all(HTML_BLOCKS):
-        tag.insert_before("\n")
-        tag.insert_after("\n")
-    lines = (" ".join(line.split()) for line in soup.get_text().splitlines())
-    return "\n".join(line for line in lines if line)

@@ -12,6 +12,7 @@ import io
 import zipfile
 import zlib
 
+from .budget import Deadline
 from .errors import LoadError, MissingDependencyError
 from .layout import Extracted
 from .metadata import docx_properties
@@ -71,7 +72,7 @@ def inflated(data: bytes, max_xml_bytes: int) -> bytes:
     return out.getvalue()
 
 
-def docx_to_text(data: bytes, source: str, max_xml_bytes: int) -> Extracted:
+def docx_to_text(data: bytes, source: str, max_xml_bytes: int, deadline: Deadline | None = None) -> Extracted:
     try:
         import docx
         from docx.table import Table
@@ -94,12 +95,16 @@ def docx_to_text(data: bytes, source: str, max_xml_bytes: int) -> Extracted:
         blocks: list[list[str] | str] = []  # a paragraph's text, or a table's rows
         document = docx.Document(io.BytesIO(package))
         for item in document.iter_inner_content():
+            if deadline:
+                deadline.tick()
             if isinstance(item, Table):
                 rows = table_rows([_cells(row) for row in item.rows])
                 if rows:
                     blocks.append(rows)
             elif item.text.strip():
                 blocks.append(item.text)
+    except LoadError:
+        raise
     except Exception as err:  # lxml, zipfile and python-docx errors alike: this file's problem only
         raise LoadError(source, CORRUPT.format(err.__class__.__name__)) from err
     text, spans = "", []

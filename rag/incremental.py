@@ -16,10 +16,11 @@ from typing import Protocol
 
 import numpy as np
 
+from .budget import Deadline
 from .chunks import ENCODING, split_document
 from .documents import Skipped, display_path, load_paths
 from .embeddings import Embedder
-from .errors import IndexMismatchError, RagError
+from .errors import IndexMismatchError, LoadError, RagError
 from .settings import Settings
 from .types import Chunk, Document
 
@@ -73,7 +74,7 @@ class Change:
         started = time.perf_counter()
         documents, skipped = load_paths(
             paths, max_document_chars=settings.max_document_chars, max_docx_xml_bytes=settings.max_docx_xml_bytes,
-            progress=progress, follow_links=settings.follow_links,
+            progress=progress, follow_links=settings.follow_links, seconds_per_mb=settings.document_seconds_per_mb,
         )
         if metadata:
             documents = [replace(d, metadata={**d.metadata, **metadata}) for d in documents]
@@ -167,8 +168,14 @@ def update(writer: IndexWriter, change: Change, settings: Settings, embedder: Em
     to_embed: list[Chunk] = []
     reused = 0
     bar = progress_bar(len(new) + len(changed), "chunking", progress)
+    skipped = list(change.skipped)
     for doc in new + changed:
-        chunks = split_document(doc, settings.chunk_tokens, settings.chunk_overlap)
+        try:
+            deadline = Deadline(doc.source, len(doc.text), settings.document_seconds_per_mb, "chunking")
+            chunks = split_document(doc, settings.chunk_tokens, settings.chunk_overlap, deadline)
+        except LoadError as err:  # kept as it was indexed, like a file that cannot be read
+            skipped.append(Skipped(err.source, err.reason))
+            continue
         previous = writer.chunk_ids(doc.source) if doc.source in indexed else {}
         writer.put(doc, chunks, previous)
         fresh = [c for c in chunks if c.id not in previous]
@@ -176,6 +183,8 @@ def update(writer: IndexWriter, change: Change, settings: Settings, embedder: Em
         to_embed += fresh
         bar.update(1)
     bar.close()
+    late = {s.source for s in skipped[len(change.skipped) :]}
+    new, changed = [d for d in new if d.source not in late], [d for d in changed if d.source not in late]
     for doc in moved:
         writer.set_origin(doc.source, doc.origin)
     for doc in retagged:
@@ -195,7 +204,7 @@ def update(writer: IndexWriter, change: Change, settings: Settings, embedder: Em
         embedded=len(to_embed),
         reused=reused,
         truncated=truncated,
-        skipped=change.skipped,
+        skipped=tuple(skipped),
         seconds=time.perf_counter() - change.started,
     )
 

@@ -215,6 +215,137 @@ def test_a_link_loop_through_folders_is_followed_once(tmp_path):
     assert [(Path(s.source).name, s.reason) for s in skipped] == [("up", "a symbolic link back to a folder already indexed; not followed")]
 
 
+# bounded parsing: work linear in the input (counted in traced Python lines, never timed), and a
+# time budget per document that makes a file that stalls a parser one skipped file
+
+
+def traced_lines(function, *args) -> int:
+    """How many Python lines `function(*args)` runs: a count of its work that no machine's speed changes."""
+    count = 0
+
+    def tracer(frame, event, arg):
+        nonlocal count
+        if event == "line":
+            count += 1
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        function(*args)
+    finally:
+        sys.settrace(None)
+    return count
+
+
+HOSTILE_HTML = {
+    "nested": lambda n: "<div>x " * n + "</div>" * n,
+    "unclosed": lambda n: "<div><b>x " * n,
+    "stray end tags": lambda n: "<div>" * n + "x" + "</span>" * n,
+    "hidden and nested": lambda n: "<nav>" * n + "x" + "</nav>" * n + "shown",
+    "unterminated tags": lambda n: "<a" * n,
+    "quotes that swallow tags": lambda n: '<p title="x>' * n,
+}
+
+
+@pytest.mark.parametrize("form", list(HOSTILE_HTML))
+def test_html_work_grows_linearly_with_the_page(form):
+    from rag.htmltext import html_to_text
+
+    make = HOSTILE_HTML[form]
+    html_to_text(make(10))  # first calls compile patterns: not the page's work
+    small, large = traced_lines(html_to_text, make(500)), traced_lines(html_to_text, make(2000))
+    assert large < 5 * small, (small, large)  # 4 times the page, about 4 times the work (16 when quadratic)
+
+
+def test_deep_and_broken_html_reads_as_a_browser_shows_it():
+    from rag.htmltext import html_to_text
+
+    assert html_to_text("<div>" * 100_000 + "deep" + "</div>" * 100_000 + "<p>after</p>") == "deep\nafter"
+    assert html_to_text("<nav>" * 50_000 + "menu" + "</nav>" * 50_000 + "<p>body</p>") == "body"
+    assert html_to_text("<a" * 100_000) == ""  # one unterminated tag
+    assert html_to_text('<p title="a>b">text</p><!-- no end') == "text"
+
+
+def test_markdown_headings_chunk_in_linear_work():
+    from rag.chunks import split_document
+    from rag.metadata import with_title
+    from rag.types import Document
+
+    def index_work(text: str) -> None:
+        split_document(Document.from_text("h.md", text))
+        with_title({}, text, markdown=True)
+
+    def headings(n: int) -> str:
+        return "".join("#" * (1 + i % 6) + f" Section {i} Title\n\nBody {i}.\n" for i in range(n))
+
+    index_work(headings(10))  # the tokenizer loads, patterns compile: not the document's work
+    small, large = traced_lines(index_work, headings(500)), traced_lines(index_work, headings(2000))
+    assert large < 5 * small, (small, large)
+
+
+def test_a_markdown_heading_on_a_long_line_is_read_in_one_pass(tmp_path, fast_settings):
+    """The title pattern backtracked over a heading line's spaces (20,000 took 3.8 s, a million would
+    take hours: regex work, which no traced line counts; the CLI's timeout is the guard), and tiktoken
+    panicked (stack overflow) on the run of spaces before the "b"."""
+    from rag.metadata import with_title
+
+    assert with_title({}, "# Budget " + " " * 50 + "x\n", markdown=True)["title"] == "Budget " + " " * 50 + "x"
+    assert with_title({}, "## Minutes of the meeting ##\n", markdown=True)["title"] == "Minutes of the meeting"
+    folder = tmp_path / "md"
+    folder.mkdir()
+    (folder / "long.md").write_text("# a" + " " * 1_000_000 + "b\n\nThe committee met on Monday.\n")
+    done = run_cli("index", str(folder), "--index", fast_settings.index_path)
+    assert done.returncode == 0, done.stderr
+    ((source, chunks),) = Rag(fast_settings).documents()
+    assert source.endswith("long.md") and chunks >= 1
+    assert any("committee met" in hit.chunk.text for hit in Rag(fast_settings).search("when did the committee meet", k=3))
+
+
+class Clock:
+    """time.monotonic for rag.budget that moves a second at every look: budgets run out by count."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+def test_a_file_past_its_time_budget_is_one_skip_with_its_reason(corpus, fast_settings, monkeypatch):
+    import rag.budget
+
+    (corpus / "slow.html").write_text("<div>x " * 200_000)  # 1.4 MB: 12 s at 5 s per MB... by the fake clock
+    monkeypatch.setattr(rag.budget, "time", Clock())
+    monkeypatch.setattr(rag.budget, "CHECK_EVERY", 10_000)
+    report = Rag(fast_settings).index([corpus])
+    assert report.documents == 5
+    (skip,) = report.skipped
+    assert skip.source.endswith("slow.html")
+    assert skip.reason == "reading took longer than its time budget (10 s for 1.34 MB at 5 s per MB); simplify or split the file"
+
+
+def test_chunking_past_its_time_budget_skips_the_document_and_indexes_the_others(fast_settings, monkeypatch):
+    import rag.budget
+    from rag import Document
+
+    monkeypatch.setattr(rag.budget, "time", Clock())
+    monkeypatch.setattr(rag.budget, "CHECK_EVERY", 100)
+    long = Document.from_text("long.txt", "A sentence about treaties. " * 40_000)  # 1.03 MB: 10 s, 10 looks at the clock
+    short = Document.from_text("short.txt", "Malaysia signed a treaty.")
+    report = Rag(fast_settings).add_documents([long, short])
+    assert report.documents == 1 and report.new == ("short.txt",)
+    assert [(s.source, s.reason.split(" (")[0]) for s in report.skipped] == [("long.txt", "chunking took longer than its time budget")]
+
+
+def test_the_time_budget_is_a_setting():
+    from rag import ConfigError
+
+    assert Settings().document_seconds_per_mb == 5.0
+    with pytest.raises(ConfigError, match="document_seconds_per_mb must be above 0"):
+        Settings(document_seconds_per_mb=0)
+
+
 # 3. a damaged index is a one-line error naming the fix, and a reader writes nothing
 
 
