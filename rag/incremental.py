@@ -8,6 +8,7 @@ folder, a transaction); this module decides what to write and never touches stor
 from __future__ import annotations
 
 import os
+import shlex
 import time
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field, replace
@@ -251,12 +252,32 @@ def check_version(version: object, where: str, options: str) -> None:
 
 
 def check_model(built: dict, model_id: str, where: str, options: str) -> None:
-    """Refuse an index built with another embedding model (`built`: its "embedding" record)."""
-    if built["model"] != model_id:
-        raise IndexMismatchError(
-            f"{where} was built with embedding model '{built['model']}' ({built['dimension']} dims), not "
-            f"'{model_id}': use --model {built['model']}, or rebuild with `rag index --rebuild --model {model_id} {options}`"
-        )
+    """Refuse an index built with another embedding model (`built`: its "embedding" record), with
+    a `--model` that loads that model from here, or, when none can, what to give instead."""
+    if built["model"] == model_id or same_folder(built["model"], model_id):
+        return
+    model = built["model"]
+    if loadable(model):
+        instead = f"use --model {shlex.quote(model)}"
+    else:
+        instead = f"use --model with the path of the model folder '{model}' (no such folder here)"
+    raise IndexMismatchError(
+        f"{where} was built with embedding model '{model}' ({built['dimension']} dims), not "
+        f"'{model_id}': {instead}, or rebuild with `rag index --rebuild --model {shlex.quote(model_id)} {options}`"
+    )
+
+
+def same_folder(a: str, b: str) -> bool:
+    """Do two model names name the same model folder (a relative and an absolute path)?"""
+    return Path(a).is_dir() and Path(b).is_dir() and Path(a).resolve() == Path(b).resolve()
+
+
+def loadable(model: str) -> bool:
+    """Can `--model model` load from here: a bundled name, the test double, a folder, or a hub id ("org/name")?"""
+    from .embeddings import BUNDLED
+
+    hub_id = model.count("/") == 1 and not model.startswith((".", "/", "~"))
+    return model.lower() in BUNDLED or model.startswith("test-hash") or Path(model).is_dir() or hub_id
 
 
 class _NoBar:
