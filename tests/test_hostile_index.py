@@ -301,6 +301,19 @@ def test_a_markdown_heading_on_a_long_line_is_read_in_one_pass(tmp_path, fast_se
     assert any("committee met" in hit.chunk.text for hit in Rag(fast_settings).search("when did the committee meet", k=3))
 
 
+def test_documents_with_no_word_bm25_keeps_are_indexed(tmp_path, fast_settings):
+    """What 10 MB of '<div>x ' leaves: lines of 'x', which BM25's tokenizer drops, like stopwords."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "x.html").write_text("<div>x " * 300 + "</div>" * 300)
+    (folder / "the.txt").write_text("The and of a an the.\n")
+    done = run_cli("index", str(folder), "--index", fast_settings.index_path)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    rag = Rag(fast_settings)
+    assert len(rag.documents()) == 2 and len({h.chunk.source for h in rag.search("x marks the spot", k=5)}) == 2
+    assert rag.backend.opened.bm25.search("x the", 5)[1].size == 0
+
+
 class Clock:
     """time.monotonic for rag.budget that moves a second at every look: budgets run out by count."""
 
