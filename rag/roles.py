@@ -77,21 +77,21 @@ def _run(tokens: list[str], names: list[bool], i: int) -> frozenset[str]:
 
 
 def mismatch(claim: str, quote: str) -> str | None:
-    """What the quote says of someone other than the claim does: the claim's speaker stands in the
-    quote but not as a speaker there, or the quote names its speaker and the claim names another;
-    the claim's subject of a verb the quote shares stands in the quote only elsewhere, with other
-    names before that verb. None when nothing can be compared or all agree."""
+    """What the quote says of someone other than the claim does: the claim's speaker is named in
+    the quote (every word of it) but not as a speaker there, or the quote names its speaker and the
+    claim names another; the claim's subject of a verb the quote shares is named in the quote only
+    elsewhere, with other names before that verb. None when nothing can be compared or all agree."""
     said = roles(claim)
     parts = [roles(s) for *_, s in sentences(quote)] or [roles(quote)]
     quoted_names = frozenset().union(*(p.names for p in parts))
     quoted_speakers = frozenset().union(*(p.speakers for p in parts))
     if said.speakers and not said.speakers & quoted_speakers:
-        if said.speakers & quoted_names:
+        if said.speakers <= quoted_names:  # every word of the speaker's name is in the quote, none as its speaker
             return "the cited passage does not have them say it (the claim names another speaker)"
         if quoted_speakers:
             return "the cited passage gives the words to someone else"
     for verb, names in said.subjects:
-        if verb in SPEECH or not names & quoted_names:
+        if verb in SPEECH or not names <= quoted_names:  # a subject the quote does not name whole: nothing to compare
             continue
         stem = set(terms(verb))
         theirs = [n for p in parts for v, n in p.subjects if v == verb or stem and stem == set(terms(v))]

@@ -173,6 +173,10 @@ def test_the_speaker_named_in_the_source_is_the_claims_speaker():
     assert "someone else" in (mismatch("Anwar said Malaysia has 11 treaties.", source) or "")
     assert "speaker" in (mismatch("Parliament said Malaysia has 11 treaties.", source) or "")
     assert roles("Malaysia has 11 treaties, said Iran.").speakers == {"iran"}
+    # a speaker the quote does not name whole is not compared: "Malaysia" alone is not the speaker named
+    treaty = TEXT.split("\n\n")[1]
+    assert mismatch("Malaysia Deputy Home Minister said Malaysia has 11 treaties.", treaty) is None
+    assert "speaker" in (mismatch("The United States said Malaysia has 11 treaties.", treaty) or "")
 
 
 def test_each_sentence_is_a_claim_with_its_own_verdict():
