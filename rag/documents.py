@@ -9,13 +9,17 @@ on a hostile file becomes that file's `LoadError`, and documents past the size l
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from .budget import Deadline
 from .docx import docx_to_text, docx_xml_bytes  # noqa: F401 (docx_xml_bytes: part of this module's API)
-from .errors import LoadError, MissingDependencyError
+from .errors import LoadError
+from .htmltext import html_to_text
 from .layout import Extracted
 from .pdf import IMAGE_SUFFIXES, image_to_text, pdf_to_text
 from .settings import Settings
@@ -24,12 +28,10 @@ from .types import Document
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text", ".rst"}
 HTML_SUFFIXES = {".html", ".htm"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | {".pdf", ".docx"} | IMAGE_SUFFIXES
-# Elements whose text a reader never sees as content.
-HTML_HIDDEN = ("script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form", "svg", "iframe")
 MAX_DOCUMENT_CHARS = Settings.max_document_chars
 MAX_DOCX_XML_BYTES = Settings.max_docx_xml_bytes
+SECONDS_PER_MB = Settings.document_seconds_per_mb
 UTF8_MAX_BYTES = 4  # per character: a text file of more than 4 bytes per allowed character cannot fit
-HTML_BLOCKS = ("p", "div", "li", "tr", "br", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "pre", "blockquote", "table", "ul", "ol", "title")
 
 
 @dataclass(frozen=True)
@@ -50,21 +52,94 @@ def display_path(path: Path) -> str:
         return absolute.as_posix()
 
 
-def discover(paths: list[str | os.PathLike]) -> tuple[list[Path], list[Skipped]]:
-    """Expand folders (recursively, hidden files skipped) into files, in sorted order."""
+def discover(paths: list[str | os.PathLike], *, follow_links: bool = False) -> tuple[list[Path], list[Skipped]]:
+    """Expand folders (recursively, hidden files skipped) into regular files, in sorted order. A
+    folder yields only files whose real path stays under it: a symbolic link that leads out of it
+    (or to a folder) is followed only with `follow_links`; broken links, link loops and special
+    files (named pipes, sockets, devices) are skipped, each with its reason."""
     files: list[Path] = []
     skipped: list[Skipped] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                if child.is_file() and not any(part.startswith(".") for part in child.relative_to(path).parts):
-                    files.append(child)
+            found: list[Path] = []
+            _walk(path, path.resolve(), follow_links, {path.resolve()}, found, skipped)
+            files += sorted(found)
         elif path.is_file():
             files.append(path)
+        elif path.is_symlink() or path.exists():
+            skipped.append(Skipped(_link_name(path), _not_a_file(path)))
         else:
             skipped.append(Skipped(str(raw), "no such file or folder; check the path"))
     return files, skipped
+
+
+def _walk(folder: Path, root: Path, follow_links: bool, seen: set[Path], found: list[Path], skipped: list[Skipped]) -> None:
+    """Add the regular files under `folder` to `found` (`seen`: real folders entered, against loops)."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as err:
+        skipped.append(Skipped(_link_name(folder), f"cannot read folder ({err.strerror})"))
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        child = Path(entry.path)
+        target = child
+        if entry.is_symlink():
+            try:
+                target = child.resolve(strict=True)
+            except (OSError, RuntimeError):
+                skipped.append(Skipped(_link_name(child), _not_a_file(child)))
+                continue
+            inside = target == root or root in target.parents
+            if target.is_dir() and not follow_links:
+                skipped.append(Skipped(_link_name(child), "a symbolic link to a folder; not followed (--follow-links follows it)"))
+                continue
+            if not inside and not follow_links:
+                skipped.append(Skipped(_link_name(child), f"a symbolic link to a file outside {_link_name(root)}; "
+                                                          "not followed (--follow-links indexes it)"))
+                continue
+        if target.is_dir():
+            real = target.resolve()
+            if real in seen:
+                skipped.append(Skipped(_link_name(child), "a symbolic link back to a folder already indexed; not followed"))
+                continue
+            _walk(child, root, follow_links, seen | {real}, found, skipped)
+        elif target.is_file():
+            found.append(child)
+        else:
+            skipped.append(Skipped(_link_name(child), _not_a_file(target)))
+
+
+def _not_a_file(path: Path) -> str:
+    """Why `path`, which exists as a name but is no regular file or folder, is skipped."""
+    if path.is_symlink():
+        try:
+            path.resolve(strict=True)
+        except RuntimeError:
+            return "a symbolic link loop; not followed"
+        except OSError as err:
+            if err.errno == errno.ELOOP:
+                return "a symbolic link loop; not followed"
+            return "a broken symbolic link (its target does not exist)"
+    try:
+        mode = path.stat().st_mode
+    except OSError as err:
+        return f"cannot read file ({err.strerror})"
+    kinds = [(stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device")]
+    kind = next((name for test, name in kinds if test(mode)), "a special file")
+    return f"not a regular file ({kind}); only regular files are indexed"
+
+
+def _link_name(path: Path) -> str:
+    """How a skipped name is shown: where it stands, not where a link leads."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return absolute.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return absolute.as_posix()
 
 
 def load_paths(
@@ -73,13 +148,16 @@ def load_paths(
     max_document_chars: int = MAX_DOCUMENT_CHARS,
     max_docx_xml_bytes: int = MAX_DOCX_XML_BYTES,
     progress: bool = False,
+    follow_links: bool = False,
+    seconds_per_mb: float = SECONDS_PER_MB,
 ) -> tuple[list[Document], list[Skipped]]:
-    files, skipped = discover(paths)
+    files, skipped = discover(paths, follow_links=follow_links)
     documents: list[Document] = []
     seen: set[str] = set()
     for file in files:
         try:
-            doc = load_file(file, max_document_chars=max_document_chars, max_docx_xml_bytes=max_docx_xml_bytes, progress=progress)
+            doc = load_file(file, max_document_chars=max_document_chars, max_docx_xml_bytes=max_docx_xml_bytes, progress=progress,
+                            seconds_per_mb=seconds_per_mb)
         except LoadError as err:
             skipped.append(Skipped(err.source, err.reason))
             continue
@@ -96,8 +174,10 @@ def load_file(
     max_document_chars: int = MAX_DOCUMENT_CHARS,
     max_docx_xml_bytes: int = MAX_DOCX_XML_BYTES,
     progress: bool = False,
+    seconds_per_mb: float = SECONDS_PER_MB,
 ) -> Document:
-    """One file as a `Document`; `progress` shows a bar while pages are OCR'd."""
+    """One file as a `Document`; `progress` shows a bar while pages are OCR'd. Reading it may take
+    `seconds_per_mb` (rag.budget) besides OCR, else it is skipped."""
     path = Path(path)
     source = source or display_path(path)
     suffix = path.suffix.lower()
@@ -112,6 +192,7 @@ def load_file(
         data = path.read_bytes()
     except OSError as err:
         raise LoadError(source, f"cannot read file ({err.strerror})") from err
+    deadline = Deadline(source, len(data), seconds_per_mb)
     if not data.strip():
         raise LoadError(source, "file is empty; add text or remove it")
     if suffix in TEXT_SUFFIXES:
@@ -119,8 +200,8 @@ def load_file(
     elif suffix in HTML_SUFFIXES:
         html = decode_text(data, source)
         try:
-            extracted = Extracted(html_to_text(html))
-        except MissingDependencyError:
+            extracted = Extracted(html_to_text(html, deadline))
+        except LoadError:
             raise
         except Exception as err:  # whatever the parser raises on a hostile file is this file's problem only
             raise LoadError(source, f"unreadable HTML ({err.__class__.__name__}); re-save it") from err
@@ -129,7 +210,8 @@ def load_file(
     elif suffix in IMAGE_SUFFIXES:
         extracted = image_to_text(data, source, progress=progress)
     else:
-        extracted = docx_to_text(data, source, max_docx_xml_bytes)
+        extracted = docx_to_text(data, source, max_docx_xml_bytes, deadline)
+    deadline.check()
     text = extracted.text
     if len(text) > max_document_chars:
         raise too_large(source, len(text), max_document_chars)
@@ -159,21 +241,3 @@ def decode_text(data: bytes, source: str) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise LoadError(source, f"not valid UTF-8 text (byte {err.start}); re-save it as UTF-8") from err
-
-
-def html_to_text(html: str) -> str:
-    try:
-        from bs4 import BeautifulSoup
-    except ImportError as err:  # pragma: no cover - beautifulsoup4 is a core dependency
-        raise MissingDependencyError("beautifulsoup4", "pip install beautifulsoup4") from err
-
-    soup = BeautifulSoup(html, "html.parser")
-    for tag in soup(HTML_HIDDEN):
-        tag.decompose()
-    for tag in soup.find_all(None, attrs={"role": "navigation"}):
-        tag.decompose()
-    for tag in soup.find_all(HTML_BLOCKS):
-        tag.insert_before("\n")
-        tag.insert_after("\n")
-    lines = (" ".join(line.split()) for line in soup.get_text().splitlines())
-    return "\n".join(line for line in lines if line)

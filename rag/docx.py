@@ -1,12 +1,18 @@
 """A .docx's text with python-docx: paragraphs and tables in document order, each table row a line
 that carries its column headers ("Country: Indonesia | Treaty signed: 1974"), so a quoted row
-reads on its own. The unzipped XML is measured from the zip directory before anything is parsed.
+reads on its own. The unzipped XML is measured from the zip directory before anything is parsed,
+then every part is inflated by streaming with a counter that stops at the limit whatever the zip
+says, and python-docx reads those parts (stored, so nothing is inflated twice).
 """
 
 from __future__ import annotations
 
+import copy
 import io
+import zipfile
+import zlib
 
+from .budget import Deadline
 from .errors import LoadError, MissingDependencyError
 from .layout import Extracted
 from .metadata import docx_properties
@@ -18,8 +24,6 @@ def docx_xml_bytes(data: bytes) -> int:
     """What a .docx's XML parts unzip to, from the zip directory alone (nothing is decompressed).
     A part of another name that compresses like text (more than 10:1) counts too: the parser
     reads every part a relationship names, whatever it is called."""
-    import zipfile
-
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         return sum(
             info.file_size
@@ -28,7 +32,47 @@ def docx_xml_bytes(data: bytes) -> int:
         )
 
 
-def docx_to_text(data: bytes, source: str, max_xml_bytes: int) -> Extracted:
+CHUNK = 1 << 20  # bytes inflated at a time
+
+
+class TooLarge(Exception):
+    """A part unzips past the limit, or past the size its zip entry declares."""
+
+
+def inflated(data: bytes, max_xml_bytes: int) -> bytes:
+    """The package again, each part inflated by streaming (CHUNK bytes at a time, never more) and
+    stored. A counter stops a part one byte past the size its zip entry declares, and the parts that
+    read as XML (named .xml/.rels, or more than 10:1) at `max_xml_bytes` in all. zipfile alone
+    trusts the directory: it inflates up to 2 GB in one call before cutting a part to its stated size."""
+    out = io.BytesIO()
+    xml = 0
+    with zipfile.ZipFile(io.BytesIO(data)) as archive, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as stored:
+        for info in archive.infolist():
+            if info.is_dir():
+                continue
+            probe = copy.copy(info)
+            probe.file_size = info.file_size + 1  # zipfile reads no further than this: one byte shows the lie
+            del probe.CRC  # checked here, over what is read, once the part is whole
+            counted, parts, size, crc = info.filename.endswith((".xml", ".rels")), [], 0, 0
+            with archive.open(probe) as stream:
+                while piece := stream.read(CHUNK):
+                    size += len(piece)
+                    if size > info.file_size:
+                        raise TooLarge(f"part {info.filename} unzips to more than the {info.file_size:,} bytes its zip entry declares")
+                    if not counted and size > 10 * max(info.compress_size, 1):
+                        counted, xml = True, xml + size - len(piece)
+                    xml += len(piece) if counted else 0
+                    if xml > max_xml_bytes:
+                        raise TooLarge(f"its XML unzips to more than {_mb(max_xml_bytes)} MB (limit {_mb(max_xml_bytes)} MB)")
+                    parts.append(piece)
+                    crc = zlib.crc32(piece, crc)
+            if crc != info.CRC:
+                raise zipfile.BadZipFile(f"Bad CRC-32 for file {info.filename!r}")
+            stored.writestr(info.filename, b"".join(parts))
+    return out.getvalue()
+
+
+def docx_to_text(data: bytes, source: str, max_xml_bytes: int, deadline: Deadline | None = None) -> Extracted:
     try:
         import docx
         from docx.table import Table
@@ -42,15 +86,25 @@ def docx_to_text(data: bytes, source: str, max_xml_bytes: int) -> Extracted:
         reason = f"document too large: its XML unzips to {_mb(xml_bytes)} MB (limit {_mb(max_xml_bytes)} MB)"
         raise LoadError(source, reason)
     try:
+        package = inflated(data, max_xml_bytes)
+    except TooLarge as err:
+        raise LoadError(source, f"document too large: {err}; a forged or damaged zip") from err
+    except Exception as err:  # zipfile's errors: a bad CRC, a truncated part
+        raise LoadError(source, CORRUPT.format(err.__class__.__name__)) from err
+    try:
         blocks: list[list[str] | str] = []  # a paragraph's text, or a table's rows
-        document = docx.Document(io.BytesIO(data))
+        document = docx.Document(io.BytesIO(package))
         for item in document.iter_inner_content():
+            if deadline:
+                deadline.tick()
             if isinstance(item, Table):
                 rows = table_rows([_cells(row) for row in item.rows])
                 if rows:
                     blocks.append(rows)
             elif item.text.strip():
                 blocks.append(item.text)
+    except LoadError:
+        raise
     except Exception as err:  # lxml, zipfile and python-docx errors alike: this file's problem only
         raise LoadError(source, CORRUPT.format(err.__class__.__name__)) from err
     text, spans = "", []

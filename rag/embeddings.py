@@ -424,6 +424,8 @@ def make_embedder(model: str, *, batch_size: int = 64, backend: str = "openvino"
         return HashEmbedder(int(dim or 64), model_id=model)
     if backend not in EMBEDDERS:
         raise ConfigError(f"unknown embedding backend '{backend}'; known: {', '.join(EMBEDDERS)}")
+    if model.lower() not in BUNDLED and Path(model).is_dir():
+        model = str(Path(model).resolve())  # an index records where its model is, from wherever it is opened
     if backend == "openvino":
         return OpenVINOEmbedder(model, batch_size=batch_size, cache_dir=cache_dir)
     return SentenceTransformerEmbedder(model, batch_size=batch_size)

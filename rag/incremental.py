@@ -8,6 +8,7 @@ folder, a transaction); this module decides what to write and never touches stor
 from __future__ import annotations
 
 import os
+import shlex
 import time
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field, replace
@@ -16,10 +17,11 @@ from typing import Protocol
 
 import numpy as np
 
+from .budget import Deadline
 from .chunks import ENCODING, split_document
 from .documents import Skipped, display_path, load_paths
 from .embeddings import Embedder
-from .errors import IndexMismatchError, RagError
+from .errors import IndexMismatchError, LoadError, RagError
 from .settings import Settings
 from .types import Chunk, Document
 
@@ -73,7 +75,7 @@ class Change:
         started = time.perf_counter()
         documents, skipped = load_paths(
             paths, max_document_chars=settings.max_document_chars, max_docx_xml_bytes=settings.max_docx_xml_bytes,
-            progress=progress,
+            progress=progress, follow_links=settings.follow_links, seconds_per_mb=settings.document_seconds_per_mb,
         )
         if metadata:
             documents = [replace(d, metadata={**d.metadata, **metadata}) for d in documents]
@@ -167,8 +169,14 @@ def update(writer: IndexWriter, change: Change, settings: Settings, embedder: Em
     to_embed: list[Chunk] = []
     reused = 0
     bar = progress_bar(len(new) + len(changed), "chunking", progress)
+    skipped = list(change.skipped)
     for doc in new + changed:
-        chunks = split_document(doc, settings.chunk_tokens, settings.chunk_overlap)
+        try:
+            deadline = Deadline(doc.source, len(doc.text), settings.document_seconds_per_mb, "chunking")
+            chunks = split_document(doc, settings.chunk_tokens, settings.chunk_overlap, deadline)
+        except LoadError as err:  # kept as it was indexed, like a file that cannot be read
+            skipped.append(Skipped(err.source, err.reason))
+            continue
         previous = writer.chunk_ids(doc.source) if doc.source in indexed else {}
         writer.put(doc, chunks, previous)
         fresh = [c for c in chunks if c.id not in previous]
@@ -176,6 +184,8 @@ def update(writer: IndexWriter, change: Change, settings: Settings, embedder: Em
         to_embed += fresh
         bar.update(1)
     bar.close()
+    late = {s.source for s in skipped[len(change.skipped) :]}
+    new, changed = [d for d in new if d.source not in late], [d for d in changed if d.source not in late]
     for doc in moved:
         writer.set_origin(doc.source, doc.origin)
     for doc in retagged:
@@ -195,7 +205,7 @@ def update(writer: IndexWriter, change: Change, settings: Settings, embedder: Em
         embedded=len(to_embed),
         reused=reused,
         truncated=truncated,
-        skipped=change.skipped,
+        skipped=tuple(skipped),
         seconds=time.perf_counter() - change.started,
     )
 
@@ -242,12 +252,32 @@ def check_version(version: object, where: str, options: str) -> None:
 
 
 def check_model(built: dict, model_id: str, where: str, options: str) -> None:
-    """Refuse an index built with another embedding model (`built`: its "embedding" record)."""
-    if built["model"] != model_id:
-        raise IndexMismatchError(
-            f"{where} was built with embedding model '{built['model']}' ({built['dimension']} dims), not "
-            f"'{model_id}': use --model {built['model']}, or rebuild with `rag index --rebuild --model {model_id} {options}`"
-        )
+    """Refuse an index built with another embedding model (`built`: its "embedding" record), with
+    a `--model` that loads that model from here, or, when none can, what to give instead."""
+    if built["model"] == model_id or same_folder(built["model"], model_id):
+        return
+    model = built["model"]
+    if loadable(model):
+        instead = f"use --model {shlex.quote(model)}"
+    else:
+        instead = f"use --model with the path of the model folder '{model}' (no such folder here)"
+    raise IndexMismatchError(
+        f"{where} was built with embedding model '{model}' ({built['dimension']} dims), not "
+        f"'{model_id}': {instead}, or rebuild with `rag index --rebuild --model {shlex.quote(model_id)} {options}`"
+    )
+
+
+def same_folder(a: str, b: str) -> bool:
+    """Do two model names name the same model folder (a relative and an absolute path)?"""
+    return Path(a).is_dir() and Path(b).is_dir() and Path(a).resolve() == Path(b).resolve()
+
+
+def loadable(model: str) -> bool:
+    """Can `--model model` load from here: a bundled name, the test double, a folder, or a hub id ("org/name")?"""
+    from .embeddings import BUNDLED
+
+    hub_id = model.count("/") == 1 and not model.startswith((".", "/", "~"))
+    return model.lower() in BUNDLED or model.startswith("test-hash") or Path(model).is_dir() or hub_id
 
 
 class _NoBar:

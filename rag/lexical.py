@@ -17,6 +17,7 @@ import numpy as np
 from .errors import MissingDependencyError, StoreError
 
 FOLDER = "bm25"
+NO_WORDS = "\x00"  # the vocabulary of an index whose chunks hold no word (the tokenizer never makes it)
 
 
 @lru_cache(maxsize=1)
@@ -56,7 +57,10 @@ class BM25Index:
         bm25s = _bm25s()
         retriever = bm25s.BM25(k1=k1, b=b)
         if texts:
-            retriever.index(tokenize(texts), show_progress=False)
+            tokens = tokenize(texts)
+            if not any(tokens):  # no chunk has a word BM25 keeps ("x x x", stopwords): bm25s fails on an
+                tokens[0] = [NO_WORDS]  # empty vocabulary, so it gets one no query can hold
+            retriever.index(tokens, show_progress=False)
         return cls(retriever, np.asarray(vids, dtype=np.int64))
 
     def search(self, query: str, k: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

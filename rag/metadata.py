@@ -22,7 +22,9 @@ KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
 RESERVED = frozenset({"source"})  # the document's own field, filterable without being metadata
 MAX_TEXT = 1_000  # characters of one text value
 FRONT_MATTER = re.compile(r"\A(?:\ufeff)?---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
-MARKDOWN_HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
+# the line after the #s, its closing #s stripped in Python: a pattern that strips them ("(.+?)[ \t#]*$")
+# backtracks in time quadratic in a long line ("# a", many spaces, "b")
+MARKDOWN_HEADING = re.compile(r"^#{1,6}[ \t]+([^\n]*)", re.MULTILINE)
 MARKDOWN_SUFFIXES = {".md", ".markdown"}
 # Titles that authoring tools write for a document that has none: never shown as its title.
 PLACEHOLDER_TITLE = re.compile(
@@ -116,7 +118,7 @@ def with_title(meta: dict[str, MetaValue], text: str, *, markdown: bool = False)
     body = FRONT_MATTER.sub("", text, count=1) if markdown else text
     if markdown:
         match = MARKDOWN_HEADING.search(body)
-        heading = match.group(1).strip() if match else None
+        heading = match.group(1).rstrip(" \t#").strip() if match else None
     if not heading:
         span = title_span(body)
         line = body[span[0] : span[1]].lstrip("# ").strip() if span else ""

@@ -57,6 +57,12 @@ class Settings:
     max_document_chars: int = 5_000_000
     max_docx_xml_bytes: int = 32 * 1024 * 1024
     max_upload_bytes: int = 50 * 1024 * 1024
+    # Indexing a folder reads only regular files whose real path stays under it; True follows
+    # symbolic links out of it (and into linked folders).
+    follow_links: bool = False
+    # Reading a file, and cutting its text into chunks, may take this many seconds per MB (at
+    # least rag.budget.MIN_SECONDS) before the file is skipped as pathological; OCR is not counted.
+    document_seconds_per_mb: float = 5.0
 
     def __post_init__(self) -> None:
         from .errors import ConfigError
@@ -78,6 +84,8 @@ class Settings:
         for name, low in ranges.items():
             if getattr(self, name) < low:
                 raise ConfigError(f"setting {name} must be at least {low}, not {getattr(self, name)}")
+        if not self.document_seconds_per_mb > 0:
+            raise ConfigError(f"setting document_seconds_per_mb must be above 0, not {self.document_seconds_per_mb}")
         if not 0 <= self.chunk_overlap < self.chunk_tokens:
             raise ConfigError(f"chunk_overlap must be at least 0 and below chunk_tokens ({self.chunk_tokens}), not {self.chunk_overlap}")
         if self.dense_weight < 0 or self.bm25_weight < 0 or self.dense_weight + self.bm25_weight == 0:

@@ -4,7 +4,8 @@ sentence it ends, and every quote is cut from the source text at its offsets, ne
 A sentence is supported by a span of the cited passage when the span holds most of the
 sentence's content words, every number the sentence states, and any text it puts in quotes; when
 it is negated exactly where the span is (or neither is); and when the names around a verb the two
-share stand in the same order ("A extradited B" is not "B extradited A").
+share stand in the same order ("A extradited B" is not "B extradited A"); and when the claim's
+speaker and subject are the span's (rag.roles: "Indonesia said ..." is not "He added ... Indonesia").
 
 The result is one `Claim` per answer sentence: the contract every answerer's output goes through.
 """
@@ -15,6 +16,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from . import roles
 from .sections import located
 from .text import STOPWORDS, numbers, sentences, terms
 from .types import Citation, Claim, Hit
@@ -175,6 +177,8 @@ def support(claim: str, marker: int, hit: Hit, source_text: Callable[[str], str 
         problem = "the claim and the cited passage differ in negation (one says not, never or no)"
     elif swapped_roles(claim, quote):
         problem = "the cited passage has the names around the verb the other way round"
+    elif other := roles.mismatch(claim, quote):
+        problem = other
     verified = problem is None and quote == text[start:end]
     page = chunk.page if chunk.start <= start < chunk.end else None  # a heading may stand pages before
     return Citation(marker, chunk.source, start, end, quote, verified, page, claim), problem

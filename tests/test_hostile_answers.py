@@ -12,7 +12,7 @@ import pytest
 
 from conftest import EXTRADITION
 from rag import ConfigError, Rag
-from test_llm import chat_server, openai_rag, passage_sentence  # noqa: F401  (fixtures shared with test_llm)
+from test_llm import chat_server, numbered_sentence, openai_rag, passage_sentence  # noqa: F401  (fixtures shared with test_llm)
 
 pytestmark = pytest.mark.slow
 
@@ -84,6 +84,38 @@ def test_a_true_quote_that_does_not_answer_the_question_is_withheld(openai_rag, 
     assert answer.abstained and any("does not answer the question" in issue for issue in answer.issues)
     answered = openai_rag.ask(EXTRADITION, llm="openai:test-model")  # the same quote, asked what it answers
     assert not answered.abstained and "Pakistan" in answered.text
+
+
+ROLE_SWAPS = [
+    "Indonesia said Malaysia has 11 treaties.",  # the Deputy Home Minister said it; Indonesia is only named in it
+    "Indonesia has 11 extradition treaties.",  # Malaysia has them; Indonesia is one of the partners
+]
+
+
+@pytest.mark.parametrize("structured", [True, False], ids=["structured", "free-text"])
+def test_a_role_swap_from_an_llm_is_withheld(openai_rag, chat_server, structured):
+    """Each claim cites the sentence "He added that Malaysia currently has 11 extradition treaties, with
+    countries including Indonesia, ..." but gives its words to Indonesia, or its treaties."""
+    def reply(messages):
+        n, s, _ = numbered_sentence(messages, "11 extradition treaties")
+        if structured:
+            return json.dumps({"answerable": True, "claims": [{"text": t, "passage": n, "sentence": s} for t in ROLE_SWAPS]})
+        return " ".join(f"{t} [{n}]" for t in ROLE_SWAPS)
+
+    chat_server.refuse_schema = not structured
+    chat_server.reply = reply
+    answer = openai_rag.ask(EXTRADITION, llm="openai:test-model")
+    assert answer.abstained and not answer.citations and len(answer.withheld) == 2
+    assert ("response_format" in chat_server.requests[-1]) == structured
+    speaker, subject = (c.problems[0] for c in answer.withheld)
+    assert "speaker" in speaker and "subject differs" in subject
+
+
+def test_the_extractive_answer_keeps_its_speaker_and_is_verified(real_rag):
+    """The extractive answerer quotes "He added that Malaysia ..." whole: the role check passes it."""
+    answer = real_rag.ask(EXTRADITION)
+    assert not answer.abstained and "He added that Malaysia currently has 11 extradition treaties" in answer.text
+    assert all(c.verified for c in answer.citations) and not any("speaker" in i or "subject" in i for i in answer.issues)
 
 
 @pytest.mark.parametrize("k", [0, -3, 101, 10**9, True])

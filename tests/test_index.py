@@ -94,6 +94,47 @@ def test_other_embedding_model_is_refused(corpus, tmp_path):
     assert other.index([corpus], rebuild=True).embedded > 0  # the way out the message names
 
 
+@pytest.mark.slow
+def test_the_model_mismatch_message_suggests_a_model_that_loads(corpus, tmp_path):
+    """An index built with a model folder given by a relative path ('bge-small-en-v1.5', here the
+    bundled model under that name), then opened from elsewhere: the suggested --model works."""
+    import re
+    import shlex
+
+    from rag.embeddings import resolve_model_path
+
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "bge-small-en-v1.5").symlink_to(resolve_model_path("all-MiniLM-L6-v2"), target_is_directory=True)
+    index = str(tmp_path / "index")
+
+    def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "rag.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+    built = run("index", str(corpus), "--index", index, "--model", "bge-small-en-v1.5", cwd=models)
+    assert built.returncode == 0, built.stderr
+    refused = run("search", "extradition treaties", "--index", index, cwd=ROOT)
+    assert refused.returncode == 1 and "built with embedding model" in refused.stderr
+    suggested = re.search(r"use --model (\S+),", refused.stderr)
+    assert suggested, refused.stderr
+    works = run("search", "extradition treaties", "--index", index, "--model", *shlex.split(suggested.group(1)), cwd=ROOT)
+    assert works.returncode == 0 and "extradition" in works.stdout.lower(), works.stderr
+
+
+def test_a_model_that_cannot_load_from_here_is_not_suggested():
+    from rag.incremental import check_model
+
+    with pytest.raises(IndexMismatchError) as caught:
+        check_model({"model": "bge-small-en-v1.5", "dimension": 384}, "all-MiniLM-L6-v2", "index/x", "--index index/x")
+    message = str(caught.value)
+    assert "use --model bge-small-en-v1.5," not in message
+    assert "use --model with the path of the model folder 'bge-small-en-v1.5' (no such folder here)" in message
+    assert message.endswith("rebuild with `rag index --rebuild --model all-MiniLM-L6-v2 --index index/x`")
+    with pytest.raises(IndexMismatchError, match="use --model test-hash:64, or rebuild"):
+        check_model({"model": "test-hash:64", "dimension": 64}, "test-hash:32", "index/x", "--index index/x")
+
+
 def test_newer_format_is_refused(corpus, fast_settings):
     Rag(fast_settings).index([corpus])
     manifest = Path(fast_settings.index_path) / "manifest.json"

@@ -143,6 +143,42 @@ def test_swapped_roles_are_not_verified():
     assert not any("other way round" in i for i in passive.issues)
 
 
+def test_a_claim_that_changes_who_said_it_is_not_verified():
+    """The verifier every answerer's text goes through (the extractive one's included): the source's
+    speaker is "He" (the minister); Indonesia and Malaysia stand in what he said."""
+    for claim in ("Indonesia said Malaysia has 11 treaties [1].", "Malaysia said it has 11 extradition treaties [1].",
+                  "Malaysia has 11 extradition treaties with Indonesia, Thailand said [1]."):
+        result = verify(claim, passages(), lookup)
+        assert result.supported == 0 and any("speaker" in i for i in result.issues), claim
+    for claim in ("He said Malaysia has 11 extradition treaties [1].", "The minister added that Malaysia has 11 extradition treaties [1]."):
+        assert verify(claim, passages(), lookup).supported == 1, claim
+
+
+def test_a_claim_about_another_subject_is_not_verified():
+    result = verify("Indonesia has 11 extradition treaties [1].", passages(), lookup)
+    assert result.supported == 0 and any("subject differs" in i for i in result.issues)
+    result = verify("Thailand has engaged in discussions with Cambodia [3].", passages(), lookup)
+    assert result.supported == 0 and any("subject differs" in i for i in result.issues)
+    assert verify("Malaysia has 11 extradition treaties [1].", passages(), lookup).supported == 1
+    assert verify("The Home Ministry has engaged in discussions with Cambodia [3].", passages(), lookup).supported == 1
+
+
+def test_the_speaker_named_in_the_source_is_the_claims_speaker():
+    from rag.roles import mismatch, roles
+
+    source = "Home Minister Saifuddin Nasution Ismail, speaking in Parliament, said that Malaysia has 11 treaties."
+    assert {"saifuddin", "ismail"} <= roles(source).speakers and "parliament" not in roles(source).speakers
+    assert mismatch("Saifuddin said Malaysia has 11 treaties.", source) is None
+    assert mismatch("Malaysia has 11 treaties, said Saifuddin.", source) is None
+    assert "someone else" in (mismatch("Anwar said Malaysia has 11 treaties.", source) or "")
+    assert "speaker" in (mismatch("Parliament said Malaysia has 11 treaties.", source) or "")
+    assert roles("Malaysia has 11 treaties, said Iran.").speakers == {"iran"}
+    # a speaker the quote does not name whole is not compared: "Malaysia" alone is not the speaker named
+    treaty = TEXT.split("\n\n")[1]
+    assert mismatch("Malaysia Deputy Home Minister said Malaysia has 11 treaties.", treaty) is None
+    assert "speaker" in (mismatch("The United States said Malaysia has 11 treaties.", treaty) or "")
+
+
 def test_each_sentence_is_a_claim_with_its_own_verdict():
     answer = (
         "Malaysia currently has 11 extradition treaties [1]. Malaysia has 40 extradition treaties [1].\n"

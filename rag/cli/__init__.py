@@ -92,7 +92,7 @@ def settings_from(args: argparse.Namespace, **extra):
 
     values = {"index_path": args.index, "embedding_model": args.model, "store": args.store, "store_url": args.store_url}
     for name in ("k", "retrieval", "reranker", "chunk_tokens", "chunk_overlap", "faiss_index", "embed_with",
-                 "embedding_backend", "context_tokens"):
+                 "embedding_backend", "context_tokens", "follow_links"):
         if getattr(args, name, None) is not None:
             values[name] = getattr(args, name)
     values.update(extra)

@@ -18,6 +18,8 @@ def add_parser(sub) -> None:
                    help="FAISS search structure (default auto: exact below 100,000 chunks, IVF-PQ from there)")
     p.add_argument("--rebuild", action="store_true", help="re-embed everything (e.g. after changing --model)")
     p.add_argument("--no-prune", dest="prune", action="store_false", help="keep indexed documents that are no longer found")
+    p.add_argument("--follow-links", dest="follow_links", action="store_true", default=None,
+                   help="follow symbolic links out of the folders given (default: skip them, each listed)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE",
                    help="metadata for every document of this run (repeatable): text, a number or a date (YYYY-MM-DD)")
