@@ -264,3 +264,34 @@ def test_citations_are_numbered_one_to_n_in_the_order_the_answer_shows_them():
         (1, "d3.txt", texts[2]), (2, "d1.txt", texts[0]), (3, "d5.txt", texts[4])]  # quotes and offsets as they were
     assert [c.marker for w in got.withheld for c in w.citations] == [4]  # a withheld claim's passage comes after
     assert [h.rank for h in got.passages] == [1, 2, 3, 4, 5]
+
+
+def test_a_short_answer_comes_only_from_a_passage_that_names_what_the_question_asks_about():
+    from rag.embeddings import HashEmbedder
+    from rag.extractive import ExtractiveAnswerer
+
+    malaysia = "Malaysia currently has 11 extradition treaties with other countries."
+    passages = [_passage("malaysia.txt", malaysia)]
+    answerer = ExtractiveAnswerer(HashEmbedder(), reader=_Reads({malaysia: ("11", 0.9)}))
+    asked = "How many extradition treaties does Malaysia have?"
+    draft = answerer.read(asked, passages, answerer.select(asked, passages))
+    assert draft.short is not None and malaysia[draft.short[1] : draft.short[2]] == "11"
+    near_miss = "How many extradition treaties has Singapore signed?"
+    draft = answerer.read(near_miss, passages, answerer.select(near_miss, passages) or answerer.select(asked, passages))
+    assert draft.short is None  # Malaysia's 11 is not Singapore's: no bold answer from this passage
+
+
+def test_a_short_answer_below_the_fitted_bar_is_not_shown():
+    from rag.embeddings import HashEmbedder
+    from rag.extractive import ExtractiveAnswerer
+
+    sentence = "The committee approved a budget of RM4.2 million."
+    passages = [_passage("minutes.txt", sentence)]
+    question = "What budget did the committee approve?"
+    reader = _Reads({sentence: ("RM4.2 million", 0.6)})
+    shown = ExtractiveAnswerer(HashEmbedder(), reader=reader)
+    assert shown.read(question, passages, shown.select(question, passages)).short is not None
+    reader.bold = 0.8  # the card's bar: 90% of short answers shown at this confidence were right
+    hidden = ExtractiveAnswerer(HashEmbedder(), reader=reader)
+    draft = hidden.read(question, passages, hidden.select(question, passages))
+    assert draft.short is None and draft.text  # the quotes stay, the bold answer goes
