@@ -464,3 +464,21 @@ def _platt(x: np.ndarray, y: np.ndarray, steps: int = 3000) -> tuple[float, floa
         a -= 0.5 * float(np.mean((p - y) * x)) / scale**2
         b -= 0.5 * float(np.mean(p - y))
     return float(a), float(b)
+
+
+def short_answer_bar(rows: list[dict], precision: float = 0.9, least: int = 20) -> dict:
+    """The lowest confidence at which at least `precision` of the short answers shown were right
+    (F1 against gold at least 0.5), over benchmark rows of answerable questions (`confidence`,
+    `short`, `f1`), with at least `least` answers shown; above every confidence (no short answer is
+    ever shown) when no level reaches it. The curve is kept to show what each level would give."""
+    shown = [r for r in rows if r.get("short") and r.get("confidence") is not None and r.get("f1") is not None
+             and r.get("in_corpus", r.get("answerable", True))]
+    curve: list[dict] = []
+    for level in np.round(np.arange(0.0, 1.0, 0.05), 2):
+        kept = [r for r in shown if r["confidence"] >= level]
+        right = sum(r["f1"] >= 0.5 for r in kept)
+        curve.append({"threshold": float(level), "shown": len(kept), "precision": round(right / len(kept), 4) if kept else 0.0})
+    good = [c for c in curve if c["shown"] >= least and c["precision"] >= precision]
+    threshold = good[0]["threshold"] if good else 1.01
+    return {"threshold": threshold, "target_precision": precision, "short_answers": len(shown), "curve": curve,
+            "note": "no confidence level reached the target: short answers are not shown" if not good else ""}

@@ -152,7 +152,7 @@ class ReaderFiles:
                 arrays[k + SCALE] = scale.astype(np.float16)
             else:
                 arrays[k] = v.astype(np.float16)
-        np.savez_compressed(out, **arrays)
+        np.savez_compressed(out, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
         out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
 
     def key(self) -> str:

@@ -121,3 +121,16 @@ def test_fit_reader_refuses_a_device_torch_cannot_use_in_one_line(capsys):
     assert capsys.readouterr().err.strip() == "error: --device cuda: torch sees no GPU here; use --device cpu"
     assert main(["fit-reader", "unused.json", "--device", "gpu3"]) == 1
     assert capsys.readouterr().err.strip() == "error: unknown --device 'gpu3'; use cpu or cuda"
+
+
+def test_the_short_answer_bar_is_the_lowest_confidence_whose_answers_are_nine_in_ten_right():
+    from rag.fit_reader import short_answer_bar
+
+    rows = [{"short": "x", "confidence": c / 100, "f1": 1.0 if c >= 60 else 0.0, "answerable": True} for c in range(100)]
+    bar = short_answer_bar(rows, 0.9)
+    assert bar["threshold"] == 0.6  # at 0.55, 40 of the 45 shown are right: 0.889
+    assert all(c["precision"] >= 0.9 for c in bar["curve"] if c["threshold"] >= bar["threshold"])
+    never = short_answer_bar([{**r, "f1": 0.0 if r["confidence"] < 0.99 else 1.0} for r in rows], 0.9)
+    assert never["threshold"] > 1 and never["note"]  # no level is precise enough: no short answer is shown
+    unanswerable = [{**r, "answerable": False} for r in rows]
+    assert short_answer_bar(unanswerable, 0.9)["short_answers"] == 0  # only answerable questions' short answers count

@@ -25,6 +25,7 @@ COMMANDS = {
     "bench": "rag.cli.benching",
     "fit-reader": "rag.cli.fitting",
     "fit-relevance": "rag.cli.fitting",
+    "fit-short-answer": "rag.cli.fitting",
 }
 
 EXIT_SKIPPED = 3  # the run finished but some input files (or batch lines) were skipped

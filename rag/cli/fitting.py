@@ -32,6 +32,14 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=run)
 
+    p = sub.add_parser("fit-short-answer", help="choose the confidence a short answer needs to be shown, from "
+                                                 "`rag bench news|squad` results on articles the reader was not fitted on")
+    p.add_argument("results", nargs="+", help="results.json files of `rag bench news --split train` or `rag bench squad`")
+    p.add_argument("--llm", default="extractive", help="whose rows to use (default extractive)")
+    p.add_argument("--precision", type=float, default=0.9, help="share of shown short answers that must be right (default 0.9)")
+    p.add_argument("--out", default=str(PARAMS.with_suffix(".json")), help="the reader card to update (default %(default)s)")
+    p.set_defaults(run=run_short_answer)
+
     from ..relevance import PARAMS as RELEVANCE
 
     p = sub.add_parser("fit-relevance", help="fit the floor an LLM's quotes must reach to count as answering (SQuAD v1.1 data)")
@@ -83,4 +91,25 @@ def run_relevance(args) -> int:
 
     card = fit(args.file, Path(args.out), keep=args.keep, seed=args.seed, log=lambda m: print(m, file=sys.stderr, flush=True))
     print(json.dumps(card, indent=2))
+    return 0
+
+
+def run_short_answer(args) -> int:
+    from ..errors import ConfigError
+    from ..fit_reader import short_answer_bar
+
+    rows = []
+    for path in args.results:
+        try:
+            result = json.loads(Path(path).read_text())
+            rows += result["answerers"][args.llm]["rows"]
+        except (OSError, ValueError, KeyError) as err:
+            raise ConfigError(f"{path} holds no rows of '{args.llm}' ({err.__class__.__name__}): give a results.json "
+                              "of `rag bench news` or `rag bench squad` run with --llm " + args.llm) from err
+    bar = short_answer_bar(rows, args.precision)
+    bar["data"] = [str(p) for p in args.results]
+    card = json.loads(Path(args.out).read_text())
+    card["short_answer"] = bar
+    Path(args.out).write_text(json.dumps(card, indent=2) + "\n")
+    print(json.dumps(bar, indent=2))
     return 0
