@@ -177,14 +177,14 @@ class OpenVINOEmbedder:
     reused after that. `precision` "auto" takes what `choose_precision` picks for this CPU:
     bf16 with AMX or AVX512-BF16 (vectors within 1e-4 cosine of float32), int8 with VNNI (the IR
     quantized once by NNCF on the passages in CALIBRATION; vectors within 0.98 cosine of float32,
-    0.99 on average: on SciFact 0.991 / 0.995), else f32; "bf16", "int8" or "f32" sets it. Models made of Transformer -> mean or CLS
-    Pooling [-> Normalize] only; others raise `ConfigError`.
+    0.99 on average; on SciFact 0.991 / 0.995), else f32; "bf16", "int8" or "f32" sets it.
+    Models made of Transformer -> mean or CLS Pooling [-> Normalize] only; others raise `ConfigError`.
     """
 
     texts_per_call: int | None = None
     EXPORT_VERSION = 1
     INT8_VERSION = 1
-    CALIBRATION = Path(__file__).parent / "params" / "calibration.txt"  # news passages, one per line
+    CALIBRATION = Path(__file__).parent / "params" / "calibration.txt"  # news, science and questions, one a line
     STREAMS = 2  # inference requests in flight: one per stream, each on its own core
     BATCH_TOKENS = 4096  # measured on SciFact chunks: 16 x 256 ran ~20% faster than 64 x 256
 
