@@ -33,8 +33,8 @@ def _ray():
 class _EmbedBatch:
     """A Ray Data actor: loads the model in its constructor, then embeds one batch per call."""
 
-    def __init__(self, model: str, batch_size: int, backend: str):
-        self.embedder = make_embedder(model, batch_size=batch_size, backend=backend)
+    def __init__(self, model: str, batch_size: int, backend: str, precision: str):
+        self.embedder = make_embedder(model, batch_size=batch_size, backend=backend, precision=precision)
         self.embedder.embed(["warm up"])  # load the model now, once per actor
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -124,7 +124,8 @@ class RayEmbedder:
         items = [{"position": i, "text": t} for i, t in enumerate(texts)]
         dataset = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
             _EmbedBatch,
-            fn_constructor_kwargs={"model": self.model_id, "batch_size": batch, "backend": self.settings.embedding_backend},
+            fn_constructor_kwargs={"model": self.model_id, "batch_size": batch, "backend": self.settings.embedding_backend,
+                                   "precision": self.settings.embedding_precision},
             batch_size=batch,
             batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=min(size, blocks)),

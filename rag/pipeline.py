@@ -55,7 +55,7 @@ class Rag:
         self._custom_reranker = reranker
         if embedder is None:
             embedder = make_embedder(settings.embedding_model, batch_size=settings.embedding_batch_size,
-                                     backend=settings.embedding_backend)
+                                     backend=settings.embedding_backend, precision=settings.embedding_precision)
         if settings.embed_with == "ray":
             from .distributed import RayEmbedder
 

@@ -17,6 +17,7 @@ MAX_K = 100  # passages per question by default: more never helps an answer and 
 MAX_QUESTION_CHARS = 2_000
 RETRIEVALS = ("dense", "bm25", "hybrid")
 EMBEDDING_BACKENDS = ("openvino", "torch")
+EMBEDDING_PRECISIONS = ("auto", "bf16", "int8", "f32")
 STORES = ("faiss", "pgvector")
 FAISS_INDEXES = ("auto", "flat", "hnsw", "ivfpq")
 EMBED_WITH = ("local", "ray")
@@ -28,9 +29,11 @@ class Settings:
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
     embedding_batch_size: int = 64
     # torch (sentence-transformers, float32) or openvino (the same model, exported once into
-    # ~/.cache/rag; bfloat16 where the CPU computes it natively: 3x faster, vectors within 1e-4
-    # cosine, and no torch import when answering). See docs/performance.md.
+    # ~/.cache/rag; no torch import when answering), in `embedding_precision`: auto picks per CPU
+    # (bf16 with AMX or AVX512-BF16, int8 with VNNI, else f32); bf16, int8 or f32 sets it (openvino
+    # only). See docs/performance.md.
     embedding_backend: str = "openvino"
+    embedding_precision: str = "auto"
     # Chunking: tokens counted with tiktoken cl100k_base. 200 cl100k tokens stays under
     # MiniLM's 256 word-piece limit for ordinary English text (the chunker checks this too).
     chunk_tokens: int = 200
@@ -73,7 +76,7 @@ class Settings:
             expected = kinds.get(str(f.type))
             if expected is not None and (not isinstance(value, expected) or isinstance(value, bool)):
                 raise ConfigError(f"setting {f.name} must be {f.type!s}, not {value!r}")
-        choices = {"retrieval": RETRIEVALS, "embedding_backend": EMBEDDING_BACKENDS, "store": STORES,
+        choices = {"retrieval": RETRIEVALS, "embedding_backend": EMBEDDING_BACKENDS, "embedding_precision": EMBEDDING_PRECISIONS, "store": STORES,
                    "faiss_index": FAISS_INDEXES, "embed_with": EMBED_WITH}
         for name, known in choices.items():
             if getattr(self, name) not in known:

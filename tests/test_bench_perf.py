@@ -29,6 +29,9 @@ def test_perf_bench_compares_ours_with_the_langchain_baseline(tmp_path, tiny_bei
         assert 0 <= system["ndcg@10"]["dense"] <= 1
     ours = report["systems"][1]
     assert set(ours["ndcg@10"]) == {"dense", "bm25", "hybrid"}  # ours reports every retrieval mode
+    # the precision ours ran in is the one the CPU's flags choose, and both are printed
+    assert report["cpu"]["auto"] in ("bf16", "int8", "f32") and report["cpu"]["why"]
+    assert ours["runs_in"] == f"openvino {report['cpu']['auto']} ({report['cpu']['why']})"
     assert report["ratios"] and report["ceiling"]
     goals = {t["goal"] for t in report["targets"]}
     assert any(g.startswith("indexing throughput vs the baseline >= 2") for g in goals)
@@ -36,4 +39,6 @@ def test_perf_bench_compares_ours_with_the_langchain_baseline(tmp_path, tiny_bei
     table = capsys.readouterr().out
     assert "LangChain baseline" in table and "rag (openvino)" in table and "Ratios against the baseline" in table
     assert "Targets (printed, not asserted)" in table
+    assert f"| embedding model runs in | torch f32 | {ours['runs_in']} |" in table
+    assert f"auto runs the embedder in {report['cpu']['auto']}" in table
     assert (out / "results.md").read_text() == table.rstrip("\n") + "\n"

@@ -110,3 +110,37 @@ def test_openvino_runs_the_pipeline(exported, tmp_path):
     assert hits[0].chunk.source.endswith("tides.txt") and hits[0].score > 0.5
     answer = rag.ask("what do worker bees collect?")
     assert not answer.abstained and "nectar" in answer.text and all(c.verified for c in answer.citations)
+
+
+PASSAGES = [
+    "Mitochondrial DNA mutations accumulate with age in human skeletal muscle and reduce oxidative capacity.",
+    "Vitamin D supplementation did not lower the incidence of invasive cancer in healthy adults over five years.",
+    "The transcription factor binds the promoter and represses expression of the gene in T cells.",
+    "Honey bees live in colonies with a single queen. Worker bees collect nectar and pollen.",
+    "What causes the tides?",
+    "Malaysia currently has 11 extradition treaties, with countries including Indonesia and Iran.",
+]
+
+
+@pytest.mark.slow
+def test_openvino_int8_is_quantized_once_and_stays_near_float32(exported):
+    pytest.importorskip("nncf")
+    _, cache = exported
+    int8 = OpenVINOEmbedder("all-MiniLM-L6-v2", cache_dir=cache, precision="int8")
+    f32 = OpenVINOEmbedder("all-MiniLM-L6-v2", cache_dir=cache, precision="f32")
+    assert int8.runs_in == "openvino int8 (set)"
+    xml = int8.exported()
+    assert xml != f32.exported() and "-int8-" in xml.parent.name and (xml.parent / "model.bin").is_file()
+    stamp = os.stat(xml.parent / "model.bin").st_mtime_ns
+    ours, reference = int8.embed(PASSAGES), f32.embed(PASSAGES)
+    assert ours.shape == reference.shape == (len(PASSAGES), 384) and ours.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+    cosine = (ours * reference).sum(axis=1)
+    assert cosine.min() > 0.98 and cosine.mean() > 0.99, cosine  # the bound the class docstring states
+    assert cosine.min() < 0.99999  # it is the quantized model that ran, not the float one
+    # the nearest passage to each query is the same as in float32
+    queries = ["how does vitamin D affect cancer?", "what do worker bees collect?"]
+    assert (int8.embed(queries, query=True) @ ours.T).argmax(1).tolist() == \
+        (f32.embed(queries, query=True) @ reference.T).argmax(1).tolist() == [1, 3]
+    again = OpenVINOEmbedder("all-MiniLM-L6-v2", cache_dir=cache, precision="int8")
+    assert again.exported() == xml and os.stat(xml.parent / "model.bin").st_mtime_ns == stamp

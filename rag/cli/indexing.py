@@ -55,7 +55,7 @@ def run_index(args) -> int:
             "skipped": [{"source": s.source, "reason": s.reason} for s in report.skipped],
         }))
     else:
-        print(f"{_where(args)}: {report.summary()}")
+        print(f"{_where(args)}: {report.summary()}; vectors by {rag.embedder.runs_in}")
     return EXIT_SKIPPED if report.skipped else 0
 
 
