@@ -13,21 +13,21 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .answer import Answerer, Condenser
-from .answerers import EXTRACTIVE, as_answerer, is_dotted, resolve_dotted
-from .backend import make_backend
-from .embeddings import Embedder, make_embedder
-from .filters import parse_filter
-from .incremental import Change, IndexReport
-from .rerank import Reranker
-from .retrieve import Retriever
+from .answer.answerers import EXTRACTIVE, as_answerer, is_dotted, resolve_dotted
+from .answer.flow import Answerer, Condenser
+from .embed.embedders import Embedder, make_embedder
+from .search.filters import parse_filter
+from .search.rerank import Reranker
+from .search.retrieve import Retriever
 from .settings import DEFAULT_CORPUS, Settings, check_k, check_question
+from .store.backend import make_backend
+from .store.incremental import Change, IndexReport
 from .types import Answer, AnswerEvent, Box, Citation, Document, Event, Hit
 
 if TYPE_CHECKING:
-    from .pageview import PageView
-    from .reader import SpanReader  # imported when first used: answering loads it, indexing does not
-    from .relevance import RelevanceCheck
+    from .answer.reader import SpanReader  # imported when first used: answering loads it, indexing does not
+    from .answer.relevance import RelevanceCheck
+    from .verify.pageview import PageView
 
 
 class Rag:
@@ -36,7 +36,7 @@ class Rag:
         Rag(settings, embedder=MyEmbedder(), answerer=ChatAnthropic(...), reranker=MyReranker())
 
     `answerer` takes an `Answerer` (anything with `name` and `stream`), any LangChain chat model
-    instance (its answers are verified like every other), or a spec string (see rag.answerers,
+    instance (its answers are verified like every other), or a spec string (see rag.answer.answerers,
     dotted paths included); `embedder` an `Embedder`; `reranker` a `Reranker`.
     """
 
@@ -57,11 +57,11 @@ class Rag:
             embedder = make_embedder(settings.embedding_model, batch_size=settings.embedding_batch_size,
                                      backend=settings.embedding_backend)
         if settings.embed_with == "ray":
-            from .distributed import RayEmbedder
+            from .embed.distributed import RayEmbedder
 
             embedder = RayEmbedder(embedder, settings)
         self.embedder = embedder
-        self.backend = make_backend(settings, embedder)  # where the index lives: rag.backend
+        self.backend = make_backend(settings, embedder)  # where the index lives: rag.store.backend
 
     def __repr__(self) -> str:
         return f"Rag(settings={self.settings!r})"
@@ -72,7 +72,7 @@ class Rag:
         """Index files and folders, embedding only new or changed text. With `prune`, indexed
         documents under the given paths that are no longer there (deleted, renamed) are removed.
         `metadata` ({key: text, number or date}) is added to what each file says about itself."""
-        from .metadata import checked
+        from .ingest.metadata import checked
 
         change = Change.from_paths(paths or [DEFAULT_CORPUS], self.settings, prune=prune, metadata=checked(metadata or {}),
                                    progress=progress)
@@ -84,7 +84,7 @@ class Rag:
         heading when it names none."""
         from dataclasses import replace
 
-        from .metadata import checked, document_with_title
+        from .ingest.metadata import checked, document_with_title
 
         extra = checked(metadata or {})
         docs = [document_with_title(replace(d, metadata={**checked(d.metadata), **extra})) for d in documents]
@@ -121,7 +121,7 @@ class Rag:
             return None
         key = ("reranker", self.settings.reranker)
         if key not in self._answerers:
-            from .rerank import CrossEncoderReranker
+            from .search.rerank import CrossEncoderReranker
 
             self._answerers[key] = CrossEncoderReranker(self.settings.reranker)
         return self._answerers[key]
@@ -136,18 +136,18 @@ class Rag:
         with self._lock:
             if spec not in self._answerers:
                 if spec == "extractive:reader":
-                    from .reading import ReadingAnswerer
+                    from .answer.reading import ReadingAnswerer
 
                     self._answerers[spec] = ReadingAnswerer(self.embedder, self._span_reader(), name=spec)
                 elif spec in EXTRACTIVE:
-                    from .extractive import ExtractiveAnswerer
+                    from .answer.extractive import ExtractiveAnswerer
 
                     self._answerers[spec] = ExtractiveAnswerer(self.embedder, strict=spec.endswith(":strict"), name=spec,
                                                                reader=self._span_reader(), document_text=self._document_text)
                 elif is_dotted(spec):
                     self._answerers[spec] = as_answerer(resolve_dotted(spec), self.settings.context_tokens, spec)
                 else:
-                    from .llm import LLMAnswerer, chat_model
+                    from .answer.llm import LLMAnswerer, chat_model
 
                     self._answerers[spec] = LLMAnswerer(spec, chat_model(spec), self.settings.context_tokens)
             return self._answerers[spec]
@@ -155,7 +155,7 @@ class Rag:
     def _span_reader(self) -> SpanReader:
         """The fitted span reader, loaded once for every extractive answerer."""
         if self._reader is None:
-            from .reader import SpanReader
+            from .answer.reader import SpanReader
 
             self._reader = SpanReader()
         return self._reader
@@ -164,8 +164,8 @@ class Rag:
         """The check that an LLM's (or any non-extractive answerer's) quotes answer the question."""
         with self._lock:
             if ("relevance",) not in self._answerers:
-                from .extractive import ExtractiveAnswerer
-                from .relevance import RelevanceCheck, fitted_floor
+                from .answer.extractive import ExtractiveAnswerer
+                from .answer.relevance import RelevanceCheck, fitted_floor
 
                 self._answerers[("relevance",)] = RelevanceCheck(ExtractiveAnswerer(self.embedder), fitted_floor())
             return self._answerers[("relevance",)]
@@ -174,7 +174,7 @@ class Rag:
                    filters: object = None) -> Iterator[Event]:
         """Stream the answer as typed events (rag.types: QueryEvent, PassagesEvent, TokenEvent...,
         AnswerEvent); the last carries the verified `Answer`. `filters`: as `search` takes them."""
-        from . import answer
+        from .answer import flow as answer
 
         question = check_question(question)
         k = check_k(k, self.settings.max_k) if k is not None else None
@@ -222,11 +222,11 @@ class Rag:
                 pass
         return doc.text
 
-    # where a quote stands on its page (rag.pageview): computed when asked for, never stored
+    # where a quote stands on its page (rag.verify.pageview): computed when asked for, never stored
     def page_view(self, source: str, start: int, end: int) -> PageView | None:
         """The PDF page that `source`'s text [start, end) stands on, and its boxes there; None for a
         document without pages. Raises SourceChangedError when its file is gone or changed."""
-        from .pageview import page_view
+        from .verify.pageview import page_view
 
         doc = self.document(source)
         return page_view(doc, start, end) if doc is not None else None
@@ -247,14 +247,14 @@ class Rag:
         """`answer` with the boxes of its verified PDF citations filled in (`Citation.boxes`). A page
         that cannot be read (the pdf extra missing, a file pdfium refuses) leaves that citation without
         boxes and says why in `issues`; the answer itself stands."""
-        from .pageview import with_boxes
+        from .verify.pageview import with_boxes
 
         return with_boxes(answer, self.quote_boxes)
 
     def search(self, query: str, k: int | None = None, mode: str | None = None, filters: object = None) -> list[Hit]:
         """The k best passages for `query` (k in 1..100; fewer when the index holds fewer chunks).
 
-        `filters` keeps only some documents (rag.filters): "created>=2025-06-01", a list of such
+        `filters` keeps only some documents (rag.search.filters): "created>=2025-06-01", a list of such
         conditions (all must hold), a mapping {"source": "seeds/00*", "year": {">=": 2020}}, or a
         `Filter`. A key no indexed document has is a ConfigError naming the known keys; a filter
         that keeps nothing gives no passages."""

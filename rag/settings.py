@@ -61,7 +61,7 @@ class Settings:
     # symbolic links out of it (and into linked folders).
     follow_links: bool = False
     # Reading a file, and cutting its text into chunks, may take this many seconds per MB (at
-    # least rag.budget.MIN_SECONDS) before the file is skipped as pathological; OCR is not counted.
+    # least rag.ingest.budget.MIN_SECONDS) before the file is skipped as pathological; OCR is not counted.
     document_seconds_per_mb: float = 5.0
 
     def __post_init__(self) -> None:
@@ -92,7 +92,7 @@ class Settings:
             raise ConfigError("dense_weight and bm25_weight must be at least 0, and not both 0")
         if self.store == "pgvector" and not self.store_url:
             raise ConfigError("the pgvector store needs a database URL: --store-url postgresql://USER@HOST:5432/DB")
-        from .answerers import check_spec
+        from .answer.answerers import check_spec
 
         check_spec(self.answerer)
 

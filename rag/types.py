@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 
-# A metadata value: text, a number or a date (rag.metadata says where each comes from).
+# A metadata value: text, a number or a date (rag.ingest.metadata says where each comes from).
 MetaValue = str | int | float | datetime.date
 
 
@@ -19,7 +19,7 @@ class Document:
     # (char_start, page_number) pairs, ascending; empty for formats without pages.
     pages: tuple[tuple[int, int], ...] = ()
     origin: str | None = None  # the absolute path of the file it was loaded from; None when made in memory
-    # title, author, created, modified, front matter, user values (rag.metadata); filterable
+    # title, author, created, modified, front matter, user values (rag.ingest.metadata); filterable
     metadata: dict[str, MetaValue] = field(default_factory=dict, hash=False)
     ocr: tuple[tuple[int, int, float], ...] = ()  # (start, end, confidence 0..1) of each OCR'd line
     rows: tuple[tuple[int, int], ...] = ()  # (start, end) of each table row: never split across chunks
@@ -28,7 +28,7 @@ class Document:
     def from_text(cls, source: str, text: str, metadata: dict[str, MetaValue] | None = None) -> Document:
         import hashlib
 
-        from .metadata import checked
+        from .ingest.metadata import checked
 
         return cls(source=source, text=text, sha256=hashlib.sha256(text.encode()).hexdigest(), metadata=checked(metadata or {}))
 

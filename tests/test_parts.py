@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rag import ConfigError, Draft, Rag, Settings
-from rag.embeddings import HashEmbedder
+from rag.embed.embedders import HashEmbedder
 
 
 @pytest.mark.parametrize("changes, message", [
@@ -67,7 +67,7 @@ def test_injected_embedder_answerer_and_reranker_are_used(tmp_path, corpus):
     answer = rag.ask("extradition treaties")
     assert answer.answerer == "first-sentence" and answer.claims
     assert all(cite.verified for claim in answer.claims for cite in claim.citations)  # its quote stands in the source
-    # but the reranker put the worst passage first: a quote that does not answer is withheld (rag.relevance)
+    # but the reranker put the worst passage first: a quote that does not answer is withheld (rag.answer.relevance)
     assert answer.abstained and any("does not answer the question" in issue for issue in answer.issues)
     assert rag.ask("extradition treaties", llm="extractive").answerer == "extractive"  # specs still work beside it
 
@@ -97,7 +97,7 @@ def test_an_object_that_is_no_answerer_is_refused(fast_settings):
 
 
 def test_sentence_vector_cache_survives_threads_that_overflow_it():
-    from rag.embeddings import VectorCache
+    from rag.embed.embedders import VectorCache
 
     vectors = VectorCache(HashEmbedder(16), limit=100)  # starts afresh often, while other threads read
     failures = []

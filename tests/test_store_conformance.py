@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag.store import FaissStore
+from rag.store.vectors import FaissStore
 
 pytest_plugins = ["pgserver"]  # the pg_server and pg_url fixtures
 
@@ -31,7 +31,7 @@ def store(request):
     if request.param == "faiss":
         yield FaissStore(DIM)
         return
-    from rag.pgstore import PgVectorStore
+    from rag.store.pgstore import PgVectorStore
 
     store = PgVectorStore(request.getfixturevalue("pg_url"), DIM)
     yield store

@@ -33,7 +33,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..metrics import percentile
+from ..evaluation.metrics import percentile
 from ..text import normalize_answer as normalize
 from . import write_results
 
