@@ -12,7 +12,7 @@ import pytest
 from conftest import EXTRADITION
 from test_llm import chat_server, numbered_sentence, openai_rag, passage_sentence  # noqa: F401  (fixtures shared with test_llm)
 
-from rag import ConfigError, Rag
+from rag import ConfigError
 
 pytestmark = pytest.mark.slow
 

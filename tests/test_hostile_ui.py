@@ -30,7 +30,6 @@ from gradio_client.utils import strip_invalid_filename_characters
 
 from rag import ConfigError, Rag, Settings  # noqa: E402
 from rag.settings import MAX_QUESTION_CHARS  # noqa: E402
-from ui import render  # noqa: E402
 from ui.app import build_app, launch  # noqa: E402
 from ui.auth import Users, add_user, hash_password, verify_password  # noqa: E402
 from ui.handlers import Handlers, safe_name  # noqa: E402

@@ -130,6 +130,7 @@ def other_days(question: str, passages: Sequence[Hit], best: Reading) -> list[Ca
 
 @dataclass
 class ExtractiveAnswerer:
+    judges_relevance = True  # chooses sentences by the question: no relevance check after it (rag.answer.flow)
     embedder: Embedder
     min_score: float = 0.37  # below this the best sentence does not answer the question
     keep_ratio: float = 0.75  # further sentences must score this close to the best

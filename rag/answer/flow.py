@@ -30,6 +30,7 @@ from ..types import (
     TokenEvent,
 )
 from ..verify.claims import verify, verify_structured
+from .english import missing_names
 from .prompt import ABSTAIN
 
 NOT_FOUND = "The documents do not contain an answer to this question."
@@ -49,8 +50,15 @@ class Answerer(Protocol):
         """Answer text with [n] markers (n = 1-based passage number; `assemble` renumbers them 1..n
         in the order the answer shows them), in pieces, or one `Draft`
         (text with markers, and a short answer and confidence where the answerer has them);
-        empty text = declined."""
+        empty text = declined. An answerer whose class sets `judges_relevance = True` has chosen
+        its sentences by the question already; the others' claims go through the relevance check."""
         ...
+
+
+def judges_relevance(answerer: object) -> bool:
+    """Does the answerer choose its sentences by how well they answer the question (the extractive
+    ones set `judges_relevance = True`)? Then the relevance check after verification is skipped."""
+    return getattr(answerer, "judges_relevance", False) is True
 
 
 @runtime_checkable
@@ -200,8 +208,6 @@ def _unmentioned(question: str, citations: Sequence[Citation], hits: Sequence[Hi
     """The question's names (rag.answer.english.question_names) that no quote's passage, with its
     title and heading, writes; a name of several words ("Kota Kinabalu") whole when none of its
     words is written."""
-    from .english import missing_names
-
     context = [h.chunk.indexed_text for h in hits
                if any(c.source == h.chunk.source and h.chunk.start <= c.start < h.chunk.end for c in citations)]
     missing = missing_names(question, "\n".join([*context, *(c.quote for c in citations)]))

@@ -274,3 +274,19 @@ def _text_of(chunk) -> str:
 def _one_line(err: Exception) -> str:
     text = " ".join(str(err).split()) or err.__class__.__name__
     return text[:200]
+
+
+def as_answerer(part: object, context_tokens: int, name: str | None = None):
+    """An answerer for an injected object: an `Answerer` as it is, a LangChain chat model wrapped
+    so that it answers from the passages with [n] citations (verified like every answer)."""
+    try:
+        from langchain_core.language_models import BaseChatModel  # deferred: LangChain loads only when a part is given
+    except ImportError:  # pragma: no cover - without langchain-core no chat model can be passed
+        pass
+    else:
+        if isinstance(part, BaseChatModel):
+            return LLMAnswerer(name or f"langchain:{type(part).__name__}", part, context_tokens)
+    if callable(getattr(part, "stream", None)) and isinstance(getattr(part, "name", None), str):
+        return part
+    raise ConfigError(f"{type(part).__name__} is not an answerer: give an object with `name` and "
+                      "`stream(question, passages)`, a LangChain chat model, or a spec string")

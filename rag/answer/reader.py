@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..embed.embedders import default_cache_dir, export_once, resolve_model_path
+from ..embed.mpnet import model_path, verified
 from ..errors import MissingDependencyError
 from ..text import sentences
 
@@ -86,15 +88,11 @@ class ReaderFiles:
 
     @classmethod
     def bundled(cls, params: Path | None = PARAMS) -> ReaderFiles:
-        from ..embed.embedders import resolve_model_path
-
         return cls(Path(resolve_model_path("all-MiniLM-L6-v2")), params)
 
     @classmethod
     def mpnet(cls, params: Path | None = MPNET_PARAMS) -> ReaderFiles:
         """The reader on all-mpnet-base-v2 (rag.mpnet: installed from its wheels, hash-checked)."""
-        from ..embed.mpnet import model_path
-
         return cls(model_path(), params)
 
     @property
@@ -116,8 +114,6 @@ class ReaderFiles:
         from safetensors.numpy import load_file
 
         if self.architecture == "mpnet":
-            from ..embed.mpnet import verified
-
             verified(self.base)  # the pinned weights, checked before they are read
         weights = load_file(str(self.base / "model.safetensors"))
         return {k: v for k, v in weights.items() if not k.startswith(("pooler.", "embeddings.position_ids"))}
@@ -284,8 +280,6 @@ class SpanReader:
 
     def exported(self) -> Path:
         """The OpenVINO IR of this reader, exported (with torch) the first time and cached."""
-        from ..embed.embedders import default_cache_dir, export_once
-
         target = (self.cache_dir or default_cache_dir()) / f"reader-{self.EXPORT_VERSION}-{self.files.key()}"
         return export_once(target, lambda folder: self._export(folder / "model.xml"))
 

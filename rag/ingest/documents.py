@@ -19,10 +19,11 @@ from pathlib import Path
 from ..errors import LoadError
 from ..settings import Settings
 from ..types import Document
-from .budget import Deadline
+from .budget import Deadline, too_large
 from .docx import docx_to_text, docx_xml_bytes  # noqa: F401 (docx_xml_bytes: part of this module's API)
 from .htmltext import html_to_text
 from .layout import Extracted
+from .metadata import for_file
 from .pdf import IMAGE_SUFFIXES, image_to_text, pdf_to_text
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text", ".rst"}
@@ -217,17 +218,11 @@ def load_file(
         raise too_large(source, len(text), max_document_chars)
     if not text.strip():
         raise LoadError(source, "no text could be extracted (scanned or empty document?)")
-    from .metadata import for_file
 
     return Document(
         source=source, text=text, sha256=hashlib.sha256(data).hexdigest(), pages=extracted.pages,
         origin=str(path.resolve()), ocr=extracted.ocr, rows=extracted.rows, metadata=for_file(path, text, extracted.properties),
     )
-
-
-def too_large(source: str, chars: int, limit: int) -> LoadError:
-    reason = f"document too large: {chars:,} characters of text (limit {limit:,}); split it into smaller files"
-    return LoadError(source, reason)
 
 
 def _mb(n: int) -> str:

@@ -14,13 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..types import Document, MetaValue
+from ..types import KEY, MAX_TEXT, RESERVED, Document, MetaValue, checked, value_of  # noqa: F401 (checked, value_of, MAX_TEXT: part of this module's API)
 from .sections import ENDS_PROSE
 from .sections import title as title_span
 
-KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
-RESERVED = frozenset({"source"})  # the document's own field, filterable without being metadata
-MAX_TEXT = 1_000  # characters of one text value
 FRONT_MATTER = re.compile(r"\A(?:\ufeff)?---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 # the line after the #s, its closing #s stripped in Python: a pattern that strips them ("(.+?)[ \t#]*$")
 # backtracks in time quadratic in a long line ("# a", many spaces, "b")
@@ -32,33 +29,6 @@ PLACEHOLDER_TITLE = re.compile(
     r"|microsoft (word|excel|powerpoint)\b.*|.*\.(docx?|pdf|rtf|odt|pptx?|xlsx?|txt|html?|tex|dvi|ps|qxd|indd))",
     re.IGNORECASE,
 )
-
-
-def checked(values: dict) -> dict[str, MetaValue]:
-    """Metadata as the index keeps it: names of letters, digits, `_.-`; values text, numbers or dates
-    (a datetime keeps its date; a bool becomes "true"/"false"). Anything else is a one-line ConfigError."""
-    out: dict[str, MetaValue] = {}
-    for key, value in values.items():
-        if not isinstance(key, str) or not KEY.fullmatch(key) or key in RESERVED:
-            raise ConfigError(f"metadata key {key!r} must be a name of letters, digits, _ . - (and not 'source')")
-        out[key] = value_of(key, value)
-    return out
-
-
-def value_of(key: str, value: object) -> MetaValue:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime.datetime):
-        return value.date()
-    if isinstance(value, datetime.date):
-        return value
-    if isinstance(value, int | float):
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ConfigError(f"metadata {key} must be a finite number, not {value!r}")
-        return value
-    if isinstance(value, str):
-        return value.strip()[:MAX_TEXT]
-    raise ConfigError(f"metadata {key} must be text, a number or a date, not {type(value).__name__}")
 
 
 def parse_value(text: str) -> MetaValue:

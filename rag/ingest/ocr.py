@@ -22,6 +22,8 @@ from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from ..errors import LoadError, MissingDependencyError
+from ..progress import progress_bar
+from .layout import reading_order
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -68,8 +70,6 @@ def available() -> bool:
 def ocr_image(image: Image) -> tuple[OcrLine, ...]:
     """The text lines of `image` in reading order (rag.ingest.layout.reading_order: columns one after
     another, a table row by row); deterministic for the same image."""
-    from .layout import reading_order
-
     lines = _recognise(image)
     return tuple(reading_order(lines))
 
@@ -77,8 +77,6 @@ def ocr_image(image: Image) -> tuple[OcrLine, ...]:
 def ocr_pages(images: Iterator[Image] | Sequence[Image], total: int, *, workers: int | None = None, progress: bool = False) -> list[tuple[OcrLine, ...]]:
     """`ocr_image` of each image, in parallel (one Tesseract process per core), in order. Images
     are taken from `images` as workers free up, so a long document is never all in memory."""
-    from ..store.incremental import progress_bar
-
     workers = max(1, min(workers or os.cpu_count() or 1, total))
     bar = progress_bar(total, "OCR", progress, unit="page")
     results: list[tuple[OcrLine, ...]] = []

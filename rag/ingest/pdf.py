@@ -22,6 +22,7 @@ from typing import NamedTuple
 
 from ..errors import LoadError, MissingDependencyError
 from . import ocr
+from .budget import too_large
 from .layout import Extracted, Line, PageText, Piece, furniture, page_text, reading_order
 from .metadata import pdf_properties
 
@@ -89,8 +90,6 @@ def _text_layer(document, source: str, max_chars: int) -> list[tuple[Sequence[Pi
         lines = text_lines(page, height)
         total += sum(len(line.text) for line in lines)
         if total > max_chars:
-            from .documents import too_large
-
             raise too_large(source, total, max_chars)
         pages.append((lines, height))
     return pages

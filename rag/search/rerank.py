@@ -10,6 +10,8 @@ from ..types import Hit
 
 
 class Reranker(Protocol):
+    """One swappable part: a relevance score for each (query, passage) pair, higher is better."""
+
     def score(self, query: str, passages: list[str]) -> list[float]: ...
 
 
@@ -46,3 +48,7 @@ class CrossEncoderReranker:
             return []
         scores = self.model.predict([(query, p) for p in passages], batch_size=self.batch_size, show_progress_bar=False)
         return [float(s) for s in scores]
+
+
+# The registry: `Settings.reranker` names a model for the first; any other `Reranker` by a dotted path.
+RERANKERS = {"cross-encoder": CrossEncoderReranker}

@@ -8,17 +8,20 @@ reranking happens after the backend, in rag.search.retrieve, whichever it is.
 
 from __future__ import annotations
 
-import importlib
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from ..embed.embedders import Embedder
-from ..errors import ConfigError
-from ..search.filters import Filter
-from ..settings import Settings
-from ..types import Document, Hit, MetaValue
-from .incremental import Change, IndexReport
+from ..parts import is_dotted, load, unknown
 
-BACKENDS = {"faiss": "rag.store.folder:FolderBackend", "pgvector": "rag.store.pgindex:PgBackend"}  # imported when chosen
+if TYPE_CHECKING:  # annotations only: Settings checks a store's name against BACKENDS, so this imports little
+    from ..embed.embedders import Embedder
+    from ..search.filters import Filter
+    from ..settings import Settings
+    from ..types import Document, Hit, MetaValue
+    from .incremental import Change, IndexReport
+
+# The registry: a name -> the dotted path of its class, imported when chosen (psycopg only for pgvector).
+# Any other `IndexBackend` is chosen by its own dotted path, Settings(store="package.module:Class").
+BACKENDS = {"faiss": "rag.store.folder:FolderBackend", "pgvector": "rag.store.pgindex:PgBackend"}
 
 
 class IndexBackend(Protocol):
@@ -54,7 +57,11 @@ class IndexBackend(Protocol):
 
 
 def make_backend(settings: Settings, embedder: Embedder) -> IndexBackend:
-    if settings.store not in BACKENDS:
-        raise ConfigError(f"unknown store '{settings.store}'; known: {', '.join(BACKENDS)}")
-    module, name = BACKENDS[settings.store].split(":")
-    return getattr(importlib.import_module(module), name)(settings, embedder)
+    """The backend `settings.store` names (a BACKENDS name or a dotted path), made with (settings, embedder)."""
+    spec = BACKENDS.get(settings.store, settings.store)
+    if not is_dotted(spec):
+        raise unknown("store", settings.store, BACKENDS)
+    factory = load(spec, "store")
+    if not callable(factory):
+        raise unknown("store", settings.store, BACKENDS)
+    return factory(settings, embedder)

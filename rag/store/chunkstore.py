@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import StoreError
+from ..search.filters import loaded, stored
 from ..types import Chunk, Document, MetaValue, indexed_text
 
 if TYPE_CHECKING:
@@ -165,16 +166,12 @@ class ChunkStore:
 
     # metadata
     def set_metadata(self, source: str, metadata: dict[str, MetaValue]) -> None:
-        from ..search.filters import stored
-
         self.db.execute("DELETE FROM metadata WHERE source = ?", (source,))
         rows = [(source, key, *stored(value)) for key, value in metadata.items()]
         self.db.executemany("INSERT INTO metadata (source, key, kind, text, number) VALUES (?, ?, ?, ?, ?)", rows)
 
     def metadata(self, sources: list[str] | None = None) -> dict[str, dict[str, MetaValue]]:
         """{source: {key: value}} of these documents (all when None); documents without any are left out."""
-        from ..search.filters import loaded
-
         if not self._has_metadata:
             return {}
         query = "SELECT source, key, kind, text, number FROM metadata"

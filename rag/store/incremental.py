@@ -17,11 +17,12 @@ from typing import Protocol
 
 import numpy as np
 
-from ..embed.embedders import Embedder
+from ..embed.embedders import BUNDLED, Embedder
 from ..errors import IndexMismatchError, LoadError, RagError
 from ..ingest.budget import Deadline
 from ..ingest.chunks import ENCODING, split_document
 from ..ingest.documents import Skipped, display_path, load_paths
+from ..progress import progress_bar
 from ..settings import Settings
 from ..types import Chunk, Document
 
@@ -274,23 +275,5 @@ def same_folder(a: str, b: str) -> bool:
 
 def loadable(model: str) -> bool:
     """Can `--model model` load from here: a bundled name, the test double, a folder, or a hub id ("org/name")?"""
-    from ..embed.embedders import BUNDLED
-
     hub_id = model.count("/") == 1 and not model.startswith((".", "/", "~"))
     return model.lower() in BUNDLED or model.startswith("test-hash") or Path(model).is_dir() or hub_id
-
-
-class _NoBar:
-    def update(self, n: int = 1) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def progress_bar(total: int, desc: str, enabled: bool, unit: str = "doc"):
-    if not enabled or total == 0:
-        return _NoBar()
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit=unit, leave=False)

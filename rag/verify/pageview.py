@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import LoadError, MissingDependencyError, RagError, SourceChangedError
+from ..ingest.ocr import ocr_image
+from ..ingest.pdf import ENCRYPTED, PASSWORD_ERROR, render_scale
 from ..types import Answer, Box, Citation, Document
 from .locate import Glyph, fold, folded, locate
 
@@ -135,7 +137,6 @@ def _page_text(path: str, page: int, size: int, mtime_ns: int) -> PageText:
             glyphs = _text_layer(pdf_page)
             if any(fold(g.text) for g in glyphs):
                 return PageText(glyphs, pdf_page.get_rotation())
-            from ..ingest.pdf import render_scale
 
             # as the loader rendered it for OCR (its pixel cap too), turned as shown
             image = pdf_page.render(scale=render_scale(*pdf_page.get_size())).to_pil()
@@ -177,8 +178,6 @@ def _rotate(box: Box, rotation: int) -> Box:
 
 def _ocr_glyphs(image: Image) -> tuple[Glyph, ...]:
     """OCR'd lines as characters; each character gets an equal share of its line's width."""
-    from ..ingest.ocr import ocr_image
-
     width, height = image.size
     glyphs = []
     for line in ocr_image(image):
@@ -201,7 +200,6 @@ def render_page(pdf_path: str | os.PathLike, page: int, boxes: tuple[Box, ...] =
         pdf = _open(path)
         try:
             pdf_page = _page(pdf, path, page)
-            from ..ingest.pdf import render_scale
 
             w, h = pdf_page.get_size()
             image = pdf_page.render(scale=render_scale(w, h, width / w)).to_pil().convert("RGB")  # pixels capped
@@ -223,8 +221,6 @@ def _open(path: str) -> Any:
     try:
         return pdfium.PdfDocument(path)
     except pdfium.PdfiumError as err:
-        from ..ingest.pdf import ENCRYPTED, PASSWORD_ERROR
-
         reason = ENCRYPTED if err.err_code == PASSWORD_ERROR else f"corrupt or unreadable PDF ({err}); re-export it"
         raise LoadError(path, reason) from err
 
