@@ -23,6 +23,7 @@ from .errors import (
 from .pipeline import Rag
 from .search.rerank import Reranker
 from .settings import Settings
+from .store.backend import IndexBackend
 from .store.index import IndexReport
 from .types import (
     Answer,
@@ -58,6 +59,7 @@ __all__ = [
     "Condenser",
     "Embedder",
     "Reranker",
+    "IndexBackend",
     "IndexReport",
     "RagError",
     "ConfigError",

@@ -1,7 +1,8 @@
 """Vector stores: take ids plus vectors, answer nearest-neighbour queries. They never embed.
 
-`VectorStore` is the interface every backend implements (FAISS here; server-backed stores such
-as pgvector implement the same methods). Scores are inner products of normalized vectors.
+`VectorStore` is the interface every vector store implements (FaissStore here, the folder
+backend's; PgVectorStore in rag.store.pgstore), checked by one conformance suite
+(tests/test_store_conformance.py). Scores are inner products of normalized vectors.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ import json
 import math
 import threading
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from ..errors import ConfigError, MissingDependencyError, StoreError
 
 
+@runtime_checkable
 class VectorStore(Protocol):
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
 
