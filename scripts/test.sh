@@ -2,10 +2,21 @@
 # One command: set everything up (Python packages, Chromium for the browser tests, the bundled
 # PostgreSQL, the GGUF runtime) and run the whole test suite, then the evaluation gate.
 # Lint (ruff) and type checks (mypy) over rag/ and ui/ run before the tests: a finding fails the run.
-# Extra arguments go to pytest, e.g. scripts/test.sh -m "not slow".
+# Extra arguments go to pytest, e.g. scripts/test.sh -k pdf.
+#
+# scripts/test.sh --fast [PYTEST ARGS] (or just -m "not slow") runs the fast unit tests only:
+# `pytest -m "not slow"` in the .venv a full run has set up, with no setup, lint, types or eval gate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+if [ "${1:-}" = --fast ] || { [ "$#" -eq 2 ] && [ "$1" = -m ] && [ "$2" = "not slow" ]; }; then
+    [ "${1:-}" = --fast ] && shift || set --
+    if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import rag, pytest' 2>/dev/null; then
+        echo "no test environment in .venv yet: run scripts/test.sh once (it sets everything up)" >&2
+        exit 2
+    fi
+    exec .venv/bin/python -m pytest -m "not slow" "$@"
+fi
 bash scripts/setup.sh test
 
 # llama-cpp-python compiles llama.cpp (~15 min on 2 cores); keep the built wheel for next time.

@@ -1,4 +1,4 @@
-"""One conformance suite for the index backends (rag.backend): the same tests, through `Rag`, on the
+"""One conformance suite for the index backends (rag.store.backend): the same tests, through `Rag`, on the
 folder (FAISS + SQLite + BM25) and on PostgreSQL + pgvector: incremental updates and their reports,
 documents, search modes, removal, refusals that name the fix, reranking, and stale sources."""
 
@@ -11,15 +11,15 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
 from conftest import by_score
+
 from rag import Document, IndexMismatchError, IndexNotFoundError, Rag, RagError, Settings
-from rag.backend import BACKENDS
-from rag.documents import display_path
 from rag.errors import ConfigError
-from rag.incremental import FORMAT_VERSION
-from rag.retrieve import MODES
+from rag.ingest.documents import display_path
+from rag.search.retrieve import MODES
 from rag.settings import STORES
+from rag.store.backend import BACKENDS
+from rag.store.incremental import FORMAT_VERSION
 
 pytest_plugins = ["pgserver"]  # the pg_server and pg_url fixtures
 

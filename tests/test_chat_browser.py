@@ -29,7 +29,7 @@ sync_api = pytest.importorskip("playwright.sync_api")
 from conftest import EXTRADITION, ROOT
 
 from rag.cli import main
-from rag.feedback import FeedbackStore
+from rag.evaluation.feedback import FeedbackStore
 from ui.app import build_app, launch
 from ui.auth import Users, hash_password
 

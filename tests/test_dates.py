@@ -1,5 +1,5 @@
-"""English dates as day ranges (rag.dates), and two documents that date one event over different
-days (rag.extractive.other_days): hand-built text, no model."""
+"""English dates as day ranges (rag.answer.dates), and two documents that date one event over different
+days (rag.answer.extractive.other_days): hand-built text, no model."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import datetime
 
 import pytest
 
-from rag.dates import days, first_year, span
-from rag.extractive import other_days
-from rag.reading import Reading
+from rag.answer.dates import days, first_year, span
+from rag.answer.extractive import other_days
+from rag.answer.reading import Reading
 from rag.types import Chunk, Hit
 
 D = datetime.date

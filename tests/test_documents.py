@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from rag import Document, LoadError
-from rag.chunks import count_tokens, split_document
-from rag.documents import load_file
+from rag.ingest.chunks import count_tokens, split_document
+from rag.ingest.documents import load_file
 
 
 def make_pdf(pages: list[str]) -> bytes:
@@ -46,7 +46,7 @@ def test_pdf_keeps_page_numbers_on_chunks(tmp_path):
 
 
 def test_an_encrypted_pdf_is_skipped_as_encrypted_not_as_corrupt(tmp_path):
-    from rag.pageview import page_text
+    from rag.verify.pageview import page_text
 
     fpdf = pytest.importorskip("fpdf")
     pdf = fpdf.FPDF()

@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pytest
 
-from rag.embeddings import EMBEDDERS, HashEmbedder, OpenVINOEmbedder, SentenceTransformerEmbedder, make_embedder
+from rag.embed.embedders import EMBEDDERS, HashEmbedder, OpenVINOEmbedder, SentenceTransformerEmbedder, make_embedder
 from rag.errors import ConfigError
 
 TEXTS = [

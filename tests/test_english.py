@@ -1,11 +1,11 @@
-"""The English answer-kind rules (rag.english), table-driven: what a question asks for, whether a
+"""The English answer-kind rules (rag.answer.english), table-driven: what a question asks for, whether a
 sentence holds it, and the names a question asks about. Hand-built text, no model."""
 
 from __future__ import annotations
 
 import pytest
 
-from rag.english import (
+from rag.answer.english import (
     CAUSE,
     ENUMERATION,
     PLURAL_QUESTION,
@@ -18,7 +18,7 @@ from rag.english import (
     satisfies,
     set_aside,
 )
-from rag.places import countries, new_countries
+from rag.answer.places import countries, new_countries
 
 # question -> what its answer must hold
 REQUIREMENTS = [
@@ -275,7 +275,7 @@ def test_a_demonym_names_its_country():
     ("Indonesia and Thailand signed first.", "Indonesia and Thailand", None),  # already the whole list
 ])
 def test_one_item_of_a_list_widens_to_the_whole_list(sentence, item, expected):
-    from rag.english import enumeration
+    from rag.answer.english import enumeration
 
     start = sentence.index(item)
     found = enumeration(sentence, start, start + len(item))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rag import Answer, Chunk, Citation, Document, Hit
-from rag.evaluate import Item, check_thresholds, contains_fact, load_qa, score_item, summarize
+from rag.evaluation.evaluate import Item, check_thresholds, contains_fact, load_qa, score_item, summarize
 
 ROOT = Path(__file__).resolve().parent.parent
 QA = ROOT / "eval" / "qa.jsonl"

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer import assemble, merged_search, unmentioned_note
-from rag.extractive import Candidate, named_elsewhere
+from rag.answer.extractive import Candidate, named_elsewhere
+from rag.answer.flow import assemble, merged_search, unmentioned_note
 from rag.text import split_question
 from rag.types import Chunk, Draft, Hit
-from rag.verify import verify
+from rag.verify.claims import verify
 
 
 @pytest.mark.parametrize(
@@ -100,8 +100,8 @@ def test_a_value_from_a_document_that_does_not_name_what_another_one_names_is_a_
 
 
 def test_a_sentence_stands_under_its_title_and_the_nearest_heading_in_its_chunk():
-    from rag.extractive import _heading
-    from rag.sections import headings, title
+    from rag.answer.extractive import _heading
+    from rag.ingest.sections import headings, title
 
     text = "Ministers meet on crime.\nKUALA LUMPUR: They met.\nDay Two Talks\nFour sessions were held."
     first = Chunk("a", "a.txt", 0, len(text), text, 0)
@@ -125,9 +125,9 @@ SECOND_DAY = REPORT.index("The consultation")
 
 def _report_chunk(document_text=None) -> tuple[list[Hit], list]:
     """The second day's sentence as a chunk of its own, its title and heading as context (written
-    before it, as rag.chunks makes them), asked when the consultation with Canada was held."""
-    from rag.embeddings import HashEmbedder
-    from rag.extractive import ExtractiveAnswerer
+    before it, as rag.ingest.chunks makes them), asked when the consultation with Canada was held."""
+    from rag.answer.extractive import ExtractiveAnswerer
+    from rag.embed.embedders import HashEmbedder
 
     text = REPORT[SECOND_DAY:].rstrip()
     heading = "Highlights of the Putrajaya Meeting\nDay Two (25 June 2025): Consultations with Partners"
@@ -156,8 +156,8 @@ def test_without_the_document_a_heading_before_the_chunk_cannot_be_quoted_so_it_
 
 
 def test_a_dated_heading_inside_the_chunk_needs_no_document():
-    from rag.embeddings import HashEmbedder
-    from rag.extractive import ExtractiveAnswerer
+    from rag.answer.extractive import ExtractiveAnswerer
+    from rag.embed.embedders import HashEmbedder
 
     hits = [Hit(Chunk("c0", "report.txt", 0, len(REPORT), REPORT, 0), 1.0, 1)]
     chosen = ExtractiveAnswerer(HashEmbedder()).select("On what date was the consultation with Canada held?", hits)
@@ -178,7 +178,7 @@ class _SureOf:
         self.margin = confidence
 
     def read(self, question, texts):
-        from rag.reader import Span
+        from rag.answer.reader import Span
 
         return [Span(i, 0, len(t.split()[0]), t.split()[0], 1.0, self.margin) for i, t in enumerate(texts)]
 
@@ -187,7 +187,7 @@ class _SureOf:
 
 
 def test_passages_that_name_nothing_the_question_names_are_about_something_else():
-    from rag.extractive import unnamed
+    from rag.answer.extractive import unnamed
 
     schools = [_passage("schools.txt", "Private schools in Germany are regulated by the states.")]
     assert unnamed("When did ABC first start broadcasting?", schools)
@@ -198,8 +198,8 @@ def test_passages_that_name_nothing_the_question_names_are_about_something_else(
 
 
 def test_the_default_declines_when_the_passages_name_nothing_asked_about_and_the_reader_finds_no_answer():
-    from rag.embeddings import HashEmbedder
-    from rag.extractive import ExtractiveAnswerer
+    from rag.answer.extractive import ExtractiveAnswerer
+    from rag.embed.embedders import HashEmbedder
 
     passages = [_passage("schools.txt", "Private schools first started broadcasting lessons in 1943 in Germany.")]
     question = "When did ABC first start broadcasting?"
@@ -222,7 +222,7 @@ class _Reads:
         self.spans = spans
 
     def read(self, question, texts):
-        from rag.reader import Span
+        from rag.answer.reader import Span
 
         out = []
         for i, text in enumerate(texts):
@@ -236,8 +236,8 @@ class _Reads:
 
 
 def test_a_when_question_takes_its_short_answer_from_a_date_even_a_less_sure_one():
-    from rag.embeddings import HashEmbedder
-    from rag.extractive import ExtractiveAnswerer
+    from rag.answer.extractive import ExtractiveAnswerer
+    from rag.embed.embedders import HashEmbedder
 
     heading = "Day Two (25 June 2025): Consultations with Partners"
     sentence = REPORT[SECOND_DAY:].splitlines()[0]

@@ -11,8 +11,8 @@ from conftest import EXTRADITION
 from rag import Rag
 from rag.cli import main
 from rag.errors import ConfigError
-from rag.evaluate import load_qa
-from rag.feedback import FeedbackStore, export, to_item
+from rag.evaluation.evaluate import load_qa
+from rag.evaluation.feedback import FeedbackStore, export, to_item
 
 
 def test_ratings_are_stored_beside_the_index_and_exported_as_qa_items_rag_eval_runs(corpus, fast_settings, tmp_path, capsys):

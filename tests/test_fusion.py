@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.fusion import reciprocal_rank_fusion
+from rag.search.fusion import reciprocal_rank_fusion
 
 
 def test_items_in_both_lists_beat_items_in_one():

@@ -9,10 +9,10 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import EXTRADITION
-from rag import ConfigError, Rag
 from test_llm import chat_server, numbered_sentence, openai_rag, passage_sentence  # noqa: F401  (fixtures shared with test_llm)
+
+from rag import ConfigError
 
 pytestmark = pytest.mark.slow
 
@@ -74,7 +74,7 @@ def test_negated_llm_claim_is_an_abstention(openai_rag, chat_server):
 
 def test_a_true_quote_that_does_not_answer_the_question_is_withheld(openai_rag, chat_server):
     """What a 1.5B model did: asked for Malaysia's population, it quoted (correctly) its extradition
-    treaties. The quote stands in the source; it does not answer (rag.relevance)."""
+    treaties. The quote stands in the source; it does not answer (rag.answer.relevance)."""
     def reply(messages):
         n, sentence = passage_sentence(messages, "11 extradition treaties")
         return f"{sentence} [{n}]"

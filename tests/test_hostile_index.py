@@ -17,7 +17,7 @@ import pytest
 
 from rag import IndexMismatchError, LoadError, Rag, Settings
 from rag.cli import EXIT_SKIPPED
-from rag.documents import docx_xml_bytes, load_file
+from rag.ingest.documents import docx_xml_bytes, load_file
 
 ROOT = Path(__file__).resolve().parent.parent
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
@@ -204,7 +204,7 @@ def test_links_out_of_the_folder_loops_and_pipes_are_skipped_each_with_its_reaso
 
 
 def test_a_link_loop_through_folders_is_followed_once(tmp_path):
-    from rag.documents import discover
+    from rag.ingest.documents import discover
 
     folder = tmp_path / "docs"
     (folder / "sub").mkdir(parents=True)
@@ -249,7 +249,7 @@ HOSTILE_HTML = {
 
 @pytest.mark.parametrize("form", list(HOSTILE_HTML))
 def test_html_work_grows_linearly_with_the_page(form):
-    from rag.htmltext import html_to_text
+    from rag.ingest.htmltext import html_to_text
 
     make = HOSTILE_HTML[form]
     html_to_text(make(10))  # first calls compile patterns: not the page's work
@@ -258,7 +258,7 @@ def test_html_work_grows_linearly_with_the_page(form):
 
 
 def test_deep_and_broken_html_reads_as_a_browser_shows_it():
-    from rag.htmltext import html_to_text
+    from rag.ingest.htmltext import html_to_text
 
     assert html_to_text("<div>" * 100_000 + "deep" + "</div>" * 100_000 + "<p>after</p>") == "deep\nafter"
     assert html_to_text("<nav>" * 50_000 + "menu" + "</nav>" * 50_000 + "<p>body</p>") == "body"
@@ -267,8 +267,8 @@ def test_deep_and_broken_html_reads_as_a_browser_shows_it():
 
 
 def test_markdown_headings_chunk_in_linear_work():
-    from rag.chunks import split_document
-    from rag.metadata import with_title
+    from rag.ingest.chunks import split_document
+    from rag.ingest.metadata import with_title
     from rag.types import Document
 
     def index_work(text: str) -> None:
@@ -287,7 +287,7 @@ def test_a_markdown_heading_on_a_long_line_is_read_in_one_pass(tmp_path, fast_se
     """The title pattern backtracked over a heading line's spaces (20,000 took 3.8 s, a million would
     take hours: regex work, which no traced line counts; the CLI's timeout is the guard), and tiktoken
     panicked (stack overflow) on the run of spaces before the "b"."""
-    from rag.metadata import with_title
+    from rag.ingest.metadata import with_title
 
     assert with_title({}, "# Budget " + " " * 50 + "x\n", markdown=True)["title"] == "Budget " + " " * 50 + "x"
     assert with_title({}, "## Minutes of the meeting ##\n", markdown=True)["title"] == "Minutes of the meeting"
@@ -315,7 +315,7 @@ def test_documents_with_no_word_bm25_keeps_are_indexed(tmp_path, fast_settings):
 
 
 class Clock:
-    """time.monotonic for rag.budget that moves a second at every look: budgets run out by count."""
+    """time.monotonic for rag.ingest.budget that moves a second at every look: budgets run out by count."""
 
     def __init__(self):
         self.now = 0.0
@@ -326,11 +326,11 @@ class Clock:
 
 
 def test_a_file_past_its_time_budget_is_one_skip_with_its_reason(corpus, fast_settings, monkeypatch):
-    import rag.budget
+    import rag.ingest.budget
 
     (corpus / "slow.html").write_text("<div>x " * 200_000)  # 1.4 MB: 12 s at 5 s per MB... by the fake clock
-    monkeypatch.setattr(rag.budget, "time", Clock())
-    monkeypatch.setattr(rag.budget, "CHECK_EVERY", 10_000)
+    monkeypatch.setattr(rag.ingest.budget, "time", Clock())
+    monkeypatch.setattr(rag.ingest.budget, "CHECK_EVERY", 10_000)
     report = Rag(fast_settings).index([corpus])
     assert report.documents == 5
     (skip,) = report.skipped
@@ -339,11 +339,11 @@ def test_a_file_past_its_time_budget_is_one_skip_with_its_reason(corpus, fast_se
 
 
 def test_chunking_past_its_time_budget_skips_the_document_and_indexes_the_others(fast_settings, monkeypatch):
-    import rag.budget
+    import rag.ingest.budget
     from rag import Document
 
-    monkeypatch.setattr(rag.budget, "time", Clock())
-    monkeypatch.setattr(rag.budget, "CHECK_EVERY", 100)
+    monkeypatch.setattr(rag.ingest.budget, "time", Clock())
+    monkeypatch.setattr(rag.ingest.budget, "CHECK_EVERY", 100)
     long = Document.from_text("long.txt", "A sentence about treaties. " * 40_000)  # 1.03 MB: 10 s, 10 looks at the clock
     short = Document.from_text("short.txt", "Malaysia signed a treaty.")
     report = Rag(fast_settings).add_documents([long, short])

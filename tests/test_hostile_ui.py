@@ -24,17 +24,15 @@ pytest.importorskip("gradio")
 pytest.importorskip("gradio_client")
 httpx = pytest.importorskip("httpx")
 
+from conftest import ROOT  # noqa: E402
 from gradio_client import Client  # noqa: E402
 from gradio_client.utils import strip_invalid_filename_characters
 
 from rag import ConfigError, Rag, Settings  # noqa: E402
 from rag.settings import MAX_QUESTION_CHARS  # noqa: E402
-from ui import render  # noqa: E402
 from ui.app import build_app, launch  # noqa: E402
 from ui.auth import Users, add_user, hash_password, verify_password  # noqa: E402
 from ui.handlers import Handlers, safe_name  # noqa: E402
-
-from conftest import ROOT  # noqa: E402
 
 ZORBLAT = "The Zorblat treaty was signed in 2031 by Freedonia and Sylvania. It ended forty years of border disputes."
 CHEESE = "# Notes\n\nSylvania exports 300 tonnes of cheese every year.\n"
@@ -114,10 +112,10 @@ def test_an_oversized_question_is_refused_with_the_limit(served):
 @pytest.mark.slow
 @pytest.mark.parametrize("spec", ["openai:gpt-4o", "gguf:/etc/passwd", "ollama:llama3", "nonsense"])
 def test_an_answerer_the_operator_did_not_allow_is_refused_before_anything_loads(served, shared_rag, spec, monkeypatch):
-    import rag.llm
+    import rag.answer.llm
 
     loaded = []
-    monkeypatch.setattr(rag.llm, "chat_model", lambda s, *a, **kw: loaded.append(s))
+    monkeypatch.setattr(rag.answer.llm, "chat_model", lambda s, *a, **kw: loaded.append(s))
     with pytest.raises(Exception, match="not offered by this server|unknown answerer"):
         Client(served, verbose=False).predict(QUESTION, None, spec, 0, api_name="/ask")
     assert loaded == [] and spec not in shared_rag._answerers
@@ -128,10 +126,10 @@ def test_an_answerer_the_operator_did_not_allow_is_refused_before_anything_loads
 
 
 def test_the_chat_offers_only_allowed_answerers_and_refuses_others_as_an_error_bubble(tmp_path, monkeypatch):
-    import rag.llm
+    import rag.answer.llm
 
     loaded = []
-    monkeypatch.setattr(rag.llm, "chat_model", lambda s, *a, **kw: loaded.append(s))
+    monkeypatch.setattr(rag.answer.llm, "chat_model", lambda s, *a, **kw: loaded.append(s))
     ui = Handlers(indexed_rag(tmp_path), allow=["extractive", "openai:house-model"])
     assert ui.modes() == ["extractive", "openai:house-model"]
     assert ui._llm("") == "extractive" and ui._llm("openai:house-model") == "openai:house-model"

@@ -101,7 +101,7 @@ def test_the_model_mismatch_message_suggests_a_model_that_loads(corpus, tmp_path
     import re
     import shlex
 
-    from rag.embeddings import resolve_model_path
+    from rag.embed.embedders import resolve_model_path
 
     models = tmp_path / "models"
     models.mkdir()
@@ -123,7 +123,7 @@ def test_the_model_mismatch_message_suggests_a_model_that_loads(corpus, tmp_path
 
 
 def test_a_model_that_cannot_load_from_here_is_not_suggested():
-    from rag.incremental import check_model
+    from rag.store.incremental import check_model
 
     with pytest.raises(IndexMismatchError) as caught:
         check_model({"model": "bge-small-en-v1.5", "dimension": 384}, "all-MiniLM-L6-v2", "index/x", "--index index/x")
@@ -155,8 +155,8 @@ KILLED_BUILD = textwrap.dedent(
     import os, signal, sys, time
     from pathlib import Path
     from rag import Rag, Settings
-    from rag.embeddings import HashEmbedder
-    import rag.index as index_module
+    from rag.embed.embedders import HashEmbedder
+    import rag.store.index as index_module
 
     class SlowEmbedder(HashEmbedder):
         def embed(self, texts, *, query=False):
@@ -256,7 +256,7 @@ def _source(rag: Rag, path: Path) -> str:
 
 
 def test_chunks_keep_their_headings_and_an_index_from_before_headings_is_rebuilt(corpus, fast_settings):
-    from rag.sections import Outline
+    from rag.ingest.sections import Outline
 
     rag = Rag(fast_settings)
     built = rag.index([corpus])

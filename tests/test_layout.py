@@ -11,9 +11,9 @@ from conftest import SEEDS
 
 from rag import Document, Rag
 from rag.bench.scans import FOOTER, HEADER, TABLE_HEADERS, TABLE_ROWS, furnished_pdf, seed_texts, write_corpus
-from rag.chunks import count_tokens, split_document
-from rag.documents import load_file
-from rag.layout import Line, furniture, page_text, reading_order, tables
+from rag.ingest.chunks import count_tokens, split_document
+from rag.ingest.documents import load_file
+from rag.ingest.layout import Line, furniture, page_text, reading_order, tables
 
 pytest.importorskip("matplotlib")  # sets the generated pages in its DejaVu Sans
 

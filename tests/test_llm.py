@@ -10,8 +10,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
 from conftest import EXTRADITION, EXTRADITION_DOC
+
 from rag import AnswerError, Rag
 from rag.types import TokenEvent
 
@@ -111,7 +111,7 @@ def numbered_sentence(messages, needle: str) -> tuple[int, int, str]:
 
 
 def test_prompt_names_each_passage_source_and_the_heading_it_stands_under():
-    from rag.prompt import user_message
+    from rag.answer.prompt import user_message
     from rag.types import Chunk, Hit
 
     plain = Chunk("a", "a.txt", 0, 9, "Otters swim.", 0)

@@ -9,14 +9,14 @@ import os
 import numpy as np
 import pytest
 
-from rag import store as store_module
 from rag.bench.scale import synthetic
-from rag.documents import load_file
 from rag.errors import ConfigError
-from rag.filters import Condition, Filter, loaded, parse_filter, stored
-from rag.lexical import BM25Index
-from rag.metadata import parse_pairs, parse_value
-from rag.store import FaissStore
+from rag.ingest.documents import load_file
+from rag.ingest.metadata import parse_pairs, parse_value
+from rag.search.filters import Condition, Filter, loaded, parse_filter, stored
+from rag.store import vectors as store_module
+from rag.store.bm25 import BM25Index
+from rag.store.vectors import FaissStore
 
 MTIME = datetime.datetime(2025, 3, 4, 12, 0).timestamp()
 
@@ -242,7 +242,7 @@ def test_mcp_tools_take_filters_and_return_metadata(tagged_rag):
     import anyio
     from mcp import Client
 
-    from rag.mcp_server import build_server
+    from rag.integrations.mcp import build_server
 
     async def session():
         async with Client(build_server(tagged_rag)) as client:

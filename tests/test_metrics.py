@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from rag.metrics import evaluate, mrr_at_k, ndcg_at_k, per_query, percentile, recall_at_k
+from rag.evaluation.metrics import evaluate, mrr_at_k, ndcg_at_k, per_query, percentile, recall_at_k
 
 # q1: graded judgements, one judged-irrelevant doc (c); q2: one relevant doc the run misses;
 # q3: no relevant doc at all (not a judged query); q4: judged but absent from the run.

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from rag import mpnet
-from rag.mpnet import KEPT, ModelFileError, install, verified
+from rag.embed import mpnet
+from rag.embed.mpnet import KEPT, ModelFileError, install, verified
 
 
 def _pieces(tmp_path: Path, files: dict[str, bytes], parts: int = 5) -> list[Path]:
@@ -76,8 +76,8 @@ def test_the_written_out_encoder_matches_transformers_mpnet():
     import torch
     from transformers import MPNetModel
 
-    from rag.reader import ReaderFiles
-    from rag.reader_torch import MPNetReader
+    from rag.answer.reader import ReaderFiles
+    from rag.answer.reader_torch import MPNetReader
 
     files = ReaderFiles.mpnet()
     weights = files.base_weights()

@@ -1,5 +1,5 @@
 """OCR of pages without a text layer: the character error rate on a generated 200-dpi scan, the
-interface the source viewer uses (rag.ocr), OCR'd chunks marked in the index, and the skip
+interface the source viewer uses (rag.ingest.ocr), OCR'd chunks marked in the index, and the skip
 reason when the OCR extra is missing."""
 
 from __future__ import annotations
@@ -11,16 +11,16 @@ import pytest
 from conftest import SEEDS
 
 from rag import Rag
-from rag import ocr as ocr_module
-from rag.align import edit_distance, locate
 from rag.bench.ocr import cer
 from rag.bench.scans import scan_pdf, seed_texts
-from rag.chunks import split_document
 from rag.cli import main
-from rag.documents import load_file, load_paths
 from rag.errors import MissingDependencyError
-from rag.layout import page_text
+from rag.ingest import ocr as ocr_module
+from rag.ingest.chunks import split_document
+from rag.ingest.documents import load_file, load_paths
+from rag.ingest.layout import page_text
 from rag.types import hit_to_dict
+from rag.verify.align import edit_distance, locate
 
 pytest.importorskip("matplotlib")  # sets the generated pages in its DejaVu Sans
 needs_tesseract = pytest.mark.skipif(not ocr_module.available(), reason="OCR needs the tesseract-ocr program (scripts/test.sh installs it)")
@@ -158,7 +158,7 @@ def test_tesseract_words_become_line_pieces_split_at_wide_gaps_without_noise_sto
 
 
 def test_a_huge_page_is_rendered_for_ocr_within_the_pixel_limit():
-    from rag.pdf import MAX_PAGE_PIXELS, render_scale
+    from rag.ingest.pdf import MAX_PAGE_PIXELS, render_scale
 
     assert render_scale(612, 792) * 72 == ocr_module.OCR_DPI  # a letter page at OCR_DPI
     scale = render_scale(14400, 14400)  # the largest page PDF allows, 200 inches a side
@@ -170,7 +170,7 @@ def test_answers_from_the_scanned_seeds_score_as_the_text_does(real_rag, tmp_pat
     """The issue's bar: fact recall within 0.05 of the text index, every quote the OCR'd text at its offsets."""
     from rag import Settings
     from rag.bench.scans import write_corpus
-    from rag.evaluate import evaluate, load_qa
+    from rag.evaluation.evaluate import evaluate, load_qa
 
     made = write_corpus(SEEDS, tmp_path / "scans", kind="scan")
     (tmp_path / "scans" / "table.pdf").unlink()

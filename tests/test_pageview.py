@@ -1,4 +1,4 @@
-"""Where a quote stands on its PDF page (rag.pageview): boxes found by matching the quote among the
+"""Where a quote stands on its PDF page (rag.verify.pageview): boxes found by matching the quote among the
 page's characters (pdfium's text layer, or OCR for a scan), checked against where the test drew the
 text; the rendered page with its highlight; Rag's on-demand boxes for citations."""
 
@@ -15,9 +15,9 @@ from pdfs import A4, LEADING, SIZE, Line, indexed_pdf, paragraph, scanned_pdf, t
 
 from rag import Rag
 from rag.errors import LoadError, SourceChangedError
-from rag.locate import Glyph, locate
-from rag.pageview import page_text, quote_boxes, render_page
 from rag.types import Answer, Box, Citation
+from rag.verify.locate import Glyph, locate
+from rag.verify.pageview import page_text, quote_boxes, render_page
 
 PAGE_ONE = [
     "The Zorblat treaty was signed in 2031 by Freedonia",
@@ -182,7 +182,7 @@ def test_locate_merges_characters_into_lines_in_reading_order():
     assert len(locate(tight, "abc def")) == 2
 
 
-# a page with no text layer: OCR (rag.ocr) ---------------------------------------------------------
+# a page with no text layer: OCR (rag.ingest.ocr) ---------------------------------------------------------
 
 SCAN = ["Annual Report of the Varn River Office", "The customs office in Lenk collected 4,212 crowns",
         "in the spring of 2031, twice the sum of the year", "before. Fishing licences were shared equally."]
@@ -192,7 +192,7 @@ SCAN = ["Annual Report of the Varn River Office", "The customs office in Lenk co
 def test_a_scanned_page_is_read_by_ocr_and_the_quote_boxed_where_it_was_drawn(tmp_path):
     if shutil.which("tesseract") is None:
         pytest.skip("OCR needs Debian's tesseract-ocr (scripts/test.sh installs it)")
-    from rag.ocr import OCR_DPI, ocr_image
+    from rag.ingest.ocr import OCR_DPI, ocr_image
 
     path, drawn = scanned_pdf(tmp_path / "scan.pdf", paragraph(SCAN, y=150))
     text = page_text(path, 1)
@@ -249,8 +249,8 @@ def test_rag_boxes_a_pdf_citation_on_its_page_and_stops_once_the_file_changes(tm
 
 
 def test_a_page_that_cannot_be_read_leaves_the_answer_standing_and_says_why(tmp_path, fast_settings, monkeypatch):
-    from rag import pageview
     from rag.errors import MissingDependencyError
+    from rag.verify import pageview
 
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -305,7 +305,7 @@ def test_rag_ask_prints_the_page_beside_a_pdf_source_and_json_has_the_boxes(tmp_
 
 def test_a_hostile_page_size_renders_within_the_pixel_limit(tmp_path):
     fpdf = pytest.importorskip("fpdf")
-    from rag.pdf import MAX_PAGE_PIXELS
+    from rag.ingest.pdf import MAX_PAGE_PIXELS
 
     pdf = fpdf.FPDF(unit="pt", format=(20, 14400))  # 20 points wide, the tallest page PDF allows
     pdf.add_page()

@@ -11,7 +11,7 @@ import pytest
 
 from rag.bench import producers
 from rag.bench.pdf import in_order, wer
-from rag.documents import load_file
+from rag.ingest.documents import load_file
 
 MAX_WER = 0.01
 

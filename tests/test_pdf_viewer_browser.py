@@ -1,6 +1,6 @@
 """A PDF citation in a real browser: headless Chromium asks about a multi-page PDF whose answer is on
 page 2, opens the citation, and finds the highlight over the page image of that page, where
-rag.pageview says the quote stands. The view is copied to docs/ui-pdf.png (docs/ui.md shows it)."""
+rag.verify.pageview says the quote stands. The view is copied to docs/ui-pdf.png (docs/ui.md shows it)."""
 
 from __future__ import annotations
 
@@ -91,7 +91,7 @@ def test_a_pdf_citation_opens_its_page_with_the_quote_highlighted(report, tmp_pa
             marks = shown.locator(".rq-hl")
             assert image and image["width"] > 300 and marks.count() >= 1
 
-            # where rag.pageview says the quote stands on page 2, scaled to the image as shown
+            # where rag.verify.pageview says the quote stands on page 2, scaled to the image as shown
             ((source, _),) = rag.documents()
             assert span["doc"] == [render.doc_key(source)] and source not in page.content()  # no server path
             view = rag.page_view(source, int(span["start"][0]), int(span["end"][0]))

@@ -13,7 +13,7 @@ import pytest
 from pgserver import start_server
 
 from rag import IndexMismatchError, IndexNotFoundError, Rag, RagError, Settings, StoreError
-from rag.embeddings import HashEmbedder, make_embedder
+from rag.embed.embedders import HashEmbedder, make_embedder
 from rag.errors import ConfigError
 
 pytest_plugins = ["pgserver"]  # the pg_server and pg_url fixtures

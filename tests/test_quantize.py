@@ -6,7 +6,7 @@ import pytest
 
 from rag.embeddings import OpenVINOEmbedder
 from rag.errors import ConfigError
-from rag.quantize import choose_precision, cpu_flags
+from rag.embed.quantize import choose_precision, cpu_flags
 from rag.settings import Settings
 
 AVX2 = "fpu sse sse2 ssse3 sse4_1 sse4_2 fma avx f16c avx2 bmi1 bmi2"

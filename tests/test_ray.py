@@ -9,16 +9,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import by_score
+
 from rag import Rag, Settings
-from rag.chunks import split_document
-from rag.documents import load_paths
-from rag.embeddings import make_embedder
+from rag.embed.embedders import make_embedder
+from rag.ingest.chunks import split_document
+from rag.ingest.documents import load_paths
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data")  # Ray's own deprecations
-from rag.distributed import RayEmbedder
+from rag.embed.distributed import RayEmbedder
 
 pytest_plugins = ["pgserver"]  # the pg_server and pg_url fixtures
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"

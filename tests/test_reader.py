@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from rag import Chunk, Hit
-from rag.reader import MAX_ANSWER_TOKENS, SpanReader, best_span, windows
-from rag.reading import Reading, conflicts
+from rag.answer.reader import MAX_ANSWER_TOKENS, SpanReader, best_span, windows
+from rag.answer.reading import Reading, conflicts
 from rag.text import list_after
 
 
@@ -47,7 +47,7 @@ def test_decode_takes_the_best_valid_span_and_its_margin():
 
 
 def test_best_span_is_the_widest_margin():
-    from rag.reader import Span
+    from rag.answer.reader import Span
 
     spans = [Span(0, 0, 1, "a", 3.0, -1.0), Span(1, 0, 1, "b", 2.0, 1.5)]
     assert best_span(spans).text == "b"
@@ -80,9 +80,9 @@ def test_a_sentence_that_introduces_a_list_brings_its_lines():
 
 @pytest.mark.slow
 def test_fitting_a_tiny_slice_yields_a_loadable_reader_that_beats_chance(tmp_path):
+    from rag.answer.reader import ReaderFiles
     from rag.bench.squad import load_squad, split
-    from rag.fit_reader import fit
-    from rag.reader import ReaderFiles
+    from rag.fit.reader import fit
 
     data = "../shared/qa-train/squad-v1.1-dev-visible.json"
     from pathlib import Path

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from rag.relevance import PARAMS, fitted_floor, quote_score
+from rag.answer.relevance import PARAMS, fitted_floor, quote_score
 
 
 def test_the_fitted_floor_keeps_most_right_quotes_on_articles_it_was_not_fitted_on():

@@ -1,10 +1,10 @@
-"""Titles and section headings, and the context they give chunks (rag.sections)."""
+"""Titles and section headings, and the context they give chunks (rag.ingest.sections)."""
 
 from __future__ import annotations
 
 from rag import Document
-from rag.chunks import split_document
-from rag.sections import Outline, headings, title
+from rag.ingest.chunks import split_document
+from rag.ingest.sections import Outline, headings, title
 from rag.text import terms
 
 REPORT = """Highlights of the 25th Regional Meeting in Putrajaya

@@ -3,10 +3,12 @@ out. The index backends built on them have theirs in test_backend_conformance.""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
 
-from rag.store import FaissStore
+from rag.store.vectors import FaissStore, VectorStore
 
 pytest_plugins = ["pgserver"]  # the pg_server and pg_url fixtures
 
@@ -26,16 +28,21 @@ def exact(vectors: np.ndarray, ids: np.ndarray, queries: np.ndarray, k: int):
 
 
 @pytest.fixture(params=STORES)
-def store(request):
+def store(request) -> Iterator[VectorStore]:
     """An empty store of each kind (pgvector: in a fresh database)."""
     if request.param == "faiss":
         yield FaissStore(DIM)
         return
-    from rag.pgstore import PgVectorStore
+    from rag.store.pgstore import PgVectorStore
 
     store = PgVectorStore(request.getfixturevalue("pg_url"), DIM)
     yield store
     store.close()
+
+
+def test_every_store_is_a_vector_store(store):
+    assert isinstance(store, VectorStore)
+    assert not isinstance(object(), VectorStore)
 
 
 def test_search_matches_exact_inner_product(store):

@@ -7,7 +7,7 @@ import pytest
 
 from rag.bench.scale import synthetic
 from rag.errors import ConfigError
-from rag.store import ANN_MIN, AUTO_ANN_FROM, FaissStore, resolve_kind
+from rag.store.vectors import ANN_MIN, AUTO_ANN_FROM, FaissStore, resolve_kind
 
 DIM = 32
 KINDS = ["flat", "hnsw", "ivfpq", "auto"]

@@ -3,10 +3,10 @@ and several questions sent at once through gradio_client to a running app (real 
 
 from __future__ import annotations
 
-from html import unescape
 import json
 import socket
 import threading
+from html import unescape
 from pathlib import Path
 from urllib.parse import parse_qs, unquote
 
@@ -15,13 +15,13 @@ import pytest
 pytest.importorskip("gradio")
 pytest.importorskip("gradio_client")
 
+from conftest import EXTRADITION, EXTRADITION_DOC  # noqa: E402
+
 from rag import Rag  # noqa: E402
 from rag.types import Answer, Chunk, Citation, Document, Hit  # noqa: E402
 from ui import render  # noqa: E402
 from ui.app import build_app, launch  # noqa: E402
 from ui.handlers import Handlers, safe_name  # noqa: E402
-
-from conftest import EXTRADITION, EXTRADITION_DOC  # noqa: E402
 
 TEXT = "Preamble. The Zorblat treaty was signed in 2031 by Freedonia and Sylvania. It ends the <b>war</b>."
 

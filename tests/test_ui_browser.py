@@ -21,6 +21,7 @@ pytest.importorskip("gradio")
 sync_api = pytest.importorskip("playwright.sync_api")
 
 from conftest import EXTRADITION, EXTRADITION_DOC, ROOT  # noqa: E402
+
 from ui.app import build_app, launch  # noqa: E402
 
 CHROMIUM_ARGS = [

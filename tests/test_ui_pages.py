@@ -100,7 +100,7 @@ def test_the_ask_endpoint_gives_a_pdf_citation_its_page_and_boxes(indexed):
 
 
 def test_a_quote_not_found_on_the_page_image_says_so_and_draws_no_highlight(indexed):
-    from rag.pageview import PageView
+    from rag.verify.pageview import PageView
 
     _, _, pdf = indexed
     html = page_html(PageView(str(pdf), 2, "words the page does not hold", ()), b"png", "report.pdf")

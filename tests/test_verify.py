@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from rag import Chunk, Document, Hit
-from rag.chunks import chunk_id
-from rag.verify import split_claims, verify
+from rag.ingest.chunks import chunk_id
+from rag.verify.claims import split_claims, verify
 
 SOURCE = "docs/treaties.txt"
 TEXT = (
@@ -164,7 +164,7 @@ def test_a_claim_about_another_subject_is_not_verified():
 
 
 def test_the_speaker_named_in_the_source_is_the_claims_speaker():
-    from rag.roles import mismatch, roles
+    from rag.verify.roles import mismatch, roles
 
     source = "Home Minister Saifuddin Nasution Ismail, speaking in Parliament, said that Malaysia has 11 treaties."
     assert {"saifuddin", "ismail"} <= roles(source).speakers and "parliament" not in roles(source).speakers
@@ -191,7 +191,7 @@ def test_each_sentence_is_a_claim_with_its_own_verdict():
 
 
 def test_a_heading_written_before_the_chunk_is_quoted_at_its_own_offsets_and_nowhere_else():
-    from rag.sections import located
+    from rag.ingest.sections import located
 
     text = "Meeting report\nDay Two (25 June 2025): Talks\nFour sessions were held with partners.\n"
     start = text.index("Four")

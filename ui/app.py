@@ -15,8 +15,8 @@ from typing import Any, Literal, TypedDict
 import gradio as gr
 
 from rag import Rag, Settings
-from rag.answerers import EXTRACTIVE
-from rag.documents import SUPPORTED_SUFFIXES
+from rag.answer.answerers import EXTRACTIVE
+from rag.ingest.documents import SUPPORTED_SUFFIXES
 
 from . import render
 from .assets import BRIDGE_JS, CSS, SCROLL_JS, SHOW_VIEWER_JS, THEME_JS, THEME_LOAD_JS, VIEWER_JS
@@ -272,7 +272,7 @@ def serve(
     app = build_app(settings, rag=rag, read_only=read_only, allow=allow)
     app_kwargs: dict[str, Any] | None = None  # Gradio's default
     if mcp:
-        from rag.mcp_server import build_server, http_lifespan
+        from rag.integrations.mcp import build_server, http_lifespan
 
         lifespan = http_lifespan(build_server(rag), host=host, check=users.check if users else None)
         app_kwargs = {"lifespan": lifespan}

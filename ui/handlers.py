@@ -19,10 +19,10 @@ from typing import Any
 import gradio as gr
 
 from rag import Rag, RagError
-from rag.answerers import EXTRACTIVE, allowed
-from rag.documents import load_file
+from rag.answer.answerers import EXTRACTIVE, allowed
 from rag.errors import IndexNotFoundError
-from rag.filters import Condition, Filter, parse_filter, split_conditions
+from rag.ingest.documents import load_file
+from rag.search.filters import Condition, Filter, parse_filter, split_conditions
 from rag.settings import check_history
 from rag.types import Answer, AnswerEvent, PassagesEvent, QueryEvent, TokenEvent, hit_to_dict
 

@@ -1,4 +1,4 @@
-"""Event handlers for what the chat keeps: 👍/👎 feedback on each answer (rag.feedback, on the server
+"""Event handlers for what the chat keeps: 👍/👎 feedback on each answer (rag.evaluation.feedback, on the server
 even in read-only mode), each user's chats (ui.chats: on the server for a signed-in user, in the
 browser without a login), and exports of a chat or one answer."""
 
@@ -11,7 +11,7 @@ from pathlib import PurePath
 import gradio as gr
 
 from rag import Rag, RagError
-from rag.feedback import FeedbackStore
+from rag.evaluation.feedback import FeedbackStore
 
 from . import render
 from .chats import ChatStore, export, new_id, title_for

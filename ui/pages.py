@@ -15,8 +15,8 @@ from collections import OrderedDict
 from pathlib import Path
 
 from rag import Rag, RagError
-from rag.pageview import PageView, render_page
 from rag.types import Document
+from rag.verify.pageview import PageView, render_page
 
 from .render import esc, short_name
 

@@ -14,8 +14,8 @@ import re
 from pathlib import PurePath
 from urllib.parse import urlencode
 
-from rag.answer import NOT_FOUND, unmentioned_note
-from rag.metadata import real_title
+from rag.answer.flow import NOT_FOUND, unmentioned_note
+from rag.ingest.metadata import real_title
 from rag.types import Answer, Citation, Document, Hit
 
 CONTEXT_CHARS = 160  # characters of surrounding text shown on each side of a quote

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
 
-from ..fusion import reciprocal_rank_fusion
-from ..metrics import evaluate, mean_metric, percentile
+from ..evaluation.metrics import evaluate, mean_metric, percentile
+from ..search.fusion import reciprocal_rank_fusion
 from . import write_results
 
 MODES = ("dense", "bm25", "hybrid")

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from ..metrics import percentile
+from ..evaluation.metrics import percentile
 
 GROUPS = 100  # documents are tagged group=0..99: a filter on one group keeps 1% of them
 CHUNKS_PER_DOCUMENT = 100  # one sentence of 8 random words (about 25 tokens) per 32-token chunk

@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..metrics import percentile
+from ..evaluation.metrics import percentile
 from . import write_results
 from .squad import Article, contains_gold, exact_match, f1, load_squad, split
 

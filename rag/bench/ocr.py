@@ -1,7 +1,7 @@
 """`rag bench ocr`: character error rate and speed of reading the generated corpus (rag.bench.scans).
 
 The seed articles and the table document are written as 200-dpi scans and read back through the
-loader (rag.pdf: render, Tesseract, layout); the character error rate is the edit distance to the
+loader (rag.ingest.pdf: render, Tesseract, layout); the character error rate is the edit distance to the
 text set on the pages over that text's length, after collapsing whitespace. Pages per minute count
 the whole load (render, OCR, layout) with pages OCR'd in parallel on every core. The text PDFs with
 running headers, footers and two columns are read too: their error rate measures the layout alone.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..align import edit_distance
+from ..verify.align import edit_distance
 from .scans import Generated, write_corpus
 
 
@@ -38,7 +38,7 @@ def expected(generated: Generated) -> str:
 
 def read_corpus(folder: Path, made: dict[str, Generated], log=print) -> dict:
     """Load every generated PDF in `folder`; per-document and total error rates, and the time."""
-    from ..documents import load_file
+    from ..ingest.documents import load_file
 
     edits = chars = pages = 0
     per_doc = {}
@@ -64,8 +64,8 @@ def read_rapidocr(folder: Path, made: dict[str, Generated], threads: int) -> dic
 
         raise MissingDependencyError("rapidocr-onnxruntime (only for --rapidocr)", "pip install rapidocr-onnxruntime") from err
 
-    from ..layout import page_text, reading_order
-    from ..ocr import OCR_DPI, OcrLine
+    from ..ingest.layout import page_text, reading_order
+    from ..ingest.ocr import OCR_DPI, OcrLine
 
     engine = RapidOCR(intra_op_num_threads=threads, inter_op_num_threads=1)
     edits = chars = pages = 0
@@ -96,7 +96,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..ocr import engine
+    from ..ingest.ocr import engine
 
     engine()  # a one-line error naming the install command when Tesseract is missing
     with tempfile.TemporaryDirectory(prefix="rag-bench-ocr-") as scratch:

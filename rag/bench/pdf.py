@@ -1,7 +1,7 @@
 """`rag bench pdf`: how well the loader reads PDFs from each producer (rag.bench.producers).
 
 Every producer installed here writes its documents into a temporary folder (or `--out`); each is
-read back through `rag.documents.load_file` and scored against the text it was made from: word
+read back through `rag.ingest.documents.load_file` and scored against the text it was made from: word
 error rate (word-level edit distance over the known text's words), whether every block (title,
 paragraph, table row) comes in reading order, and the seconds the load took (not the writing).
 A producer that is not installed is listed with the command that installs it. `--styles` adds the
@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..align import edit_distance
+from ..verify.align import edit_distance
 from . import producers
 from .producers import Made, Unavailable
 
@@ -58,7 +58,7 @@ def score(made: Made, folder: Path) -> dict:
     """One document written to `folder`, loaded and scored."""
     import pypdfium2 as pdfium
 
-    from ..documents import load_file
+    from ..ingest.documents import load_file
 
     path = folder / f"{made.producer}.pdf"
     path.write_bytes(made.data)

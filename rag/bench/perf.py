@@ -27,8 +27,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from ..embeddings import resolve_model_path
-from ..metrics import mean_metric, percentile
+from ..embed.embedders import resolve_model_path
+from ..evaluation.metrics import mean_metric, percentile
 from . import write_results
 
 BASELINE_COLD = """
@@ -58,7 +58,7 @@ def load_subset(folder: str, split: str, limit_docs: int | None, limit_queries: 
 
 def word_pieces(model: str, texts: list[str], truncated: bool = False) -> int:
     """Word pieces the model's tokenizer makes of the texts; `truncated`: as many as the model reads."""
-    from ..embeddings import OpenVINOEmbedder
+    from ..embed.embedders import OpenVINOEmbedder
 
     reader = OpenVINOEmbedder(model)  # its tokenizer only: nothing is exported or compiled
     counts = reader.count_word_pieces(texts)
@@ -83,10 +83,10 @@ def spread(ms: list[float]) -> dict:
 
 
 def run_ours(data, work: Path, args) -> dict:
-    from ..embeddings import make_embedder
-    from ..folder import FolderBackend
+    from ..embed.embedders import make_embedder
     from ..pipeline import Rag
     from ..settings import Settings
+    from ..store.folder import FolderBackend
     from ..types import Document
     from .beir import ranked_docs
 
@@ -141,7 +141,7 @@ class _LangChainEmbedder:
 
 def baseline_answer(store, embeddings, question: str, k: int = 5) -> str:
     """similarity_search(k=5), then the same extractive sentence selection as ours (no verifying)."""
-    from ..extractive import ExtractiveAnswerer
+    from ..answer.extractive import ExtractiveAnswerer
     from ..types import Chunk, Hit
 
     docs = store.similarity_search(question, k=k)
@@ -321,7 +321,7 @@ def run(args) -> int:
 
 def cpu_choice() -> dict:
     """The CPU flags that decide our embedder's precision, and what `auto` picks from them."""
-    from ..quantize import CHOICES, choose_precision, cpu_flags
+    from ..embed.quantize import CHOICES, choose_precision, cpu_flags
 
     flags = cpu_flags()
     deciding = {f for needs, _, _ in CHOICES for f in needs} | {"avx2", "avx512f"}

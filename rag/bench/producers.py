@@ -3,7 +3,7 @@ print to PDF (one column, two columns, a table), fpdf2, Ghostscript's ps2pdf, gr
 columns), pdfTeX, and LibreOffice (a .docx and an .odt). Nothing is downloaded.
 
 Each producer writes one document and says what a reader gets from it (`Made.blocks`: title,
-paragraphs, table rows as rag.layout writes them, running headers and page numbers left out), so a
+paragraphs, table rows as rag.ingest.layout writes them, running headers and page numbers left out), so a
 loader's text can be scored in words and in reading order (rag.bench.pdf). A producer whose
 program is not installed raises `Unavailable` with the command that installs it.
 """

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..metrics import percentile
+from ..evaluation.metrics import percentile
 from . import write_results
 
 SWEEP: dict[str, list[dict[str, int]]] = {
@@ -59,7 +59,7 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 def measure(kind: str, vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray, k: int, warmup: int, log,
             filter_share: float = 0.0) -> list[dict]:
-    from ..store import FaissStore
+    from ..store.vectors import FaissStore
 
     store = FaissStore(vectors.shape[1], kind)
     started = time.perf_counter()
@@ -106,7 +106,7 @@ def measure_filtered(store, kind: str, vectors: np.ndarray, queries: np.ndarray,
     """Single-query latency with `share` of the ids allowed (a fixed random set, as a metadata filter
     gives) against the same queries unfiltered, both at the default search settings; how many
     results the worst query got, and recall@k against exact search over the allowed vectors."""
-    from ..store import HNSW_EF_SEARCH, IVF_NPROBE, IVF_REFINE
+    from ..store.vectors import HNSW_EF_SEARCH, IVF_NPROBE, IVF_REFINE
 
     store.ef_search, store.nprobe, store.refine = HNSW_EF_SEARCH, IVF_NPROBE, IVF_REFINE
     n = len(vectors)

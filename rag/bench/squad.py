@@ -20,102 +20,30 @@ baseline that takes as many sentences as the answerer did, by word overlap, from
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import random
 import re
 import shlex
 import shutil
 import sys
 import tempfile
 import time
-from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
-from ..metrics import percentile
+from ..evaluation.metrics import percentile
+from ..evaluation.squad import (  # noqa: F401 (the SQuAD data and scores: rag.evaluation.squad)
+    VALIDATION_SHARE,
+    Article,
+    Question,
+    exact_match,
+    f1,
+    load_squad,
+    sample,
+    source_of,
+    split,
+    validation_titles,
+)
 from ..text import normalize_answer as normalize
 from . import write_results
-
-VALIDATION_SHARE = 0.25  # of the articles: a quarter are validation, never fitted on
-
-
-@dataclass(frozen=True)
-class Question:
-    id: str
-    article: str
-    text: str
-    answers: tuple[str, ...]
-    context: str = ""  # the paragraph it was asked about
-    answer_start: int | None = None  # character offset of the first answer in `context`
-
-
-@dataclass(frozen=True)
-class Article:
-    title: str
-    paragraphs: tuple[str, ...]
-    questions: tuple[Question, ...]
-
-    @property
-    def text(self) -> str:
-        return "\n\n".join(self.paragraphs)
-
-
-def load_squad(path: str | os.PathLike) -> list[Article]:
-    from ..errors import RagError
-
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))["data"]
-    except (OSError, ValueError, KeyError) as err:
-        raise RagError(f"{path} is not a readable SQuAD v1.1 JSON file ({err.__class__.__name__})") from err
-    articles = []
-    for article in data:
-        title = article["title"]
-        paragraphs = tuple(p["context"] for p in article["paragraphs"])
-        questions = tuple(  # SQuAD v2 layout too: an unanswerable question has no answers (is_impossible)
-            Question(qa["id"], title, qa["question"].strip(), tuple(dict.fromkeys(a["text"] for a in qa["answers"])),
-                     p["context"], qa["answers"][0]["answer_start"] if qa["answers"] else None)
-            for p in article["paragraphs"] for qa in p["qas"]
-        )
-        articles.append(Article(title, paragraphs, questions))
-    return articles
-
-
-def validation_titles(titles: list[str]) -> set[str]:
-    """The validation articles: the quarter of the titles with the smallest SHA-256, so that every
-    run and every fitting script holds out the same articles."""
-    ranked = sorted(titles, key=lambda t: hashlib.sha256(t.encode()).hexdigest())
-    return set(ranked[: round(len(ranked) * VALIDATION_SHARE)])
-
-
-def split(articles: list[Article], name: str) -> list[Article]:
-    """The articles of one split: 'validation', 'train' or 'all'."""
-    if name == "all":
-        return list(articles)
-    held = validation_titles([a.title for a in articles])
-    return [a for a in articles if (a.title in held) == (name == "validation")]
-
-
-def source_of(title: str) -> str:
-    return f"squad/{title}.txt"
-
-
-
-
-def exact_match(prediction: str, answers: tuple[str, ...]) -> float:
-    return float(any(normalize(prediction) == normalize(a) for a in answers))
-
-
-def f1(prediction: str, answers: tuple[str, ...]) -> float:
-    best = 0.0
-    predicted = normalize(prediction).split()
-    for answer in answers:
-        gold = normalize(answer).split()
-        common = sum((Counter(predicted) & Counter(gold)).values())
-        if common:
-            precision, recall = common / len(predicted), common / len(gold)
-            best = max(best, 2 * precision * recall / (precision + recall))
-    return best
 
 
 def contains_gold(text: str, answers: tuple[str, ...]) -> bool:
@@ -137,16 +65,6 @@ def naive_answer(question: str, passages, words: int) -> str:
             break
         picked.append(sentence)
     return " ".join(picked)
-
-
-def sample(articles: list[Article], per_article: int, seed: int) -> list[Question]:
-    rng = random.Random(seed)
-    picked = []
-    for article in articles:
-        questions = list(article.questions)
-        rng.shuffle(questions)
-        picked += questions[:per_article]
-    return picked
 
 
 def score(rag, spec: str, questions: list[Question], out_of_corpus: set[str], log) -> dict:

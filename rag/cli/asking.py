@@ -64,7 +64,7 @@ def run(args) -> int:
 
 
 def print_answer(answer) -> None:
-    from ..answer import unmentioned_note
+    from ..answer.flow import unmentioned_note
 
     if answer.query != answer.question:
         print(printable(f"(searched for: {answer.query})"))

@@ -23,8 +23,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..evalreport import markdown_table, write_outputs
-    from ..evaluate import check_thresholds, evaluate, load_qa, load_thresholds
+    from ..evaluation.evaluate import check_thresholds, evaluate, load_qa, load_thresholds
+    from ..evaluation.report import markdown_table, write_outputs
     from ..pipeline import Rag
 
     items = load_qa(args.qa)

@@ -18,7 +18,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from ..feedback import FeedbackStore, export
+    from ..evaluation.feedback import FeedbackStore, export
 
     store = FeedbackStore(args.index)
     if args.action == "list":

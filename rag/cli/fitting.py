@@ -1,5 +1,5 @@
 """`rag fit-reader FILE` and `rag fit-relevance FILE`: fit the span reader and the relevance floor
-from SQuAD v1.1 data (each rewrites its file in rag/params)."""
+from SQuAD v1.1 data (each rewrites its file in rag/answer/params)."""
 
 from __future__ import annotations
 
@@ -9,20 +9,20 @@ from pathlib import Path
 
 
 def add_parser(sub) -> None:
-    from ..reader import PARAMS
+    from ..answer.reader import PARAMS
 
     p = sub.add_parser("fit-reader", help="fit the extractive answerer's span reader from SQuAD v1.1 data (needs torch)")
     p.add_argument("file", help="a SQuAD v1.1 JSON file, e.g. ../shared/qa-train/squad-v1.1-dev-visible.json")
     p.add_argument("--out", help=f"parameter file to write (default: the package's, {PARAMS} or, with --base mpnet, "
                                  "reader-mpnet.npz beside it)")
     p.add_argument("--base", choices=("minilm", "mpnet"), default="minilm",
-                   help="the encoder: the bundled all-MiniLM-L6-v2, or all-mpnet-base-v2 (rag.mpnet) (default minilm)")
+                   help="the encoder: the bundled all-MiniLM-L6-v2, or all-mpnet-base-v2 (rag.embed.mpnet) (default minilm)")
     p.add_argument("--news", help="also fit on the fit articles of a SQuAD v2-layout file with near misses, e.g. "
                                   "../shared/qa-train/news-qa.json")
     p.add_argument("--per-article", dest="per_article", type=int, help="at most N questions of each SQuAD article (a sample)")
     p.add_argument("--curve", type=int, default=0, help="measure validation F1 this many times in the first epoch (a learning curve)")
     p.add_argument("--batch-tokens", dest="batch_tokens", type=int, default=4096, help="padded tokens per step (default 4096)")
-    # the defaults are the shipped reader's settings (rag/params/reader.json)
+    # the defaults are the shipped reader's settings (rag/answer/params/reader.json)
     p.add_argument("--epochs", type=int, default=3, help="passes over the training windows (default 3)")
     p.add_argument("--trainable-from", dest="trainable_from", type=int, default=0,
                    help="MiniLM layers from this one up are fitted, the ones below stay as bundled (default 0: all)")
@@ -40,7 +40,7 @@ def add_parser(sub) -> None:
     p.add_argument("--out", default=str(PARAMS.with_suffix(".json")), help="the reader card to update (default %(default)s)")
     p.set_defaults(run=run_short_answer)
 
-    from ..relevance import PARAMS as RELEVANCE
+    from ..answer.relevance import PARAMS as RELEVANCE
 
     p = sub.add_parser("fit-relevance", help="fit the floor an LLM's quotes must reach to count as answering (SQuAD v1.1 data)")
     p.add_argument("file", help="a SQuAD v1.1 JSON file, e.g. ../shared/qa-train/squad-v1.1-dev-visible.json")
@@ -54,7 +54,7 @@ def run(args) -> int:
     from ..errors import MissingDependencyError
 
     try:
-        from ..fit_reader import fit
+        from ..fit.reader import fit
     except ImportError as err:
         raise MissingDependencyError("torch (to fit the reader)", "pip install sentence-transformers") from err
     card = fit(args.file, Path(args.out) if args.out else None, news=args.news, base=args.base, epochs=args.epochs,
@@ -87,7 +87,7 @@ def _device(asked: str | None) -> str:
 
 
 def run_relevance(args) -> int:
-    from ..fit_relevance import fit
+    from ..fit.relevance import fit
 
     card = fit(args.file, Path(args.out), keep=args.keep, seed=args.seed, log=lambda m: print(m, file=sys.stderr, flush=True))
     print(json.dumps(card, indent=2))

@@ -38,7 +38,7 @@ def add_parser(sub) -> None:
 
 
 def run_index(args) -> int:
-    from ..metadata import parse_pairs
+    from ..ingest.metadata import parse_pairs
     from ..pipeline import Rag
 
     metadata = parse_pairs(args.meta)
@@ -62,7 +62,7 @@ def run_index(args) -> int:
 def _where(args) -> str:
     """The index a report is about: the folder, or the database (without its password)."""
     if args.store == "pgvector" and args.store_url:
-        from ..pgstore import display_url
+        from ..store.pgstore import display_url
 
         return display_url(args.store_url)
     return args.index

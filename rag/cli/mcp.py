@@ -31,9 +31,9 @@ def run(args) -> int:
 
 
 def mcp_server():
-    """rag.mcp_server, or a one-line error naming the install command when the MCP SDK is missing."""
+    """rag.integrations.mcp, or a one-line error naming the install command when the MCP SDK is missing."""
     try:
-        from .. import mcp_server
+        from ..integrations import mcp as mcp_server
     except ImportError as err:
         if (err.name or "").split(".")[0] not in ("mcp", "mcp_types"):
             raise

@@ -11,7 +11,7 @@ import ipaddress
 import os
 import sys
 
-from ..answerers import EXTRACTIVE, check_spec
+from ..answer.answerers import EXTRACTIVE, check_spec
 from ..errors import ConfigError, MissingDependencyError
 from . import common, settings_from
 

@@ -19,14 +19,14 @@ import datetime
 from collections.abc import Sequence
 from typing import Any
 
-from ..answer import assemble
+from ..answer.flow import assemble
+from ..answer.prompt import ABSTAIN, SYSTEM, user_message
 from ..errors import ConfigError, MissingDependencyError
-from ..filters import parse_filter
 from ..pipeline import Rag
-from ..prompt import ABSTAIN, SYSTEM, user_message
+from ..search.filters import parse_filter
 from ..settings import RETRIEVALS, check_k
 from ..types import Answer, Chunk, Hit
-from ..verify import verify
+from ..verify.claims import verify
 
 try:
     from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -46,7 +46,7 @@ class RagRetriever(BaseRetriever):
     rag: Rag
     k: int | None = None  # passages per query, 1..rag.settings.max_k; None: rag.settings.k
     retrieval: str | None = None  # dense | bm25 | hybrid; None: rag.settings.retrieval
-    # only documents whose metadata matches: "created>=2025-06-01", a list of such, or a mapping (rag.filters)
+    # only documents whose metadata matches: "created>=2025-06-01", a list of such, or a mapping (rag.search.filters)
     filters: Any = None
 
     @model_validator(mode="after")

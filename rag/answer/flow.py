@@ -1,0 +1,221 @@
+"""Answering: standalone query -> retrieve -> answer (extractive or LLM) -> verify -> Answer.
+
+Streams typed events (rag.types) so every interface shows the same thing in the same order:
+    QueryEvent(query)        the standalone query searched
+    PassagesEvent(passages)  the numbered passages
+    TokenEvent(text)         zero or more pieces of an LLM's unchecked draft
+    AnswerEvent(answer)      the verified Answer, always last
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+from typing import Protocol, runtime_checkable
+
+from ..text import split_question, terms
+from ..types import (
+    Answer,
+    AnswerEvent,
+    Citation,
+    Claim,
+    Draft,
+    Event,
+    Hit,
+    PassagesEvent,
+    QueryEvent,
+    ShortAnswer,
+    TokenEvent,
+)
+from ..verify.claims import verify, verify_structured
+from .english import missing_names
+from .prompt import ABSTAIN
+
+NOT_FOUND = "The documents do not contain an answer to this question."
+FOLLOW_UP = re.compile(
+    r"^\s*(and|but|also|so|what about|how about|then)\b|\b(those|these|they|them|their|theirs|it|its|that one|this one|he|she|his|her|there|the same)\b",
+    re.IGNORECASE,
+)
+
+
+@runtime_checkable
+class Answerer(Protocol):
+    """One swappable part: turns a question and its numbered passages into an answer draft."""
+
+    name: str
+
+    def stream(self, question: str, passages: Sequence[Hit]) -> Iterator[str | Draft]:
+        """Answer text with [n] markers (n = 1-based passage number; `assemble` renumbers them 1..n
+        in the order the answer shows them), in pieces, or one `Draft`
+        (text with markers, and a short answer and confidence where the answerer has them);
+        empty text = declined. An answerer whose class sets `judges_relevance = True` has chosen
+        its sentences by the question already; the others' claims go through the relevance check."""
+        ...
+
+
+def judges_relevance(answerer: object) -> bool:
+    """Does the answerer choose its sentences by how well they answer the question (the extractive
+    ones set `judges_relevance = True`)? Then the relevance check after verification is skipped."""
+    return getattr(answerer, "judges_relevance", False) is True
+
+
+@runtime_checkable
+class Condenser(Protocol):
+    """An answerer that can also rewrite a follow-up question into a standalone one (an LLM)."""
+
+    def condense(self, question: str, history: Sequence[tuple[str, str]]) -> str: ...
+
+
+def standalone_query(question: str, history: Sequence[tuple[str, str]]) -> str:
+    """Deterministic follow-up rewrite: a question that leans on the previous turn ("and which of
+    those...") is prefixed with the previous question, so retrieval sees both."""
+    if not history or not FOLLOW_UP.search(question):
+        return question.strip()
+    previous = history[-1][0].strip().rstrip("?")
+    return f"{previous}: {question.strip()}"
+
+
+def merged_search(query: str, search: Callable[[str], list[Hit]]) -> list[Hit]:
+    """Hits for the whole query; for a question that asks two things, the hits of each part are
+    interleaved with them, so that evidence for every part reaches the answerer."""
+    parts = split_question(query)
+    hits = search(query)
+    if len(parts) < 2:
+        return hits
+    rankings = [hits] + [search(part) for part in parts]
+    merged: dict[str, Hit] = {}
+    for position in range(max(len(r) for r in rankings)):
+        for ranking in rankings:
+            if position < len(ranking):
+                merged.setdefault(ranking[position].chunk.id, ranking[position])
+    return [replace(hit, rank=rank) for rank, hit in enumerate(list(merged.values())[: len(hits)], start=1)]
+
+
+def run(
+    question: str,
+    *,
+    history: Sequence[tuple[str, str]],
+    search: Callable[[str], list[Hit]],
+    answerer: Answerer,
+    source_text: Callable[[str], str | None],
+    condense: Callable[[str, Sequence[tuple[str, str]]], str] | None = None,
+    relevance: Callable[[str, Sequence[Claim], Sequence[Hit]], Sequence[Claim]] | None = None,
+) -> Iterator[Event]:
+    """The events of one answer. `relevance` (rag.answer.relevance.RelevanceCheck) judges the verified
+    claims against the question, for answerers that do not choose their sentences by it."""
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    question = question.strip()
+    if history and condense is not None and FOLLOW_UP.search(question):
+        query = condense(question, history)
+    else:
+        query = standalone_query(question, history)
+    timings["condense"] = time.perf_counter() - t0
+    yield QueryEvent(query)
+
+    t = time.perf_counter()
+    hits = merged_search(query, search) if terms(query) else []
+    timings["retrieve"] = time.perf_counter() - t
+    yield PassagesEvent(tuple(hits))
+
+    t = time.perf_counter()
+    pieces: list[str] = []
+    draft = None
+    if hits:
+        for piece in answerer.stream(query, hits):
+            if isinstance(piece, Draft):  # a structured answer: the whole of it at once
+                draft = piece
+                continue
+            pieces.append(piece)
+            yield TokenEvent(piece)
+    draft = draft or Draft("".join(pieces))
+    text = draft.text.strip()
+    timings["answer"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    if draft.claims is not None:  # structured: each claim names its sentence
+        claims = verify_structured(draft.claims, hits, source_text).claims
+    else:
+        declined = not text or ABSTAIN in text
+        claims = verify(text, hits, source_text).claims if not declined else ()
+    if relevance is not None:
+        claims = tuple(relevance(query, claims, hits))
+    timings["verify"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - t0
+    answer = assemble(question, query, claims, hits, answerer.name, timings, draft, source_text)
+    yield AnswerEvent(answer)
+
+
+def assemble(question: str, query: str, claims: Sequence[Claim], hits: Sequence[Hit], answerer: str,
+             timings: dict | None = None, draft: Draft | None = None,
+             source_text: Callable[[str], str | None] | None = None) -> Answer:
+    """The answer the user sees: supported claims only, each with the markers of its verified
+    quotes; what could not be verified is withheld (kept on the Answer, never in its text). With
+    no supported claim the answer is an abstention. A short answer is kept only when it stands
+    inside one of the verified quotes and equals the source text at its offsets, and only when the
+    quotes' passages write every name the question asks about: otherwise the answer names those it
+    does not write (`unmentioned`), and no span is offered as *the* answer."""
+    claims = renumber(claims)
+    shown = [c for c in claims if c.supported]
+    text = "".join(("\n" if c.new_line else " ") * (i > 0) + c.render() for i, c in enumerate(shown))
+    citations = tuple(dict.fromkeys(cite for c in shown for cite in c.citations if cite.verified))
+    issues = tuple(p for c in claims for p in c.problems)
+    short = None
+    unmentioned = tuple(_unmentioned(query, citations, hits)) if shown else ()
+    if draft and draft.short and shown and source_text and not unmentioned:
+        n, start, end = draft.short
+        source = hits[n - 1].chunk.source if 1 <= n <= len(hits) else None
+        document = source_text(source) if source else None
+        inside = any(c.source == source and c.start <= start and end <= c.end for c in citations)
+        if source and document is not None and inside and start < end:
+            short = ShortAnswer(document[start:end], source, start, end)
+    return Answer(question, query, text or NOT_FOUND, citations, tuple(hits), not shown, answerer, dict(timings or {}),
+                  issues, tuple(claims), short, draft.confidence if draft else None, bool(draft and draft.conflict and shown),
+                  unmentioned)
+
+
+def renumber(claims: Sequence[Claim]) -> tuple[Claim, ...]:
+    """The claims with their citations numbered 1..n in the order the answer shows them.
+
+    An answerer's [n] names the n-th retrieved passage, so the shown markers skip ([1][3][5]) where
+    passages go uncited. Here each passage cited by a verified quote of a supported claim gets the
+    next number in reading order; the citations of withheld claims follow (never shown as markers).
+    Quotes, offsets and passages are untouched; two quotes from one passage share its number."""
+    order: dict[int, int] = {}
+    for wanted in (True, False):
+        for claim in claims:
+            if claim.supported == wanted:
+                for cite in claim.citations:
+                    if cite.verified or not wanted:
+                        order.setdefault(cite.marker, len(order) + 1)
+    for claim in claims:  # unverified citations of a supported claim: numbered last
+        for cite in claim.citations:
+            order.setdefault(cite.marker, len(order) + 1)
+    return tuple(
+        replace(claim, citations=tuple(replace(c, marker=order[c.marker]) for c in claim.citations)) for claim in claims
+    )
+
+
+def unmentioned_note(names: Sequence[str]) -> str:
+    """How CLI and UI word `Answer.unmentioned`."""
+    listed = ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
+    return f"the quoted passages never mention {listed}, so they may be about something else."
+
+
+def _unmentioned(question: str, citations: Sequence[Citation], hits: Sequence[Hit]) -> list[str]:
+    """The question's names (rag.answer.english.question_names) that no quote's passage, with its
+    title and heading, writes; a name of several words ("Kota Kinabalu") whole when none of its
+    words is written."""
+    context = [h.chunk.indexed_text for h in hits
+               if any(c.source == h.chunk.source and h.chunk.start <= c.start < h.chunk.end for c in citations)]
+    missing = missing_names(question, "\n".join([*context, *(c.quote for c in citations)]))
+    out: list[str] = []
+    for run in re.findall(r"[A-Z][\w’'-]*(?: [A-Z][\w’'-]*)*", question):
+        words = run.split()
+        if len(words) > 1 and all(w in missing for w in words):
+            out.append(run)
+        else:
+            out += [w for w in words if w in missing]
+    return list(dict.fromkeys(out))
