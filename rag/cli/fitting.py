@@ -96,7 +96,7 @@ def run_relevance(args) -> int:
 
 def run_short_answer(args) -> int:
     from ..errors import ConfigError
-    from ..fit_reader import short_answer_bar
+    from ..fit.reader import short_answer_bar
 
     rows = []
     for path in args.results:

@@ -42,6 +42,7 @@ from ..answer.reader import (
     windows,
 )
 from ..embed.mpnet import PINNED
+from ..embed.quantize import cpu_flags
 from ..evaluation.squad import Article, Question, exact_match, f1, load_squad, split
 from ..text import terms
 
@@ -244,9 +245,10 @@ def fit(file: str, out: Path | None = None, *, news: str | None = None, base: st
     model.names = sorted({*model.names, "qa.weight", "qa.bias"})
     model.to(device)
     autocast = torch.device(device).type
-    # bfloat16 only on a GPU: CPUs without native bfloat16 (AVX2 ones) emulate it, 100 times slower than float32
-    half = torch.bfloat16 if autocast == "cuda" else torch.float16
-    mixed = autocast == "cuda"
+    # bfloat16 on a GPU and on CPUs that compute it (AMX, AVX512-BF16); CPUs without it (AVX2 ones)
+    # emulate it, 100 times slower than float32, so there the network runs in float32
+    mixed = autocast == "cuda" or bool(cpu_flags() & {"amx_bf16", "avx512_bf16"})
+    half = torch.bfloat16 if mixed else torch.float16
 
     t0 = time.perf_counter()
     lengths = [len(e.ids) for e in train]
