@@ -359,7 +359,7 @@ def test_a_long_upload_name_keeps_its_extension_and_is_indexed(tmp_path):
     name = strip_invalid_filename_characters("r" * 296 + ".txt")  # what Gradio makes of a 300-character name
     assert name == "r" * 196 + ".txt"
     status = _upload(ui, tmp_path / "long", name, ZORBLAT.encode())
-    assert f"Added  {'r' * 116}.txt  (1 chunk, renamed from {name})" in status, status
+    assert f"Added  {'r' * 116}.txt  (1 passage, renamed from {name})" in status, status
     assert uploaded_files(ui) == ["r" * 116 + ".txt"]
     assert {Path(s).name for s, _ in ui.rag.documents()} == {"zorblat.txt", "notes.md", "r" * 116 + ".txt"}
 
