@@ -267,8 +267,8 @@ def test_citations_are_numbered_one_to_n_in_the_order_the_answer_shows_them():
 
 
 def test_a_short_answer_comes_only_from_a_passage_that_names_what_the_question_asks_about():
-    from rag.embeddings import HashEmbedder
-    from rag.extractive import ExtractiveAnswerer
+    from rag.embed.embedders import HashEmbedder
+    from rag.answer.extractive import ExtractiveAnswerer
 
     malaysia = "Malaysia currently has 11 extradition treaties with other countries."
     passages = [_passage("malaysia.txt", malaysia)]
@@ -282,8 +282,8 @@ def test_a_short_answer_comes_only_from_a_passage_that_names_what_the_question_a
 
 
 def test_a_short_answer_below_the_fitted_bar_is_not_shown():
-    from rag.embeddings import HashEmbedder
-    from rag.extractive import ExtractiveAnswerer
+    from rag.embed.embedders import HashEmbedder
+    from rag.answer.extractive import ExtractiveAnswerer
 
     sentence = "The committee approved a budget of RM4.2 million."
     passages = [_passage("minutes.txt", sentence)]

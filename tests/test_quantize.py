@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.embeddings import OpenVINOEmbedder
+from rag.embed.embedders import OpenVINOEmbedder
 from rag.errors import ConfigError
 from rag.embed.quantize import choose_precision, cpu_flags
 from rag.settings import Settings

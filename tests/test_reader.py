@@ -124,7 +124,7 @@ def test_fit_reader_refuses_a_device_torch_cannot_use_in_one_line(capsys):
 
 
 def test_the_short_answer_bar_is_the_lowest_confidence_whose_answers_are_nine_in_ten_right():
-    from rag.fit_reader import short_answer_bar
+    from rag.fit.reader import short_answer_bar
 
     rows = [{"short": "x", "confidence": c / 100, "f1": 1.0 if c >= 60 else 0.0, "answerable": True} for c in range(100)]
     bar = short_answer_bar(rows, 0.9)

@@ -6,7 +6,7 @@ span's score minus the no-answer score ([CLS] as start and end) is the *margin*;
 fitted on articles the network never saw turns the margin into a probability (`confidence`).
 
 The network is the bundled all-MiniLM-L6-v2 with its layers and a span head replaced by the
-fitted ones in `rag/params/reader.npz` (float16; its card `reader.json` says what data, what
+fitted ones in `rag/answer/params/reader.npz` (float16; its card `reader.json` says what data, what
 settings and what figures). `rag fit-reader` rebuilds both; docs/reader.md is the model card.
 At run time the network is exported once to OpenVINO (like the embedder) and answering never
 imports torch; fitting runs it in torch.
@@ -92,7 +92,7 @@ class ReaderFiles:
 
     @classmethod
     def mpnet(cls, params: Path | None = MPNET_PARAMS) -> ReaderFiles:
-        """The reader on all-mpnet-base-v2 (rag.mpnet: installed from its wheels, hash-checked)."""
+        """The reader on all-mpnet-base-v2 (rag.embed.mpnet: installed from its wheels, hash-checked)."""
         return cls(model_path(), params)
 
     @property

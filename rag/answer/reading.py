@@ -1,4 +1,4 @@
-"""The default answerer: no LLM. A fitted span reader (rag.reader) reads the passages' most
+"""The default answerer: no LLM. A fitted span reader (rag.answer.reader) reads the passages' most
 promising windows, and the answer is the source sentence that holds the best span, quoted
 verbatim with its `[n]`; the span itself is the short answer. It declines when the reader's
 calibrated confidence is below the threshold chosen when it was fitted.

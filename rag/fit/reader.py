@@ -197,7 +197,7 @@ def fit(file: str, out: Path | None = None, *, news: str | None = None, base: st
     """Fit, calibrate and save the reader. `device` ("cpu", "cuda") is where the network is fitted;
     calibration reads with the fitted network on the CPU, as answering does.
 
-    `base`: "minilm" (the bundled all-MiniLM-L6-v2) or "mpnet" (all-mpnet-base-v2, rag.mpnet).
+    `base`: "minilm" (the bundled all-MiniLM-L6-v2) or "mpnet" (all-mpnet-base-v2, rag.embed.mpnet).
     `news`: a SQuAD v2-layout file (news-qa.json) whose fit articles are fitted on too, near misses
     included (their closest windows are targets of no answer). `per_article`: at most this many
     questions of each SQuAD article (a random sample). `curve`: F1 on validation questions' own
