@@ -1,5 +1,5 @@
 """The LangChain adapters over the real index: RagRetriever's documents (sync and async) rebuild the
-exact hits, RagVerifier keeps only what the cited documents support, and the README's LCEL chain runs
+exact hits, RagVerifier keeps only what the cited documents support, and the LCEL chain of docs/integrations.md runs
 as written with ChatOpenAI talking to the local OpenAI-protocol server of test_llm."""
 
 from __future__ import annotations
@@ -79,8 +79,8 @@ def test_verifier_cuts_quotes_from_the_source_not_from_the_documents(real_rag):
 
 
 def readme_chain() -> str:
-    """The Python block of the README's LangChain section, exactly as a reader copies it."""
-    section = ROOT.joinpath("README.md").read_text().split("\n## LangChain\n", 1)[1].split("\n## ", 1)[0]
+    """The Python block of the LangChain guide (docs/integrations.md), exactly as a reader copies it."""
+    section = ROOT.joinpath("docs", "integrations.md").read_text().split("\n## LangChain\n", 1)[1].split("\n## ", 1)[0]
     return re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
 
 

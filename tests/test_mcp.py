@@ -163,8 +163,8 @@ def free_port() -> int:
 
 
 def readme_client() -> str:
-    """The Python block of the README's MCP section, as a reader copies it."""
-    section = ROOT.joinpath("README.md").read_text().split("\n## MCP (assistants)\n", 1)[1].split("\n## ", 1)[0]
+    """The Python block of the MCP guide (docs/integrations.md), as a reader copies it."""
+    section = ROOT.joinpath("docs", "integrations.md").read_text().split("\n## MCP (assistants)\n", 1)[1].split("\n## ", 1)[0]
     return re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
 
 
