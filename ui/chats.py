@@ -12,9 +12,10 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path, PurePath
+
+from rag.store.sidecar import session
 
 FILE = "chats.sqlite"
 MAX_CHATS = 200  # per user; the oldest go first
@@ -48,17 +49,8 @@ class ChatStore:
         self.path = Path(index_path) / FILE
         self._lock = threading.Lock()
 
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._lock:
-            db = sqlite3.connect(self.path)
-            try:
-                db.execute(SCHEMA)
-                with db:
-                    yield db
-            finally:
-                db.close()
+    def _db(self) -> AbstractContextManager[sqlite3.Connection]:
+        return session(self.path, SCHEMA, self._lock)
 
     def save(self, user: str, conversation: dict) -> str:
         """Keep `conversation` (its "id", or a new one); returns the id."""

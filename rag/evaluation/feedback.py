@@ -11,12 +11,12 @@ import datetime
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..store.sidecar import session
 
 FILE = "feedback.sqlite"
 RATINGS = ("up", "down")
@@ -70,17 +70,8 @@ class FeedbackStore:
         self.path = self.index_path / FILE
         self._lock = threading.Lock()
 
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._lock:
-            db = sqlite3.connect(self.path)
-            try:
-                db.execute(SCHEMA)
-                with db:
-                    yield db
-            finally:
-                db.close()
+    def _db(self) -> AbstractContextManager[sqlite3.Connection]:
+        return session(self.path, SCHEMA, self._lock)
 
     def add(self, answer: dict, rating: str, *, user: str = "", note: str = "", correct: str = "") -> int:
         """Store a rating of `answer` (its JSON); returns its id."""
