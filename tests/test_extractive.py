@@ -267,18 +267,22 @@ def test_citations_are_numbered_one_to_n_in_the_order_the_answer_shows_them():
 
 
 def test_a_short_answer_comes_only_from_a_passage_that_names_what_the_question_asks_about():
-    from rag.embed.embedders import HashEmbedder
-    from rag.answer.extractive import ExtractiveAnswerer
-
     malaysia = "Malaysia currently has 11 extradition treaties with other countries."
-    passages = [_passage("malaysia.txt", malaysia)]
-    answerer = ExtractiveAnswerer(HashEmbedder(), reader=_Reads({malaysia: ("11", 0.9)}))
-    asked = "How many extradition treaties does Malaysia have?"
-    draft = answerer.read(asked, passages, answerer.select(asked, passages))
-    assert draft.short is not None and malaysia[draft.short[1] : draft.short[2]] == "11"
-    near_miss = "How many extradition treaties has Singapore signed?"
-    draft = answerer.read(near_miss, passages, answerer.select(near_miss, passages) or answerer.select(asked, passages))
-    assert draft.short is None  # Malaysia's 11 is not Singapore's: no bold answer from this passage
+    singapore = "An agreement was signed in Singapore in November."
+    hits = [_passage("malaysia.txt", malaysia), _passage("singapore.txt", singapore)]
+    texts = {"malaysia.txt": malaysia, "singapore.txt": singapore}
+    claims = verify(f"{malaysia} [1] {singapore} [2]", hits, lambda s: texts[s]).claims
+    at = malaysia.index("11")
+    draft = Draft("", short=(1, at, at + 2))
+
+    def ask(question: str):
+        return assemble(question, question, claims, hits, "extractive", draft=draft, source_text=lambda s: texts[s])
+
+    asked = ask("How many extradition treaties does Malaysia have?")
+    assert asked.short_answer is not None and asked.short_answer.text == "11"
+    near_miss = ask("How many extradition treaties has Singapore signed?")
+    assert near_miss.unmentioned == () and not near_miss.abstained  # a quote's passage names Singapore ...
+    assert near_miss.short_answer is None  # ... but not the one holding 11: Malaysia's 11 is not Singapore's
 
 
 def test_a_short_answer_below_the_fitted_bar_is_not_shown():

@@ -191,8 +191,6 @@ class ExtractiveAnswerer:
                         conflict.append(Candidate(other.passage, start, end, text, 0.0, 0.0, 0.0))
                 if digits and not conflict:
                     conflict = [c for c in other_days(question, passages, best) if (c.passage, c.start) not in taken]
-        if short is not None and missing_names(question, passages[short[0] - 1].chunk.indexed_text):
-            short = None  # the value's passage never names what the question asks about: Malaysia's 11 is not Singapore's
         if self.reader is not None and confidence is not None and confidence < self.reader.bold:
             short = None  # not sure enough for a bold answer: the quotes alone (the reader card's short_answer bar)
         text = cited_lines([(c.text, c.passage, c.list_item) for c in chosen + conflict])

@@ -156,7 +156,9 @@ def assemble(question: str, query: str, claims: Sequence[Claim], hits: Sequence[
     no supported claim the answer is an abstention. A short answer is kept only when it stands
     inside one of the verified quotes and equals the source text at its offsets, and only when the
     quotes' passages write every name the question asks about: otherwise the answer names those it
-    does not write (`unmentioned`), and no span is offered as *the* answer."""
+    does not write (`unmentioned`), and no span is offered as *the* answer. The span's own passage
+    must write them too: Malaysia's 11, quoted beside a passage that names Singapore, is not
+    Singapore's."""
     claims = renumber(claims)
     shown = [c for c in claims if c.supported]
     text = "".join(("\n" if c.new_line else " ") * (i > 0) + c.render() for i, c in enumerate(shown))
@@ -169,7 +171,8 @@ def assemble(question: str, query: str, claims: Sequence[Claim], hits: Sequence[
         source = hits[n - 1].chunk.source if 1 <= n <= len(hits) else None
         document = source_text(source) if source else None
         inside = any(c.source == source and c.start <= start and end <= c.end for c in citations)
-        if source and document is not None and inside and start < end:
+        named = 1 <= n <= len(hits) and not missing_names(query, hits[n - 1].chunk.indexed_text)
+        if source and document is not None and inside and named and start < end:
             short = ShortAnswer(document[start:end], source, start, end)
     return Answer(question, query, text or NOT_FOUND, citations, tuple(hits), not shown, answerer, dict(timings or {}),
                   issues, tuple(claims), short, draft.confidence if draft else None, bool(draft and draft.conflict and shown),
