@@ -75,8 +75,8 @@ def examples(articles: list[Article], tokenizer, rng: random.Random, swap_share:
             spans = windows(context)
             for q in _questions_of(article, context):
                 if not q.answers:  # a near miss: its article's closest windows do not answer it
-                    for start, end in _closest(q.text, context, spans)[:2]:
-                        out.append(_labelled(tokenizer, q.text, context[start:end], -1, -1))
+                    for window in _closest(q.text, [context[s:e] for s, e in spans])[:2]:
+                        out.append(_labelled(tokenizer, q.text, window, -1, -1))
                     continue
                 answer_start = context.find(q.answers[0]) if q.answer_start is None else q.answer_start
                 answer_end = answer_start + len(q.answers[0])
@@ -100,19 +100,16 @@ def examples(articles: list[Article], tokenizer, rng: random.Random, swap_share:
     return [e for e in out if e is not None]
 
 
-def _closest(question: str, context: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The windows sharing most words with the question, best first."""
+def _closest(question: str, texts: list[str]) -> list[str]:
+    """The texts sharing most words with the question, best first."""
     want = set(terms(question))
-    return sorted(spans, key=lambda w: -len(want & set(terms(context[w[0]:w[1]]))))
+    return sorted(texts, key=lambda t: -len(want & set(terms(t))))
 
 
 def _closest_windows(question: str, texts: list[str], n: int) -> list[str]:
     """The n windows of the texts sharing most words with the question (0: every window, in order)."""
     every = [t[s:e] for t in texts for s, e in windows(t)]
-    if not n:
-        return every
-    want = set(terms(question))
-    return sorted(every, key=lambda w: -len(want & set(terms(w))))[:n]
+    return _closest(question, every)[:n] if n else every
 
 
 def _questions_of(article: Article, context: str) -> list[Question]:
@@ -427,8 +424,7 @@ def calibrate(files: ReaderFiles, articles: list[Article], others: list[Article]
     for article in articles:
         for q in article.questions[:per_article]:
             if not q.answers:  # a near miss: over its article's closest windows
-                closest = [q.context[s:e] for s, e in _closest(q.text, q.context, windows(q.context))[:3]]
-                found = reader.read(q.text, closest)
+                found = reader.read(q.text, _closest_windows(q.text, [q.context], 3))
                 margins.append(best_span(found).margin if found else -20.0)
                 labels.append(0)
                 continue
