@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..evaluation.metrics import percentile
-from . import write_results
+from . import answerer_table, write_results
 from .squad import Article, contains_gold, exact_match, f1, load_squad, split
 
 RIGHT_F1 = 0.5  # a shown short answer with at least this F1 against gold counts as right
@@ -137,28 +137,9 @@ ROWS = (
 
 
 def markdown(result: dict) -> str:
-    specs = list(result["answerers"])
-    lines = [
-        (f"# News ({result['split']} articles): {result['articles']} articles indexed with {result['seeds']}, "
-         f"{result['answerable']} answerable questions and {result['near_misses']} near misses"),
-        "",
-        "| metric | " + " | ".join(f"`{s}`" for s in specs) + " |",
-        "|---|" + "---:|" * len(specs),
-    ]
-    for key, label in ROWS:
-        cells = [result["answerers"][s].get(key) for s in specs]
-        lines.append(f"| {label} | " + " | ".join(_cell(v) for v in cells) + " |")
-    if result.get("command"):
-        lines += ["", f"Command: `{result['command']}`"]
-    return "\n".join(lines) + "\n"
-
-
-def _cell(value) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, dict):
-        return ", ".join(f"{k} {v}" for k, v in value.items())
-    return value if isinstance(value, str) else f"{value:g}"
+    title = (f"# News ({result['split']} articles): {result['articles']} articles indexed with {result['seeds']}, "
+             f"{result['answerable']} answerable questions and {result['near_misses']} near misses")
+    return answerer_table(title, result, ROWS)
 
 
 def add_parser(subparsers) -> None:

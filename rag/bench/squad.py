@@ -43,7 +43,7 @@ from ..evaluation.squad import (  # noqa: F401 (the SQuAD data and scores: rag.e
     validation_titles,
 )
 from ..text import normalize_answer as normalize
-from . import write_results
+from . import answerer_table, write_results
 
 
 def contains_gold(text: str, answers: tuple[str, ...]) -> bool:
@@ -144,23 +144,10 @@ ROWS = (
 
 
 def markdown(result: dict) -> str:
-    specs = list(result["answerers"])
-    lines = [
-        (
-            f"# SQuAD v1.1 ({result['split']} articles): {result['answerable']} answerable questions over "
-            f"{result['indexed_articles']} indexed articles, {result['out_of_corpus']} about "
-            f"{len(result['held_out_articles'])} articles left out of the index"
-        ),
-        "",
-        "| metric | " + " | ".join(f"`{s}`" for s in specs) + " |",
-        "|---|" + "---:|" * len(specs),
-    ]
-    for key, label in ROWS:
-        cells = [result["answerers"][s].get(key) for s in specs]
-        lines.append(f"| {label} | " + " | ".join("n/a" if v is None else f"{v:g}" for v in cells) + " |")
-    if result.get("command"):
-        lines += ["", f"Command: `{result['command']}`"]
-    return "\n".join(lines) + "\n"
+    title = (f"# SQuAD v1.1 ({result['split']} articles): {result['answerable']} answerable questions over "
+             f"{result['indexed_articles']} indexed articles, {result['out_of_corpus']} about "
+             f"{len(result['held_out_articles'])} articles left out of the index")
+    return answerer_table(title, result, ROWS)
 
 
 def add_parser(subparsers) -> None:
