@@ -1,9 +1,11 @@
-"""Shared fixtures: a copy of the seed corpus, settings for the fast test double, and one real
-index of seeds/ built with the bundled all-MiniLM-L6-v2 model (built once per run)."""
+"""Shared fixtures: a copy of the seed corpus, settings for the fast test double, one real
+index of seeds/ built with the bundled all-MiniLM-L6-v2 model (built once per run), a free port
+for the servers tests start, and Debian's headless Chromium for the browser tests."""
 
 from __future__ import annotations
 
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,26 @@ ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 EXTRADITION = "which countries have extradition treaties with Malaysia?"
 EXTRADITION_DOC = "000_802fec47948a7749.txt"
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's: never a browser download by a test tool
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium for one test module (its tests skip unless CHROMIUM and playwright exist)."""
+    from playwright import sync_api
+
+    with sync_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
 
 
 def by_score(hits) -> dict:

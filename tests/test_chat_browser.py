@@ -10,31 +10,26 @@ import base64
 import json
 import re
 import shutil
-import socket
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from conftest import CHROMIUM, EXTRADITION, ROOT, free_port
 
 from rag import Rag
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
     pytest.skip("needs Debian's chromium at /usr/bin/chromium: apt-get install -y chromium", allow_module_level=True)
 pytest.importorskip("gradio")
 sync_api = pytest.importorskip("playwright.sync_api")
-
-from conftest import EXTRADITION, ROOT
 
 from rag.cli import main
 from rag.evaluation.feedback import FeedbackStore
 from ui.app import build_app, launch
 from ui.auth import Users, hash_password
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 WAIT_MS = 90_000
 DOCS = ROOT / "docs"
 CONFLICT = "When will the 25th ASEAN SOMTC be held in Malaysia?"  # two documents give different dates
@@ -42,18 +37,6 @@ DECLINED = "What is the population of Malaysia?"
 SOMTC_TITLE = "Strengthening regional cooperation"  # 002_'s title; the other seeds have none
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 class Site:
@@ -66,7 +49,7 @@ class Site:
         self.settings = real_rag.settings.with_(index_path=str(self.index))
         self.embedder, self.users = real_rag.embedder, users
         self.corpus = str(Path(real_rag.documents()[0][0]).parent)  # the server's folder: never in the page
-        self.port = _free_port()
+        self.port = free_port()
         self.app = None
         self.start()
 

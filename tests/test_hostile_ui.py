@@ -24,7 +24,7 @@ pytest.importorskip("gradio")
 pytest.importorskip("gradio_client")
 httpx = pytest.importorskip("httpx")
 
-from conftest import ROOT  # noqa: E402
+from conftest import ROOT, free_port  # noqa: E402
 from gradio_client import Client  # noqa: E402
 from gradio_client.utils import strip_invalid_filename_characters
 
@@ -39,11 +39,6 @@ CHEESE = "# Notes\n\nSylvania exports 300 tonnes of cheese every year.\n"
 QUESTION = "Which countries signed the Zorblat treaty?"
 PASSWORD = "correct horse battery"
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def indexed_rag(folder: Path, **settings) -> Rag:
@@ -62,7 +57,7 @@ def running(rag: Rag, *, users: Users | None = None, max_file_size: int | None =
     app = build_app(rag.settings, rag=rag, **options)
     size = max_file_size or rag.settings.max_upload_bytes
     _, url, _ = launch(
-        app, host="127.0.0.1", port=_free_port(), block=False, quiet=True, users=users, max_file_size=size
+        app, host="127.0.0.1", port=free_port(), block=False, quiet=True, users=users, max_file_size=size
     )
     try:
         yield url.rstrip("/")
@@ -281,7 +276,7 @@ def test_a_read_only_app_has_no_upload_or_remove_for_the_queue_protocol_to_reach
 @pytest.mark.slow
 def test_an_unknown_handler_number_is_a_400_and_leaves_no_traceback_in_the_log(tmp_path):
     rag = indexed_rag(tmp_path)
-    port, log = _free_port(), tmp_path / "serve.log"
+    port, log = free_port(), tmp_path / "serve.log"
     command = [sys.executable, "-m", "rag.cli", "serve", "--index", rag.settings.index_path, "--model", "test-hash",
                "--port", str(port)]
     environment = {k: v for k, v in os.environ.items() if k not in ("RAG_AUTH", "RAG_HOST")}
@@ -416,7 +411,7 @@ def _rag(*args: str, stdin: str = "", env: dict | None = None, timeout: int = 12
 
 
 def test_serve_off_loopback_without_logins_exits_before_binding(tmp_path):
-    port = _free_port()
+    port = free_port()
     done = _rag("serve", "--host", "0.0.0.0", "--port", str(port), "--index", str(tmp_path / "index"))
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
@@ -442,7 +437,7 @@ def test_serve_add_user_with_an_empty_name_is_one_line_and_starts_no_server(tmp_
     add_user(path, "alice", PASSWORD)
     before = path.read_text()
     for name in ("", " "):
-        done = _rag("serve", "--add-user", name, "--auth", str(path), "--port", str(_free_port()),
+        done = _rag("serve", "--add-user", name, "--auth", str(path), "--port", str(free_port()),
                     "--index", str(tmp_path / "index"), stdin=PASSWORD + "\n", timeout=60)
         assert done.returncode == 1 and done.stdout == ""
         assert done.stderr.splitlines() == [f"error: user name {name!r} must be 1-64 letters, digits or _ . @ + -"]

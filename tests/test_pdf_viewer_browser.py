@@ -6,31 +6,26 @@ from __future__ import annotations
 
 import html
 import shutil
-import socket
-from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
+from conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, free_port
 
 from rag import Rag, Settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
     pytest.skip("needs Debian's chromium at /usr/bin/chromium: apt-get install -y chromium", allow_module_level=True)
 pytest.importorskip("gradio")
 pytest.importorskip("pypdfium2")
 sync_api = pytest.importorskip("playwright.sync_api")
 
-from conftest import ROOT
 from pdfs import paragraph, text_pdf
 
 from ui import render
 from ui.app import build_app, launch
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 WAIT_MS = 90_000
 PAGES = [
     ["The Varn River Office", "", "This report describes the work of the river office in the year 2031.",
@@ -43,11 +38,6 @@ PAGES = [
 QUESTION = "How many crowns did the customs office in Lenk collect in the spring of 2031?"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture
 def report(tmp_path):
@@ -59,7 +49,7 @@ def report(tmp_path):
     rag = Rag(settings)
     rag.index([docs])
     app = build_app(settings, rag=rag)
-    _, url, _ = launch(app, host="127.0.0.1", port=_free_port(), block=False, quiet=True)
+    _, url, _ = launch(app, host="127.0.0.1", port=free_port(), block=False, quiet=True)
     yield url, rag
     app.close()
 

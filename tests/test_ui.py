@@ -4,7 +4,6 @@ and several questions sent at once through gradio_client to a running app (real 
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from html import unescape
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 pytest.importorskip("gradio")
 pytest.importorskip("gradio_client")
 
-from conftest import EXTRADITION, EXTRADITION_DOC  # noqa: E402
+from conftest import EXTRADITION, EXTRADITION_DOC, free_port  # noqa: E402
 
 from rag import Rag  # noqa: E402
 from rag.types import Answer, Chunk, Citation, Document, Hit  # noqa: E402
@@ -234,16 +233,11 @@ QUESTIONS = {  # question -> (document that answers it, words the answer must co
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def served(real_rag):
     app = build_app(real_rag.settings, rag=real_rag)
-    _, url, _ = launch(app, host="127.0.0.1", port=_free_port(), block=False, quiet=True)
+    _, url, _ = launch(app, host="127.0.0.1", port=free_port(), block=False, quiet=True)
     yield url
     app.close()
 

@@ -5,29 +5,22 @@ is copied to docs/ui.png (the README shows it), the others to out/screenshots/ f
 from __future__ import annotations
 
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
+from conftest import CHROMIUM, EXTRADITION, EXTRADITION_DOC, ROOT, free_port
 
 from rag import Rag
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
     pytest.skip("needs Debian's chromium at /usr/bin/chromium: apt-get install -y chromium", allow_module_level=True)
 pytest.importorskip("gradio")
 sync_api = pytest.importorskip("playwright.sync_api")
 
-from conftest import EXTRADITION, EXTRADITION_DOC, ROOT  # noqa: E402
-
 from ui.app import build_app, launch  # noqa: E402
 
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 WAIT_MS = 90_000
 ZORBLAT = """The Zorblat Accord
 
@@ -37,18 +30,6 @@ Under the treaty, both countries share the river's fishing grounds and hold a jo
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -58,7 +39,7 @@ def app_url(tmp_path, real_rag):
     shutil.copytree(real_rag.settings.index_path, index)
     settings = real_rag.settings.with_(index_path=str(index))
     app = build_app(settings, rag=Rag(settings, embedder=real_rag.embedder))
-    _, url, _ = launch(app, host="127.0.0.1", port=_free_port(), block=False, quiet=True)
+    _, url, _ = launch(app, host="127.0.0.1", port=free_port(), block=False, quiet=True)
     yield url
     app.close()
 
@@ -80,7 +61,7 @@ def codex_url(tmp_path, real_rag):
     rag = Rag(settings, embedder=real_rag.embedder)
     rag.index([docs])
     app = build_app(settings, rag=rag)
-    _, url, _ = launch(app, host="127.0.0.1", port=_free_port(), block=False, quiet=True)
+    _, url, _ = launch(app, host="127.0.0.1", port=free_port(), block=False, quiet=True)
     yield url
     app.close()
 
