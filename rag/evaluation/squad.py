@@ -46,7 +46,7 @@ def load_squad(path: str | os.PathLike) -> list[Article]:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))["data"]
     except (OSError, ValueError, KeyError) as err:
-        raise RagError(f"{path} is not a readable SQuAD v1.1 JSON file ({err.__class__.__name__})") from err
+        raise RagError(f"{path} is not a readable SQuAD-layout JSON file (v1.1, or v2 with unanswerable questions) ({err.__class__.__name__})") from err
     articles = []
     for article in data:
         title = article["title"]
