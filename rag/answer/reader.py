@@ -39,6 +39,7 @@ Runner = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.nda
 
 PARAMS = Path(__file__).parent / "params" / "reader.npz"
 MPNET_PARAMS = Path(__file__).parent / "params" / "reader-mpnet.npz"
+LORA_A, LORA_B = "::lora_a", "::lora_b"  # a low-rank update's factors (rag.answer.reader_torch)
 SCALE = "::scale"  # suffix of an int8 matrix's row scales in a parameter file
 MAX_TOKENS = 192  # question and window, in word pieces
 MAX_ANSWER_TOKENS = 30
@@ -132,7 +133,17 @@ class ReaderFiles:
         return trained, json.loads(self.params.with_suffix(".json").read_text())
 
     def weights(self) -> dict[str, np.ndarray]:
-        return {**self.base_weights(), **self.fitted()[0]}
+        """The base model's weights with the fitted ones in their place; a low-rank update
+        (`NAME::lora_a`, `NAME::lora_b`) is added to the base matrix NAME."""
+        weights = self.base_weights()
+        fitted = self.fitted()[0]
+        for name, value in fitted.items():
+            if name.endswith(LORA_A):
+                base = name[: -len(LORA_A)]
+                weights[base] = weights[base] + fitted[base + LORA_B] @ value
+            elif not name.endswith(LORA_B):
+                weights[name] = value
+        return weights
 
     def with_trained(self, trained: dict, card: dict) -> ReaderFiles:
         return ReaderFiles(self.base, None, trained, card)
@@ -142,7 +153,7 @@ class ReaderFiles:
         out.parent.mkdir(parents=True, exist_ok=True)
         arrays: dict[str, np.ndarray] = {}
         for k, v in trained.items():
-            if int8 and v.ndim == 2 and v.shape[0] > 2:
+            if int8 and v.ndim == 2 and v.shape[0] > 2 and not k.endswith((LORA_A, LORA_B)):
                 scale = np.maximum(np.abs(v).max(axis=1), 1e-8) / 127
                 arrays[k] = np.round(v / scale[:, None]).astype(np.int8)
                 arrays[k + SCALE] = scale.astype(np.float16)

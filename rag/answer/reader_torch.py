@@ -21,23 +21,38 @@ LN_EPS = 1e-12
 
 
 class Reader(nn.Module):
-    def __init__(self, weights: dict[str, np.ndarray], layers: int, heads: int, trainable_from: int):
+    """`lora`: a rank; when set, the matrices of the layers from `trainable_from` stay frozen and
+    each gets a low-rank update B @ A that is fitted instead (with the layers' biases and norms)."""
+
+    def __init__(self, weights: dict[str, np.ndarray], layers: int, heads: int, trainable_from: int, lora: int = 0):
         super().__init__()
-        self.layers, self.heads, self.trainable_from = layers, heads, trainable_from
+        self.layers, self.heads, self.trainable_from, self.rank = layers, heads, trainable_from, lora
         self.names = sorted(weights)
         self.weights = nn.ParameterDict()
+        self.adapted: list[str] = []
         for name in self.names:
-            trainable = name.startswith("qa.") or _layer_of(name) >= trainable_from
-            self.weights[name.replace(".", "__")] = nn.Parameter(
-                torch.tensor(np.asarray(weights[name], dtype=np.float32)), requires_grad=trainable)
+            value = torch.tensor(np.asarray(weights[name], dtype=np.float32))
+            fitted = name.startswith("qa.") or _layer_of(name) >= trainable_from
+            adapted = bool(lora) and fitted and value.ndim == 2 and not name.startswith("qa.")
+            self.weights[name.replace(".", "__")] = nn.Parameter(value, requires_grad=fitted and not adapted)
+            if adapted:
+                self.adapted.append(name)
+                out_features, in_features = value.shape
+                self.weights[_key(name) + "__lora_a"] = nn.Parameter(torch.randn(lora, in_features) / math.sqrt(in_features))
+                self.weights[_key(name) + "__lora_b"] = nn.Parameter(torch.zeros(out_features, lora))
 
     def w(self, name: str) -> torch.Tensor:
         return self.weights[name.replace(".", "__")]
 
     def trained(self) -> dict[str, np.ndarray]:
-        """The parameters fitting changes: the top layers and the span head."""
-        return {n: self.w(n).detach().float().cpu().numpy() for n in self.names
-                if n.startswith("qa.") or _layer_of(n) >= self.trainable_from}
+        """The parameters fitting changes: the top layers (or their low-rank updates, as
+        `NAME::lora_a` and `NAME::lora_b`, whose product is added to NAME) and the span head."""
+        out = {n: self.w(n).detach().float().cpu().numpy() for n in self.names
+               if (n.startswith("qa.") or _layer_of(n) >= self.trainable_from) and n not in self.adapted}
+        for n in self.adapted:
+            out[n + LORA_A] = self.weights[_key(n) + "__lora_a"].detach().float().cpu().numpy()
+            out[n + LORA_B] = self.weights[_key(n) + "__lora_b"].detach().float().cpu().numpy()
+        return out
 
     def embed(self, ids: torch.Tensor, types: torch.Tensor) -> torch.Tensor:
         positions = torch.cumsum(torch.ones_like(ids), 1) - 1  # no fixed length: the export stays dynamic
@@ -78,10 +93,21 @@ class Reader(nn.Module):
         return self._norm(x + self._linear(hidden, p + "output.dense"), p + "output.LayerNorm")
 
     def _linear(self, x: torch.Tensor, name: str) -> torch.Tensor:
-        return F.linear(x, self.w(name + ".weight"), self.w(name + ".bias"))
+        out = F.linear(x, self.w(name + ".weight"), self.w(name + ".bias"))
+        if self.rank and name + ".weight" in self.adapted:
+            key = _key(name + ".weight")
+            out = out + F.linear(F.linear(x, self.weights[key + "__lora_a"]), self.weights[key + "__lora_b"])
+        return out
 
     def _norm(self, x: torch.Tensor, name: str) -> torch.Tensor:
         return F.layer_norm(x, x.shape[-1:], self.w(name + ".weight"), self.w(name + ".bias"), LN_EPS)
+
+
+LORA_A, LORA_B = "::lora_a", "::lora_b"  # suffixes of a low-rank update's factors in a parameter file
+
+
+def _key(name: str) -> str:
+    return name.replace(".", "__")
 
 
 def _layer_of(name: str) -> int:

