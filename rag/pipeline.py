@@ -19,7 +19,7 @@ from .answer.answerers import EXTRACTIVE, is_dotted, resolve_dotted
 from .answer.extractive import ExtractiveAnswerer
 from .answer.flow import Answerer, Condenser, judges_relevance
 from .answer.llm import LLMAnswerer, as_answerer, chat_model
-from .answer.reader import SpanReader
+from .answer.reader import SpanReader, reader_files
 from .answer.reading import ReadingAnswerer
 from .answer.relevance import RelevanceCheck, fitted_floor
 from .embed.distributed import RayEmbedder
@@ -156,7 +156,7 @@ class Rag:
     def _span_reader(self) -> SpanReader:
         """The fitted span reader, loaded once for every extractive answerer."""
         if self._reader is None:
-            self._reader = SpanReader()
+            self._reader = SpanReader(reader_files(self.settings.reader))
         return self._reader
 
     def _relevance(self) -> RelevanceCheck:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 
 from .answer.answerers import check_spec
+from .answer.reader import READERS
 from .embed.embedders import EMBEDDERS
 from .errors import ConfigError
 from .parts import is_dotted
@@ -55,6 +56,9 @@ class Settings:
     reranker: str | None = None
     # Answering
     answerer: str = "extractive"  # extractive | extractive:strict | an LLM spec such as openai:gpt-4o-mini
+    # the span reader of the extractive answerers: auto (mpnet when its fitted layers ship, else
+    # minilm) | mpnet | minilm (the fast one) | a parameter file of `rag fit-reader` (rag.answer.reader)
+    reader: str = "auto"
     context_tokens: int = 1500
     store: str = "faiss"
     store_url: str | None = None
@@ -103,6 +107,8 @@ class Settings:
             raise ConfigError("the pgvector store needs a database URL: --store-url postgresql://USER@HOST:5432/DB")
 
         check_spec(self.answerer)
+        if self.reader not in READERS and not self.reader.endswith(".npz"):
+            raise ConfigError(f"unknown reader '{self.reader}'; known: {', '.join(READERS)}, or a .npz file of `rag fit-reader`")
 
     def with_(self, **changes) -> Settings:
         return replace(self, **changes)

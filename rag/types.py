@@ -192,6 +192,23 @@ class ShortAnswer:
 
 
 @dataclass(frozen=True)
+class ConflictValue:
+    """One document's value where the documents disagree, with `marker`, the [n] of the verified
+    quote that holds it. `spans` are its source offsets: one span whose text is `text` when the
+    source writes the value in one place, or the sentences whose dates, from the first day to the
+    last, make it ("24–26 June 2025" from "Day One (24 June 2025)" ... "Day Three (26 June 2025)")."""
+
+    text: str
+    source: str
+    spans: tuple[tuple[int, int], ...]
+    markers: tuple[int, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "source": self.source, "markers": list(self.markers),
+                "spans": [{"start": a, "end": b} for a, b in self.spans]}
+
+
+@dataclass(frozen=True)
 class Draft:
     """What an answerer proposes, before verification: text with `[n]` markers and, where the
     answerer reads spans, the short answer (by passage number and source offsets), how sure it is
@@ -201,6 +218,8 @@ class Draft:
     short: tuple[int, int, int] | None = None  # (passage number, start, end) in the source text
     confidence: float | None = None
     conflict: bool = False
+    # when the documents disagree: each side's value as (text, passage number, source spans)
+    values: tuple[tuple[str, int, tuple[tuple[int, int], ...]], ...] = ()
     # structured answers: (claim text, passage P, sentence S of that passage), both 1-based; the
     # quote of each is that sentence. None: the text's [n] markers say what each sentence cites.
     claims: tuple[tuple[str, int, int], ...] | None = None
@@ -228,6 +247,8 @@ class Answer:
     # names the question asks about that neither a quote nor the passage it stands in writes: the
     # quotes may be about something else ("Malaysia has 11 treaties" for "...does Singapore have?")
     unmentioned: tuple[str, ...] = ()
+    # the disagreeing values, each in a verified quote (then there is no `short_answer`: it would pick a side)
+    conflict_values: tuple[ConflictValue, ...] = ()
 
     @property
     def withheld(self) -> tuple[Claim, ...]:
@@ -242,6 +263,7 @@ class Answer:
             "abstained": self.abstained,
             "confidence": None if self.confidence is None else round(self.confidence, 4),
             "conflict": self.conflict,
+            "conflict_values": [v.to_dict() for v in self.conflict_values],
             "unmentioned": list(self.unmentioned),
             "answerer": self.answerer,
             "citations": [citation_to_dict(c) for c in self.citations],

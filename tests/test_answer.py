@@ -86,7 +86,16 @@ def test_two_documents_that_date_the_meeting_over_different_days_are_shown_as_di
     assert answer.conflict and answer.to_dict()["conflict"] is True
     quotes = {c.source.rsplit("/", 1)[-1][:3]: c.quote for c in answer.citations if c.verified}
     assert "June 23 to 27, 2025" in quotes["001"] and "(24 June 2025)" in answer.text
+    # both values in the short answer's place, each with its quotes' markers; no one side in bold.
+    # 002's days run to Day Three (26 June), a passage not retrieved: the value is the document's
+    values = answer.to_dict()["conflict_values"]
+    assert answer.short_answer is None and [v["text"] for v in values] == ["June 23 to 27, 2025", "24–26 June 2025"]
+    for value in answer.conflict_values:
+        quoted = [c for c in answer.citations if c.marker in value.markers]
+        assert any(any(c.start <= a and b <= c.end for c in quoted) for a, b in value.spans)
     result = _cli("ask", "When was the 25th SOMTC held?", "--index", real_rag.settings.index_path)
+    first = result.stdout.splitlines()[0]
+    assert first.startswith("Answer: June 23 to 27, 2025 [") and " · 24–26 June 2025 [" in first, result.stdout
     assert "The documents disagree; each source is quoted:" in result.stdout
 
 

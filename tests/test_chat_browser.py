@@ -143,6 +143,8 @@ def test_answers_show_the_short_answer_numbered_quotes_by_document_and_no_server
 
         conflict = ask(page, CONFLICT)
         assert "The documents disagree" in conflict.locator(".rq-status-line").inner_text()
+        values = conflict.locator(".rq-short").inner_text()  # both sides' values in the short answer's place
+        assert "June 23 to 27, 2025" in values and "24–26 June 2025" in values and " · " in values, values
         shown, quoted = markers(conflict)
         assert len(set(shown)) >= 2 and list(dict.fromkeys(shown)) == list(range(1, len(set(shown)) + 1))  # 1, 2, 3 in order
         assert sorted(set(quoted)) == sorted(set(shown))

@@ -7,7 +7,7 @@ import datetime
 
 import pytest
 
-from rag.answer.dates import days, first_year, span
+from rag.answer.dates import Days, days, first_year, span, written
 from rag.answer.extractive import other_days
 from rag.answer.reading import Reading
 from rag.types import Chunk, Hit
@@ -62,7 +62,8 @@ def _best(text: str, value: str, passage: int = 1) -> Reading:
 
 def test_another_document_that_dates_the_event_over_other_days_disagrees():
     passages = [_hit(A, "a.txt"), _hit(B, "b.txt")]
-    quoted = other_days("When was the 25th SOMTC held?", passages, _best(A, "June 23 to 27, 2025"))
+    quoted, spanned, _ = other_days("When was the 25th SOMTC held?", passages, _best(A, "June 23 to 27, 2025"))
+    assert spanned is not None and written(spanned) == "24–26 June 2025"
     assert [c.text for c in quoted] == ["Day One (24 June 2025): Opening Ceremony", "Day Three (26 June 2025): Closing"]
     assert all(c.passage == 2 and B[c.start : c.end] == c.text for c in quoted)
 
@@ -80,14 +81,21 @@ def test_another_document_that_dates_the_event_over_other_days_disagrees():
 )
 def test_no_disagreement(question, second, why):
     passages = [_hit(A, "a.txt"), _hit(second, "b.txt")]
-    assert other_days(question, passages, _best(A, "June 23 to 27, 2025")) == [], why
+    assert other_days(question, passages, _best(A, "June 23 to 27, 2025")) == ([], None, ()), why
 
 
 def test_one_document_never_disagrees_with_itself_and_a_single_day_answer_has_no_span():
     both = A + "\n" + B
-    assert other_days("When was the 25th SOMTC held?", [_hit(both, "a.txt")], _best(both, "June 23 to 27, 2025")) == []
+    assert other_days("When was the 25th SOMTC held?", [_hit(both, "a.txt")], _best(both, "June 23 to 27, 2025")) == ([], None, ())
     passages = [_hit(B, "b.txt"), _hit(A, "a.txt")]
-    assert other_days("When did the 25th SOMTC open?", passages, _best(B, "24 June 2025")) == []
+    assert other_days("When did the 25th SOMTC open?", passages, _best(B, "24 June 2025")) == ([], None, ())
+
+
+def test_days_are_written_as_prose_writes_them():
+    d = datetime.date
+    assert written(Days(d(2025, 6, 24), d(2025, 6, 24), 0, 0)) == "24 June 2025"
+    assert written(Days(d(2025, 6, 30), d(2025, 7, 2), 0, 0)) == "30 June – 2 July 2025"
+    assert written(Days(d(2024, 12, 30), d(2025, 1, 2), 0, 0)) == "30 December 2024 – 2 January 2025"
 
 
 def test_first_year_is_the_first_texts_that_writes_one():

@@ -98,6 +98,8 @@ def exported(answer: dict) -> dict:
         "question": answer.get("question", ""),
         "answer": answer.get("answer", ""),
         "short_answer": (answer.get("short_answer") or {}).get("text"),
+        # where the documents disagree: each one's value and the [n] of its quotes, none first
+        "disagreeing_values": [{"value": v["text"], "quotes": v.get("markers", [])} for v in answer.get("conflict_values") or []],
         "not_in_documents": bool(answer.get("abstained")),
         "answerer": answer.get("answerer", ""),
         "quotes": [
@@ -115,6 +117,9 @@ def answer_markdown(answer: dict) -> str:
         lines += ["**Not in the documents.**", ""]
     if item["short_answer"]:
         lines += [f"**{item['short_answer']}**", ""]
+    elif item["disagreeing_values"]:
+        sides = " · ".join(f"{v['value']} {''.join(f'[{m}]' for m in v['quotes'])}" for v in item["disagreeing_values"])
+        lines += [f"**{sides}** (the documents disagree)", ""]
     lines += [item["answer"], ""]
     for q in item["quotes"]:
         where = q["title"] or q["document"]

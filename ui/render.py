@@ -199,6 +199,10 @@ def answer_html(answer: Answer, documents: dict[str, Document | None]) -> str:
     head = ""
     if answer.short_answer:
         head = f'<div class="rq-short">{esc(answer.short_answer.text)}</div>'
+    elif answer.conflict_values:  # the documents disagree: every side's value, none first as *the* answer
+        sides = " · ".join(f'{esc(v.text)} <span class="rq-conflict-marks">{"".join(f"[{m}]" for m in v.markers)}</span>'
+                           for v in answer.conflict_values)
+        head = f'<div class="rq-short rq-conflict-values">{sides}</div>'
     body = f'<div class="rq-answer">{_answer_text(answer.text)}</div>'
     return f'<div class="rq-msg">{note}{head}{body}{status_html(answer)}{cites}{withheld_html(answer)}</div>'
 

@@ -85,6 +85,18 @@ def _nearest_year(text: str, at: int) -> int | None:
     return min(years)[1] if years else None
 
 
+def written(d: Days) -> str:
+    """The days as prose writes them: "24 June 2025", "24–26 June 2025", "30 June – 2 July 2025"."""
+    a, b = d.first, d.last
+    if a == b:
+        return f"{a.day} {a:%B} {a.year}"
+    if (a.year, a.month) == (b.year, b.month):
+        return f"{a.day}–{b.day} {a:%B} {a.year}"
+    if a.year == b.year:
+        return f"{a.day} {a:%B} – {b.day} {b:%B} {a.year}"
+    return f"{a.day} {a:%B} {a.year} – {b.day} {b:%B} {b.year}"
+
+
 def span(dates: list[Days]) -> Days | None:
     """The days from the first to the last of `dates` (offsets: the first's)."""
     if not dates:

@@ -16,7 +16,7 @@ from ..embed.embedders import Embedder, VectorCache
 from ..ingest.sections import headings, located, title
 from ..text import cited_lines, list_after, sentences, split_question, terms
 from ..types import Draft, Hit
-from .dates import Days, days, first_year, span
+from .dates import Days, days, first_year, span, written
 from .english import (
     CAUSE,
     DATE_TOKEN,
@@ -97,18 +97,25 @@ def unnamed(question: str, passages: Sequence[Hit]) -> bool:
     return bool(names) and len(missing_names(question, written)) == len(names)
 
 
-def other_days(question: str, passages: Sequence[Hit], best: Reading) -> list[Candidate]:
+Spans = tuple[tuple[int, int], ...]
+
+
+def other_days(question: str, passages: Sequence[Hit], best: Reading,
+               document_text: Callable[[str], str | None] | None = None) -> tuple[list[Candidate], Days | None, Spans]:
     """For a question asking when, whose short answer spans several days ("June 23 to 27,
     2025"): the sentences of another document, among passages that name everything the question
     names (its ordinals too: "the 25th"), whose dates overlap the answer's but together span
     other days ("Day One (24 June 2025)" ... "Day Three (26 June 2025)"): the first and the
-    last. A single day inside the answer's span is a part of it, not a disagreement."""
+    last to quote, and the days the other document gives with the source spans of its first and
+    last dated sentences; with `document_text`, over the whole document, so that "Day Three", in
+    a passage not retrieved, still counts. A single day inside the answer's span is a part of it,
+    not a disagreement."""
     if "date" not in requirements(question):
-        return []
+        return [], None, ()
     chunk = passages[best.passage - 1].chunk
     answer = span(days(best.text, year=first_year(best.sentences[0][2], chunk.text)))
     if answer is None or not answer.several:
-        return []
+        return [], None, ()
     numbers = set(ORDINAL_OR_NUMBER.findall(question))
     found: dict[str, list[tuple[Days, Candidate]]] = {}
     for n, hit in enumerate(passages, start=1):
@@ -124,8 +131,22 @@ def other_days(question: str, passages: Sequence[Hit], best: Reading) -> list[Ca
         if other is not None and other.several and (other.first, other.last) != (answer.first, answer.last):
             first = min(dated_days, key=lambda item: item[0].first)[1]
             last = max(dated_days, key=lambda item: item[0].last)[1]
-            return list({(c.passage, c.start): c for c in (first, last)}.values())
-    return []
+            quoted = list({(c.passage, c.start): c for c in (first, last)}.values())
+            source = passages[first.passage - 1].chunk.source
+            whole = document_text(source) if document_text else None
+            dated = [(d, (s, e)) for s, e, sentence in sentences(whole) for d in days(sentence, year=first_year(whole))
+                     if d.overlaps(answer)] if whole else []
+            if dated:
+                other = span([d for d, _ in dated]) or other
+                spans = (min(dated, key=lambda item: item[0].first)[1], max(dated, key=lambda item: item[0].last)[1])
+                return quoted, other, tuple(dict.fromkeys(spans))
+            return quoted, other, tuple(dict.fromkeys((c.start, c.end) for c in quoted))
+    return [], None, ()
+
+
+def _value(reading: Reading) -> tuple[str, int, Spans]:
+    """A reading's span as one side of a disagreement (rag.types.Draft.values)."""
+    return reading.text, reading.passage, ((reading.start, reading.end),)
 
 
 @dataclass
@@ -162,6 +183,7 @@ class ExtractiveAnswerer:
         says so. When the chosen sentences' passages name nothing the question names and the
         reader's confidence is below its fitted threshold, the draft declines (`unnamed`)."""
         conflict: list[Candidate] = []
+        values: list[tuple[str, int, tuple[tuple[int, int], ...]]] = []
         short, confidence = None, None
         if self.reader is not None and chosen and len(split_question(question)) == 1:
             found = self.reader.read(question, [c.text for c in chosen])
@@ -189,12 +211,16 @@ class ExtractiveAnswerer:
                     start, end, text = other.sentences[0]
                     if (other.passage, start) not in taken:
                         conflict.append(Candidate(other.passage, start, end, text, 0.0, 0.0, 0.0))
+                    values = [_value(best), _value(other)]
                 if digits and not conflict:
-                    conflict = [c for c in other_days(question, passages, best) if (c.passage, c.start) not in taken]
+                    dated, days_, spans = other_days(question, passages, best, self.document_text)
+                    conflict = [c for c in dated if (c.passage, c.start) not in taken]
+                    if dated and days_ is not None:
+                        values = [_value(best), (written(days_), dated[0].passage, spans)]
         if self.reader is not None and confidence is not None and confidence < self.reader.bold:
             short = None  # not sure enough for a bold answer: the quotes alone (the reader card's short_answer bar)
         text = cited_lines([(c.text, c.passage, c.list_item) for c in chosen + conflict])
-        return Draft(text, short, confidence, bool(conflict))
+        return Draft(text, short, confidence, bool(conflict), tuple(values) if conflict else ())
 
     def select(self, question: str, passages: Sequence[Hit]) -> list[Candidate]:
         parts = split_question(question)

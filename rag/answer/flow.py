@@ -21,6 +21,7 @@ from ..types import (
     AnswerEvent,
     Citation,
     Claim,
+    ConflictValue,
     Draft,
     Event,
     Hit,
@@ -174,9 +175,28 @@ def assemble(question: str, query: str, claims: Sequence[Claim], hits: Sequence[
         named = 1 <= n <= len(hits) and not missing_names(query, hits[n - 1].chunk.indexed_text)
         if source and document is not None and inside and named and start < end:
             short = ShortAnswer(document[start:end], source, start, end)
+    values = _conflict_values(draft, hits, citations) if draft and draft.conflict and shown else ()
+    if draft and draft.conflict:
+        short = None  # one side's value in bold would pick a side: the values are stated together instead
     return Answer(question, query, text or NOT_FOUND, citations, tuple(hits), not shown, answerer, dict(timings or {}),
                   issues, tuple(claims), short, draft.confidence if draft else None, bool(draft and draft.conflict and shown),
-                  unmentioned)
+                  unmentioned, values)
+
+
+def _conflict_values(draft: Draft, hits: Sequence[Hit], citations: Sequence[Citation]) -> tuple[ConflictValue, ...]:
+    """Each side's value with the markers of the verified quotes of its source that hold its spans
+    (a side's dates may span sentences beyond the passages read: at least one must be quoted);
+    none unless at least two sides are so quoted."""
+    out = []
+    for text, n, spans in draft.values:
+        if not 1 <= n <= len(hits):
+            continue
+        source = hits[n - 1].chunk.source
+        markers = [next((c.marker for c in citations if c.source == source and c.start <= a and b <= c.end), None)
+                   for a, b in spans]
+        if any(m is not None for m in markers):
+            out.append(ConflictValue(text, source, tuple(spans), tuple(dict.fromkeys(m for m in markers if m is not None))))
+    return tuple(out) if len(out) >= 2 else ()
 
 
 def renumber(claims: Sequence[Claim]) -> tuple[Claim, ...]:

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..embed.embedders import default_cache_dir, export_once, resolve_model_path
 from ..embed.mpnet import model_path, verified
-from ..errors import MissingDependencyError
+from ..errors import ConfigError, MissingDependencyError
 from ..text import sentences
 
 if TYPE_CHECKING:
@@ -45,6 +45,28 @@ MAX_TOKENS = 192  # question and window, in word pieces
 MAX_ANSWER_TOKENS = 30
 WINDOW_SENTENCES = 3
 WINDOW_STRIDE = 2  # windows overlap by one sentence: an answer that needs its neighbour is read with it
+
+
+READERS = ("auto", "mpnet", "minilm")
+
+
+def reader_files(choice: str = "auto") -> ReaderFiles:
+    """The reader a setting names: "mpnet" (all-mpnet-base-v2 with its fitted layers), "minilm"
+    (the bundled all-MiniLM-L6-v2 reader, the fast option), "auto" (mpnet when its fitted file
+    ships with the package, else minilm), or the path of a parameter file `rag fit-reader` wrote."""
+    if choice == "minilm":
+        return ReaderFiles.bundled()
+    if choice == "mpnet":
+        return ReaderFiles.mpnet()
+    if choice == "auto":
+        return ReaderFiles.mpnet() if MPNET_PARAMS.is_file() else ReaderFiles.bundled()
+    params = Path(choice)
+    card = params.with_suffix(".json")
+    if not params.is_file() or not card.is_file():
+        raise ConfigError(f"reader {choice!r} is neither {', '.join(READERS)} nor a parameter file with its .json card "
+                          "(`rag fit-reader` writes both)")
+    mpnet = json.loads(card.read_text()).get("architecture") == "mpnet"
+    return ReaderFiles.mpnet(params) if mpnet else ReaderFiles.bundled(params)
 
 
 def windows(text: str, offset: int = 0) -> list[tuple[int, int]]:

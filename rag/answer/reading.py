@@ -103,7 +103,9 @@ class ReadingAnswerer:
             first = whole_list(first)
         short = ((first.passage, first.start, first.end)
                  if (len(first.text.split()) <= SHORT_WORDS or first.whole_list) and first.confidence >= self.reader.bold else None)
-        return Draft(text, short, first.confidence, conflict=len(parts) == 1 and len(picked) > 1)
+        conflict = len(parts) == 1 and len(picked) > 1
+        values = tuple((r.text, r.passage, ((r.start, r.end),)) for r in picked) if conflict else ()
+        return Draft(text, short, first.confidence, conflict=conflict, values=values)
 
     def read(self, question: str, passages: Sequence[Hit], among: set[int] | None = None) -> list[Reading]:
         """The reader's best span in each of the most promising windows, most confident first; with

@@ -149,6 +149,8 @@ def add_parser(subparsers) -> None:
                    help="which articles to index and ask about (default: validation, never fitted on)")
     p.add_argument("--seeds", default="seeds", help="a folder indexed beside the articles (default: seeds; '' for none)")
     p.add_argument("--llm", action="append", help="answerer spec to score (repeatable; default: extractive)")
+    p.add_argument("--reader", default="auto", help="the extractive answerers' span reader: auto, mpnet, minilm or a "
+                                                   "parameter file of `rag fit-reader` (default auto)")
     p.add_argument("--out", default="out/bench/news", help="where results.json and results.md go")
     p.add_argument("--index", help="keep the index here and reuse it (default: a temporary folder)")
     p.set_defaults(run=run)
@@ -165,7 +167,7 @@ def run(args) -> int:
     scratch = None if args.index else tempfile.mkdtemp(prefix="rag-news-")
     index_path = os.path.join(scratch, "index") if scratch else args.index
     try:
-        rag = Rag(Settings(index_path=index_path))
+        rag = Rag(Settings(index_path=index_path, reader=args.reader))
         log(f"indexing {len(articles)} {args.split} articles and {args.seeds or 'no seeds'} into {index_path}")
         if args.seeds:
             rag.index([args.seeds])
@@ -180,7 +182,7 @@ def run(args) -> int:
             shutil.rmtree(scratch, ignore_errors=True)
     first = answerers[specs[0]]
     result = {
-        "split": args.split, "articles": len(articles), "seeds": args.seeds or "no other documents",
+        "split": args.split, "reader": args.reader, "articles": len(articles), "seeds": args.seeds or "no other documents",
         "answerable": first["answerable"], "near_misses": first["near_misses"], "answerers": answerers,
         "command": "rag " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else None,
     }

@@ -161,6 +161,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--held-out-questions", dest="held_out_questions", type=int, default=40,
                    help="questions sampled per left-out article (default 40)")
     p.add_argument("--llm", action="append", help="answerer spec to score (repeatable; default: extractive)")
+    p.add_argument("--reader", default="auto", help="the extractive answerers' span reader: auto, mpnet, minilm or a "
+                                                   "parameter file of `rag fit-reader` (default auto)")
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--out", default="out/bench/squad", help="where results.json and results.md go")
     p.add_argument("--index", help="keep the index here and reuse it (default: a temporary folder)")
@@ -185,7 +187,7 @@ def run(args) -> int:
     scratch = None if args.index else tempfile.mkdtemp(prefix="rag-squad-")
     index_path = os.path.join(scratch, "index") if scratch else args.index
     try:
-        rag = Rag(Settings(index_path=index_path))
+        rag = Rag(Settings(index_path=index_path, reader=args.reader))
         log(f"indexing {len(indexed)} {args.split} articles ({len(held_out)} left out) into {index_path}")
         rag.add_documents([Document.from_text(source_of(a.title), a.text) for a in indexed])
         specs = args.llm or ["extractive"]

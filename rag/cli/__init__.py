@@ -71,6 +71,9 @@ def common(parser: argparse.ArgumentParser) -> None:
                         default=os.environ.get("RAG_EMBEDDING_PRECISION"),
                         help="OpenVINO's precision: auto (default: bf16 with AMX or AVX512-BF16, int8 with VNNI, else f32), "
                              "or bf16, int8, f32")
+    parser.add_argument("--reader", default=os.environ.get("RAG_READER"),
+                        help="the extractive answerer's span reader: auto (default: mpnet when its fitted layers ship), "
+                             "mpnet, minilm (faster), or a parameter file of `rag fit-reader`")
     parser.add_argument("--context-tokens", dest="context_tokens", type=int,
                         help="an LLM's prompt budget for passages, in tokens (default 1500; less is faster on a CPU)")
     parser.add_argument("--embed-with", dest="embed_with", choices=["local", "ray"], default=os.environ.get("RAG_EMBED_WITH"), help="embed locally (default) or with Ray Data; RAY_ADDRESS names a cluster")
@@ -97,7 +100,7 @@ def settings_from(args: argparse.Namespace, **extra):
 
     values = {"index_path": args.index, "embedding_model": args.model, "store": args.store, "store_url": args.store_url}
     for name in ("k", "retrieval", "reranker", "chunk_tokens", "chunk_overlap", "faiss_index", "embed_with",
-                 "embedding_backend", "embedding_precision", "context_tokens", "follow_links"):
+                 "embedding_backend", "embedding_precision", "reader", "context_tokens", "follow_links"):
         if getattr(args, name, None) is not None:
             values[name] = getattr(args, name)
     values.update(extra)

@@ -79,6 +79,8 @@ def print_answer(answer) -> None:
         if answer.short_answer:
             short = answer.short_answer
             print(f"Answer: {in_passage(answer, short.source, short.start, short.end, short.text)}\n")
+        if answer.conflict_values:
+            print(printable("Answer: " + " · ".join(f"{v.text} {''.join(f'[{m}]' for m in v.markers)}" for v in answer.conflict_values)) + "\n")
         if answer.conflict:
             print("The documents disagree; each source is quoted:")
         if answer.unmentioned:

@@ -71,6 +71,12 @@ class ShortAnswer(Span):
     text: str = Field(description="the few words that answer, inside one of the quotes")
 
 
+class ConflictValue(BaseModel):
+    text: str = Field(description="one document's value, e.g. '24–26 June 2025'")
+    source: str
+    markers: list[int] = Field(description="the [n] of the quotes that hold it")
+
+
 class AskResult(BaseModel):
     question: str
     query: str = Field(description="what was searched for")
@@ -79,6 +85,7 @@ class AskResult(BaseModel):
     short_answer: ShortAnswer | None = None
     confidence: float | None = Field(None, description="the answerer's probability that the passages answer")
     conflict: bool = Field(False, description="the documents give different values; each is quoted")
+    conflict_values: list[ConflictValue] = Field(default_factory=list, description="each document's value where they disagree")
     unmentioned: list[str] = Field(default_factory=list, description="names the question asks about that no quoted passage mentions")
     citations: list[Quote]
     withheld: list[str] = Field(description="why each sentence the answerer wrote was withheld (not verified)")
@@ -154,6 +161,7 @@ def ask_result(answer: Answer) -> AskResult:
         question=answer.question, query=answer.query, answer=answer.text, abstained=answer.abstained,
         short_answer=ShortAnswer(**short.to_dict()) if short else None,
         confidence=answer.confidence, conflict=answer.conflict, unmentioned=list(answer.unmentioned),
+        conflict_values=[ConflictValue(text=v.text, source=v.source, markers=list(v.markers)) for v in answer.conflict_values],
         citations=[Quote(marker=c.marker, source=c.source, start=c.start, end=c.end, page=c.page, quote=c.quote)
                    for c in answer.citations],
         withheld=["; ".join(claim.problems) for claim in answer.withheld],
