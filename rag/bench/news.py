@@ -145,8 +145,8 @@ def markdown(result: dict) -> str:
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("news", help="answer quality on news articles: near misses and conflicting sources (open setting)")
     p.add_argument("file", help="a news-qa file (SQuAD v2 layout with near misses), e.g. ../shared/qa-train/news-qa.json")
-    p.add_argument("--split", choices=["validation", "train", "all"], default="validation",
-                   help="which articles to index and ask about (default: validation, never fitted on)")
+    p.add_argument("--split", choices=["validation", "calibrate", "train", "all"], default="validation",
+                   help="which articles to index and ask about (default: validation, never fitted on; calibrate: the part of train the reader is not fitted on, where its bars are chosen)")
     p.add_argument("--seeds", default="seeds", help="a folder indexed beside the articles (default: seeds; '' for none)")
     p.add_argument("--llm", action="append", help="answerer spec to score (repeatable; default: extractive)")
     p.add_argument("--reader", default="auto", help="the extractive answerers' span reader: auto, mpnet, minilm or a "

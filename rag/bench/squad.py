@@ -153,8 +153,8 @@ def markdown(result: dict) -> str:
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("squad", help="answer quality on SQuAD v1.1 articles (open setting: retrieval first)")
     p.add_argument("file", help="a SQuAD v1.1 JSON file, e.g. ../shared/qa-train/squad-v1.1-dev-visible.json")
-    p.add_argument("--split", choices=["validation", "train", "all"], default="validation",
-                   help="which articles to index and ask about (default: validation, never fitted on)")
+    p.add_argument("--split", choices=["validation", "calibrate", "train", "all"], default="validation",
+                   help="which articles to index and ask about (default: validation, never fitted on; calibrate: the part of train the reader is not fitted on, where its bars are chosen)")
     p.add_argument("--per-article", dest="per_article", type=int, default=50, help="questions sampled per article (default 50)")
     p.add_argument("--held-out", dest="held_out", type=int, default=2,
                    help="articles of the split left out of the index; their questions should be declined (default 2)")

@@ -67,12 +67,21 @@ def validation_titles(titles: list[str]) -> set[str]:
     return set(ranked[: round(len(ranked) * VALIDATION_SHARE)])
 
 
+CALIBRATION_SHARE = 1 / 6  # of the training articles: those the reader's thresholds are chosen on
+
+
 def split(articles: list[Article], name: str) -> list[Article]:
-    """The articles of one split: 'validation', 'train' or 'all'."""
+    """The articles of one split: 'validation', 'train' or 'all'; 'calibrate' is the part of
+    train that `rag fit-reader` never fits on, kept to choose thresholds (a sixth, by a hash rule)."""
     if name == "all":
         return list(articles)
     held = validation_titles([a.title for a in articles])
-    return [a for a in articles if (a.title in held) == (name == "validation")]
+    chosen = [a for a in articles if (a.title in held) == (name == "validation")]
+    if name != "calibrate":
+        return chosen
+    ranked = sorted((a.title for a in chosen), key=lambda t: hashlib.sha256(f"calibrate:{t}".encode()).hexdigest())
+    kept = set(ranked[: max(1, round(len(ranked) * CALIBRATION_SHARE))])
+    return [a for a in chosen if a.title in kept]
 
 
 def source_of(title: str) -> str:
