@@ -40,6 +40,10 @@ def test_follow_up_is_rewritten_and_shown(real_rag):
     answer = real_rag.ask("and which of those are ASEAN members?", history=[(EXTRADITION, "Indonesia, ... [1]")])
     assert answer.query != answer.question
     assert "extradition" in answer.query and "ASEAN members" in answer.query
+    assert answer.query == "Which of the countries that have extradition treaties with Malaysia are ASEAN members?"
+    # the follow-up is what is read: the chair, not the dates the first question asked for
+    chair = real_rag.ask("and who chaired it?", history=[("When was the 25th SOMTC held?", "June 23 to 27, 2025 [1]")])
+    assert chair.query == "Who chaired the 25th SOMTC?" and "June 23 to 27" not in chair.text
     standalone = real_rag.ask("How many extradition treaties does Malaysia currently have?", history=[(EXTRADITION, "...")])
     assert standalone.query == standalone.question and "11" in standalone.text
 

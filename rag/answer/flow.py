@@ -69,13 +69,65 @@ class Condenser(Protocol):
     def condense(self, question: str, history: Sequence[tuple[str, str]]) -> str: ...
 
 
+CONNECTIVE = re.compile(r"^\s*(and|but|also|so|then)\b[\s,]*", re.IGNORECASE)
+WHAT_ABOUT = re.compile(r"^\s*(?:and\s+)?(?:what|how)\s+about\s+(?P<other>.+?)\s*\??\s*$", re.IGNORECASE)
+PRONOUN = re.compile(r"\b(?P<plural>those|these|they|them|their)\b|\b(?P<one>it|its|that one|this one|the same)\b", re.IGNORECASE)
+WHICH_NOUN = re.compile(r"^(?:which|what)\s+(?P<noun>[a-z]+s)\s+(?P<rest>.+)$", re.IGNORECASE)  # "which countries have ..."
+# a name: capitalized words and numbers ("the 25th SOMTC", "Kota Kinabalu"), after "the" when it has one
+NAME = re.compile(r"(?:\bthe\s+)?(?:\d+(?:st|nd|rd|th)?\s+)?[A-Z][\w'&-]*(?:\s+(?:of\s+)?(?:[A-Z][\w'&-]*|\d+))*")
+# what a question asks about: "the meeting in Kota Kinabalu", "the 25th SOMTC"
+TOPIC = re.compile(r"\bthe\s+(?:[a-z][\w-]*\s+){0,2}?(?:(?:in|of|at|on|for|with)\s+)?(?:\d+(?:st|nd|rd|th)?\s+)?"
+                   r"[A-Z][\w'&-]*(?:\s+(?:of\s+)?(?:[A-Z][\w'&-]*|\d+))*")
+
+
 def standalone_query(question: str, history: Sequence[tuple[str, str]]) -> str:
-    """Deterministic follow-up rewrite: a question that leans on the previous turn ("and which of
-    those...") is prefixed with the previous question, so retrieval sees both."""
+    """A follow-up that leans on the previous question, rewritten to stand alone (deterministic;
+    an LLM answerer condenses instead):
+    - "what about Singapore?" after "How many treaties does Malaysia have?": the previous question
+      with its last name replaced ("How many treaties does Singapore have?");
+    - "and who chaired it?" after "When was the 25th SOMTC held?": the pronoun replaced by what
+      the previous question asked about ("who chaired the 25th SOMTC?"); "those" after "which
+      countries have ...?" by "the countries that have ...";
+    - otherwise the previous question's names added in brackets, so retrieval finds them.
+    The rewrite is what is searched for and read: the answer is the follow-up's, not the earlier turn's."""
+    question = question.strip()
     if not history or not FOLLOW_UP.search(question):
-        return question.strip()
-    previous = history[-1][0].strip().rstrip("?")
-    return f"{previous}: {question.strip()}"
+        return question
+    previous = history[-1][0].strip().rstrip("?").strip()
+    names = [m.group(0).strip() for m in NAME.finditer(previous) if m.start() > 0 or not _wh_start(m.group(0))]
+    other = WHAT_ABOUT.match(question)
+    if other and names:
+        last = names[-1].removeprefix("the ").strip()
+        return re.sub(rf"\b{re.escape(last)}\b", other.group("other"), previous) + "?"
+    body = CONNECTIVE.sub("", question, count=1).strip()
+    body = body[:1].lower() + body[1:] if body[:1].isupper() and not NAME.match(body).group(0).count(" ") else body  # type: ignore[union-attr]
+    pronoun = PRONOUN.search(body)
+    which = WHICH_NOUN.match(previous)
+    listed = f"the {which.group('noun')} that {which.group('rest')}" if which else ""
+    if pronoun:
+        topic = TOPIC.search(previous)
+        if pronoun.group("plural") and listed:
+            referent = listed
+        elif topic:
+            referent = topic.group(0)
+        elif names:
+            referent = names[0]
+        else:
+            referent = ""
+        if referent:
+            word = pronoun.group(0).lower()
+            possessive = word in ("its", "their")
+            replacement = f"{referent}'s" if possessive else referent
+            return _capitalized(body[: pronoun.start()] + replacement + body[pronoun.end():])
+    return _capitalized(f"{body.rstrip('?')} ({listed or ', '.join(names) or previous})?")
+
+
+def _wh_start(text: str) -> bool:
+    return text.split()[0].lower() in ("who", "what", "when", "where", "which", "how", "why", "whose", "is", "are", "does", "do", "did", "was", "were")
+
+
+def _capitalized(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def merged_search(query: str, search: Callable[[str], list[Hit]]) -> list[Hit]:
