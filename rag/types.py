@@ -218,6 +218,8 @@ class Draft:
     short: tuple[int, int, int] | None = None  # (passage number, start, end) in the source text
     confidence: float | None = None
     conflict: bool = False
+    # a declined draft's closest reading: (passage number, start, end) of the span the reader liked best
+    nearest: tuple[int, int, int] | None = None
     # when the documents disagree: each side's value as (text, passage number, source spans)
     values: tuple[tuple[str, int, tuple[tuple[int, int], ...]], ...] = ()
     # structured answers: (claim text, passage P, sentence S of that passage), both 1-based; the
@@ -249,6 +251,9 @@ class Answer:
     unmentioned: tuple[str, ...] = ()
     # the disagreeing values, each in a verified quote (then there is no `short_answer`: it would pick a side)
     conflict_values: tuple[ConflictValue, ...] = ()
+    # why an abstention declined, in words a person can check against the passages
+    # ("the nearest passage gives “11” for Malaysia, not for Singapore")
+    reason: str = ""
 
     @property
     def withheld(self) -> tuple[Claim, ...]:
@@ -264,6 +269,7 @@ class Answer:
             "confidence": None if self.confidence is None else round(self.confidence, 4),
             "conflict": self.conflict,
             "conflict_values": [v.to_dict() for v in self.conflict_values],
+            "reason": self.reason or None,
             "unmentioned": list(self.unmentioned),
             "answerer": self.answerer,
             "citations": [citation_to_dict(c) for c in self.citations],

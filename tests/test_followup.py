@@ -30,3 +30,4 @@ def test_a_question_that_stands_alone_is_left_as_asked():
     assert standalone_query("How many extradition treaties does Malaysia have?", [(EXTRADITION, "...")]) == (
         "How many extradition treaties does Malaysia have?")
     assert standalone_query("and who chaired it?", []) == "and who chaired it?"  # no earlier turn to lean on
+

@@ -185,12 +185,13 @@ def answer_html(answer: Answer, documents: dict[str, Document | None]) -> str:
     note = query_note(answer.question, answer.query)
     if answer.abstained:
         said = "" if answer.text.strip() == NOT_FOUND else f'<div class="rq-abstain-text">{esc(answer.text.strip())}</div>'
+        why = f'<div class="rq-abstain-why">Why: {esc(answer.reason)}.</div>' if answer.reason else ""
         near = "".join(passage_html(h, snippet=220) for h in answer.passages[:3])
         if near:
             near = f'<div class="rq-near-title">Nearest passages (they do not answer the question):</div>{near}'
         return (
             f'<div class="rq-msg">{note}<div class="rq-abstain">'
-            f'<div class="rq-abstain-title">Not in the documents</div>{status_html(answer)}{said}{near}</div>'
+            f'<div class="rq-abstain-title">Not in the documents</div>{status_html(answer)}{said}{why}{near}</div>'
             f'{withheld_html(answer)}</div>'
         )
     cites = "".join(citation_html(c, documents.get(c.source)) for c in answer.citations)

@@ -194,7 +194,7 @@ class ExtractiveAnswerer:
             )
             best, confidence = readings[0], readings[0].confidence
             if confidence < self.reader.threshold and unnamed(question, [passages[c.passage - 1] for c in chosen]):
-                return Draft("", confidence=confidence)  # about something else, and the reader finds no answer either
+                return Draft("", confidence=confidence, nearest=(best.passage, best.start, best.end))  # about something else, and the reader finds no answer either
             if "date" in requirements(question):  # "when": the short answer is a date ("24 June 2025", not "first day")
                 best = next((r for r in readings if DATE_TOKEN.search(r.text)), best)
             if best.text and PLURAL_QUESTION.search(question):  # a list question: the whole list, never one item
@@ -220,7 +220,7 @@ class ExtractiveAnswerer:
         if self.reader is not None and confidence is not None and confidence < self.reader.bold:
             short = None  # not sure enough for a bold answer: the quotes alone (the reader card's short_answer bar)
         text = cited_lines([(c.text, c.passage, c.list_item) for c in chosen + conflict])
-        return Draft(text, short, confidence, bool(conflict), tuple(values) if conflict else ())
+        return Draft(text, short, confidence, bool(conflict), values=tuple(values) if conflict else ())
 
     def select(self, question: str, passages: Sequence[Hit]) -> list[Candidate]:
         parts = split_question(question)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Protocol, runtime_checkable
 
-from ..text import split_question, terms
+from ..text import sentences, split_question, terms
 from ..types import (
     Answer,
     AnswerEvent,
@@ -31,7 +31,7 @@ from ..types import (
     TokenEvent,
 )
 from ..verify.claims import verify, verify_structured
-from .english import missing_names
+from .english import missing_names, question_names
 from .prompt import ABSTAIN
 
 NOT_FOUND = "The documents do not contain an answer to this question."
@@ -228,11 +228,48 @@ def assemble(question: str, query: str, claims: Sequence[Claim], hits: Sequence[
         if source and document is not None and inside and named and start < end:
             short = ShortAnswer(document[start:end], source, start, end)
     values = _conflict_values(draft, hits, citations) if draft and draft.conflict and shown else ()
+    reason = decline_reason(query, hits, draft) if not shown else ""
     if draft and draft.conflict:
         short = None  # one side's value in bold would pick a side: the values are stated together instead
     return Answer(question, query, text or NOT_FOUND, citations, tuple(hits), not shown, answerer, dict(timings or {}),
                   issues, tuple(claims), short, draft.confidence if draft else None, bool(draft and draft.conflict and shown),
-                  unmentioned, values)
+                  unmentioned, values, reason)
+
+
+YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
+
+
+def decline_reason(question: str, hits: Sequence[Hit], draft: Draft | None) -> str:
+    """Why the documents were taken not to answer, from what a person can check in the passages:
+    the question's names (and years) that no passage found writes; else, where the reader's
+    closest span stands in a sentence that names someone (or a year) the question does not and
+    lacks one it does, that it is their value and not the one asked about ("the nearest passage
+    gives “11” for Malaysia, not for Singapore"); else that the closest span does not answer."""
+    if not hits:
+        return ""
+    asked = [*question_names(question), *YEAR.findall(question)]
+    everywhere = "\n".join(h.chunk.indexed_text for h in hits)
+    absent = [n for n in asked if n in missing_names(question, everywhere) or (YEAR.fullmatch(n) and n not in everywhere)]
+    if absent:
+        return f"no passage found mentions {_listed(absent)}"
+    if draft is None or draft.nearest is None or not 1 <= draft.nearest[0] <= len(hits):
+        return ""
+    n, start, end = draft.nearest
+    chunk = hits[n - 1].chunk
+    span = chunk.text[start - chunk.start : end - chunk.start]
+    sentence = next((t for a, b, t in sentences(chunk.text, chunk.start) if a <= start < b), span)
+    lacking = [w for w in asked if w in missing_names(question, sentence) or (YEAR.fullmatch(w) and w not in sentence)]
+    own = [w for w in dict.fromkeys([*re.findall(r"(?<=\w )[A-Z][\w’'-]+", sentence), *YEAR.findall(sentence)])
+           if w not in question and w.lower() not in question.lower()]
+    if span and lacking and own:
+        return f"the nearest passage gives “{span}” for {own[0]}, not for {_listed(lacking)}"
+    if span:
+        return f"the nearest passage gives “{span}”, which does not answer this question closely enough"
+    return ""
+
+
+def _listed(names: Sequence[str], joiner: str = "or") -> str:
+    return ", ".join(names[:-1]) + f" {joiner} " + names[-1] if len(names) > 1 else names[0]
 
 
 def _conflict_values(draft: Draft, hits: Sequence[Hit], citations: Sequence[Citation]) -> tuple[ConflictValue, ...]:

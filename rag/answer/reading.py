@@ -83,8 +83,10 @@ class ReadingAnswerer:
                 if len(parts) == 1:
                     picked += conflicts(readings, passages, threshold)
         if not picked:
-            best = max((r.confidence for part in parts for r in self.read(part, passages)), default=0.0)
-            return Draft("", confidence=best)
+            closest = max((r for part in parts for r in self.read(part, passages)), key=lambda r: r.confidence, default=None)
+            if closest is None:
+                return Draft("", confidence=0.0)
+            return Draft("", confidence=closest.confidence, nearest=(closest.passage, closest.start, closest.end))
         lines = []
         seen: set[tuple[int, int]] = set()
         for reading in picked:

@@ -70,6 +70,8 @@ def print_answer(answer) -> None:
         print(printable(f"(searched for: {answer.query})"))
     if answer.abstained:
         print(printable(answer.text))
+        if answer.reason:
+            print(printable(f"Why: {answer.reason}."))
         if answer.passages:
             print("\nNearest passages:")
             for hit in answer.passages[:3]:

@@ -85,6 +85,7 @@ class AskResult(BaseModel):
     short_answer: ShortAnswer | None = None
     confidence: float | None = Field(None, description="the answerer's probability that the passages answer")
     conflict: bool = Field(False, description="the documents give different values; each is quoted")
+    reason: str | None = Field(None, description="why the documents were taken not to answer (an abstention)")
     conflict_values: list[ConflictValue] = Field(default_factory=list, description="each document's value where they disagree")
     unmentioned: list[str] = Field(default_factory=list, description="names the question asks about that no quoted passage mentions")
     citations: list[Quote]
@@ -161,6 +162,7 @@ def ask_result(answer: Answer) -> AskResult:
         question=answer.question, query=answer.query, answer=answer.text, abstained=answer.abstained,
         short_answer=ShortAnswer(**short.to_dict()) if short else None,
         confidence=answer.confidence, conflict=answer.conflict, unmentioned=list(answer.unmentioned),
+        reason=answer.reason or None,
         conflict_values=[ConflictValue(text=v.text, source=v.source, markers=list(v.markers)) for v in answer.conflict_values],
         citations=[Quote(marker=c.marker, source=c.source, start=c.start, end=c.end, page=c.page, quote=c.quote)
                    for c in answer.citations],
