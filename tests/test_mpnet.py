@@ -100,3 +100,39 @@ def test_the_written_out_encoder_matches_transformers_mpnet():
         for layer in range(9, 12):
             x = ours.layer(x, mask, layer, bias)
     assert torch.allclose(x[mask.bool()], expected[mask.bool()], atol=1e-4)
+
+
+def test_a_low_rank_fit_saves_only_its_updates_and_loads_merged(tmp_path):
+    """`rag fit-reader --base mpnet --lora R` on a slice: the file holds the updates of the fitted
+    layers (not the 110M base), `--reader FILE` loads it, and the merged network reads as the
+    network with its updates did."""
+    import numpy as np
+    import torch
+
+    from rag.answer.reader import LORA_A, LORA_B, reader_files
+    from rag.answer.reader_torch import MPNetReader
+    from rag.fit.reader import fit
+
+    path = Path(__file__).resolve().parents[2] / "shared" / "qa-train" / "squad-v1.1-dev-visible.json"
+    if not path.is_file():
+        pytest.skip(f"{path} is not beside the repository")
+    out = tmp_path / "reader-mpnet.npz"
+    card = fit(str(path), out, base="mpnet", epochs=1, trainable_from=10, lora=4, lr=5e-4, limit_questions=24,
+               log=lambda m: None)
+    assert card["lora_rank"] == 4 and card["architecture"] == "mpnet"
+    assert out.stat().st_size < 3_000_000  # two layers' updates, biases and norms, and the head
+    files = reader_files(str(out))
+    trained, _ = files.fitted()
+    assert any(k.endswith(LORA_A) for k in trained) and not any(k.endswith("q.weight") for k in trained)
+    adapted = MPNetReader({**files.base_weights(), **{k: v for k, v in trained.items() if "::" not in k}}, 12, 12, 10, 4)
+    for name, value in trained.items():
+        for suffix in (LORA_A, LORA_B):
+            if name.endswith(suffix):
+                adapted.weights[name[: -len(suffix)].replace(".", "__") + "__" + suffix[2:]].data = torch.tensor(value)
+    merged = MPNetReader(files.weights(), 12, 12, 12)
+    ids = torch.randint(5, 30000, (2, 24))
+    with torch.no_grad():
+        a, b = adapted(ids, ids, torch.ones_like(ids)), merged(ids, ids, torch.ones_like(ids))
+    assert np.allclose(a[0].numpy(), b[0].numpy(), atol=1e-4) and np.allclose(a[1].numpy(), b[1].numpy(), atol=1e-4)
+    with pytest.raises(Exception, match="neither auto, mpnet, minilm"):
+        reader_files(str(tmp_path / "missing.npz"))

@@ -81,7 +81,7 @@ class ReadingAnswerer:
             if readings and readings[0].confidence >= threshold:
                 picked.append(readings[0])
                 if len(parts) == 1:
-                    picked += conflicts(readings, passages, threshold)
+                    picked += conflicts(readings, passages, max(threshold, self.reader.sure))  # sure of both sides
         if not picked:
             closest = max((r for part in parts for r in self.read(part, passages)), key=lambda r: r.confidence, default=None)
             if closest is None:

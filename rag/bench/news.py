@@ -62,6 +62,8 @@ def score(rag, spec: str, articles: list[Article], kinds: dict[str, str], confli
         answer = rag.ask(q.text, llm=spec)
         seconds = time.perf_counter() - t
         short = answer.short_answer
+        # where the documents disagree the short answer's place holds every side's value: the best one is scored
+        offered = [short.text] if short else [v.text for v in answer.conflict_values]
         valid = [rag.document(c.source).text[c.start : c.end] == c.quote for c in answer.citations]
         if short is not None:
             valid.append(rag.document(short.source).text[short.start : short.end] == short.text)
@@ -69,11 +71,11 @@ def score(rag, spec: str, articles: list[Article], kinds: dict[str, str], confli
         conflict = paired.get(q.id)
         rows.append({
             "id": q.id, "answerable": bool(q.answers), "near_miss": kinds.get(q.id), "abstained": answer.abstained,
-            "confidence": answer.confidence, "short": short.text if short else None,
+            "confidence": answer.confidence, "short": " · ".join(offered) or None,
             "gold_in_answer": bool(q.answers) and not answer.abstained and contains_gold(answer.text, q.answers),
             "words": 0 if answer.abstained else len(re.sub(r"\[\d+\]", "", answer.text).split()),
-            "em": exact_match(short.text, q.answers) if short and q.answers else 0.0,
-            "f1": f1(short.text, q.answers) if short and q.answers else 0.0,
+            "em": max((exact_match(t, q.answers) for t in offered), default=0.0) if q.answers else 0.0,
+            "f1": max((f1(t, q.answers) for t in offered), default=0.0) if q.answers else 0.0,
             "conflict_claimed": bool(answer.conflict),
             "conflict_pair": conflict is not None,
             "both_values": conflict is not None and all(contains_gold(shown, (v,)) for v in conflict.values),
