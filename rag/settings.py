@@ -59,6 +59,10 @@ class Settings:
     # the span reader of the extractive answerers: auto (mpnet when its fitted layers ship, else
     # minilm) | mpnet | minilm (the fast one) | a parameter file of `rag fit-reader` (rag.answer.reader)
     reader: str = "auto"
+    # the confidence a short answer needs to be shown; None: the bar fitted into the reader's card
+    # (the lowest at which 90% of short answers were right; none is shown when no level got there).
+    # 0 shows every span the reader finds: what the benchmarks score, and for tests.
+    short_answer_bar: float | None = None
     context_tokens: int = 1500
     store: str = "faiss"
     store_url: str | None = None
@@ -107,6 +111,9 @@ class Settings:
             raise ConfigError("the pgvector store needs a database URL: --store-url postgresql://USER@HOST:5432/DB")
 
         check_spec(self.answerer)
+        if self.short_answer_bar is not None and (isinstance(self.short_answer_bar, bool)
+                                                  or not isinstance(self.short_answer_bar, (int, float))):
+            raise ConfigError(f"setting short_answer_bar must be a number from 0 to 1, or None, not {self.short_answer_bar!r}")
         if self.reader not in READERS and not self.reader.endswith(".npz"):
             raise ConfigError(f"unknown reader '{self.reader}'; known: {', '.join(READERS)}, or a .npz file of `rag fit-reader`")
 

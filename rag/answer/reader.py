@@ -197,7 +197,8 @@ class SpanReader:
 
     EXPORT_VERSION = 1
 
-    def __init__(self, files: ReaderFiles | None = None, *, runtime: str | None = None, cache_dir: str | os.PathLike | None = None):
+    def __init__(self, files: ReaderFiles | None = None, *, runtime: str | None = None, cache_dir: str | os.PathLike | None = None,
+                 bold: float | None = None):
         self.files = files or ReaderFiles.bundled()
         self.runtime = runtime or ("torch" if self.files.trained is not None else "openvino")
         self.cache_dir = Path(cache_dir) if cache_dir else None
@@ -206,6 +207,7 @@ class SpanReader:
         self._lock = threading.Lock()
         self.card = self.files.fitted()[1]
         self.trainable_from = int(self.card.get("trainable_from", 3))
+        self._bold = bold
 
     @property
     def calibration(self) -> dict:
@@ -224,7 +226,9 @@ class SpanReader:
     def bold(self) -> float:
         """The confidence a short answer needs to be shown: the lowest at which at least 90% of the
         short answers shown were right on articles the reader was not fitted on (`rag fit-short-answer`);
-        0 when the card has none."""
+        0 when the card has none; the one given when the reader was made, if any."""
+        if self._bold is not None:
+            return float(self._bold)
         return float((self.card.get("short_answer") or {}).get("threshold", 0.0))
 
     @property

@@ -19,6 +19,23 @@ def write_results(out: Path, result: dict, table: str, log: Callable[[str], None
     log(f"wrote {out / 'results.json'} and {out / 'results.md'}")
 
 
+def at_bar(rows: list[dict], bar: float, answerable: str = "answerable", right: float = 0.5) -> dict:
+    """What the reader's fitted short-answer bar would show of the spans scored (the benchmarks
+    read with every span shown): the share of answerable questions with a short answer at or
+    above the bar, and the share of those right (F1 >= `right`)."""
+    asked = [r for r in rows if r.get(answerable)]
+    shown = [r for r in asked if r.get("short") and (r.get("confidence") or 0.0) >= bar]
+    return {"bar": bar, "bar_shown": round(len(shown) / len(asked), 4) if asked else None,
+            "bar_precision": round(sum(r["f1"] >= right for r in shown) / len(shown), 4) if shown else None}
+
+
+BAR_ROWS = (
+    ("bar", "short-answer bar fitted in the reader's card (confidence)"),
+    ("bar_shown", "answerable questions whose short answer the bar shows"),
+    ("bar_precision", "of those, right (F1 >= 0.5)"),
+)
+
+
 def answerer_table(title: str, result: dict, rows: tuple[tuple[str, str], ...]) -> str:
     """A Markdown table of each answerer's figures (`result["answerers"]`), a row per (key, label),
     under a title and above the command that printed it."""

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..evaluation.metrics import percentile
-from . import answerer_table, write_results
+from . import BAR_ROWS, answerer_table, at_bar, write_results
 from .squad import Article, contains_gold, exact_match, f1, load_squad, split
 
 RIGHT_F1 = 0.5  # a shown short answer with at least this F1 against gold counts as right
@@ -123,7 +123,7 @@ def summarize(rows: list[dict]) -> dict:
 ROWS = (
     ("short_em", "short answer exact match"),
     ("short_f1", "short answer F1"),
-    ("short_shown", "answerable questions with a short answer"),
+    ("short_shown", "answerable questions with a short answer (every span shown)"),
     ("short_precision", f"short answers shown that are right (F1 >= {RIGHT_F1})"),
     ("gold_in_answer", "gold in the answer"),
     ("words_p50", "answer words, median"),
@@ -141,7 +141,7 @@ ROWS = (
 def markdown(result: dict) -> str:
     title = (f"# News ({result['split']} articles): {result['articles']} articles indexed with {result['seeds']}, "
              f"{result['answerable']} answerable questions and {result['near_misses']} near misses")
-    return answerer_table(title, result, ROWS)
+    return answerer_table(title, result, ROWS + BAR_ROWS)
 
 
 def add_parser(subparsers) -> None:
@@ -159,6 +159,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
+    from ..answer.reader import SpanReader, reader_files
     from ..pipeline import Rag
     from ..settings import Settings
     from ..types import Document
@@ -169,7 +170,8 @@ def run(args) -> int:
     scratch = None if args.index else tempfile.mkdtemp(prefix="rag-news-")
     index_path = os.path.join(scratch, "index") if scratch else args.index
     try:
-        rag = Rag(Settings(index_path=index_path, reader=args.reader))
+        rag = Rag(Settings(index_path=index_path, reader=args.reader, short_answer_bar=0.0))  # every span, scored
+        bar = SpanReader(reader_files(args.reader)).bold  # what the product shows of them
         log(f"indexing {len(articles)} {args.split} articles and {args.seeds or 'no seeds'} into {index_path}")
         if args.seeds:
             rag.index([args.seeds])
@@ -179,6 +181,7 @@ def run(args) -> int:
         for spec in specs:
             log(f"asking {sum(len(a.questions) for a in articles)} questions with {spec}")
             answerers[spec] = score(rag, spec, articles, kinds, conflicts, log)
+            answerers[spec].update(at_bar(answerers[spec]["rows"], bar))
     finally:
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)

@@ -43,7 +43,7 @@ from ..evaluation.squad import (  # noqa: F401 (the SQuAD data and scores: rag.e
     validation_titles,
 )
 from ..text import normalize_answer as normalize
-from . import answerer_table, write_results
+from . import BAR_ROWS, answerer_table, at_bar, write_results
 
 
 def contains_gold(text: str, answers: tuple[str, ...]) -> bool:
@@ -147,7 +147,7 @@ def markdown(result: dict) -> str:
     title = (f"# SQuAD v1.1 ({result['split']} articles): {result['answerable']} answerable questions over "
              f"{result['indexed_articles']} indexed articles, {result['out_of_corpus']} about "
              f"{len(result['held_out_articles'])} articles left out of the index")
-    return answerer_table(title, result, ROWS)
+    return answerer_table(title, result, ROWS + BAR_ROWS)
 
 
 def add_parser(subparsers) -> None:
@@ -170,6 +170,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
+    from ..answer.reader import SpanReader, reader_files
     from ..pipeline import Rag
     from ..settings import Settings
     from ..types import Document
@@ -187,7 +188,8 @@ def run(args) -> int:
     scratch = None if args.index else tempfile.mkdtemp(prefix="rag-squad-")
     index_path = os.path.join(scratch, "index") if scratch else args.index
     try:
-        rag = Rag(Settings(index_path=index_path, reader=args.reader))
+        rag = Rag(Settings(index_path=index_path, reader=args.reader, short_answer_bar=0.0))  # every span, scored
+        bar = SpanReader(reader_files(args.reader)).bold  # what the product shows of them
         log(f"indexing {len(indexed)} {args.split} articles ({len(held_out)} left out) into {index_path}")
         rag.add_documents([Document.from_text(source_of(a.title), a.text) for a in indexed])
         specs = args.llm or ["extractive"]
@@ -195,6 +197,7 @@ def run(args) -> int:
         for spec in specs:
             log(f"asking {len(questions)} questions with {spec}")
             answerers[spec] = score(rag, spec, questions, {a.title for a in held_out}, log)
+            answerers[spec].update(at_bar(answerers[spec]["rows"], bar, "in_corpus"))
     finally:
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
