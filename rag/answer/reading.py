@@ -26,6 +26,8 @@ from ..embed.embedders import Embedder, VectorCache
 from ..text import cited_lines, list_after, sentences, split_question, terms
 from ..text import normalize_answer as normalize
 from ..types import Draft, Hit
+from .dates import days
+from .dates import span as day_span
 from .english import PLURAL_QUESTION, enumeration
 from .reader import SpanReader
 
@@ -163,10 +165,18 @@ def conflicts(readings: list[Reading], passages: Sequence[Hit], threshold: float
         other = passages[r.passage - 1].chunk.source
         if (r.confidence >= threshold and other != source and any(ch.isdigit() for ch in r.text)
                 and normalize(r.text) != normalize(best.text) and normalize(r.text) not in normalize(best.text)
-                and normalize(best.text) not in normalize(r.text)):
+                and normalize(best.text) not in normalize(r.text) and not _same_days(best.text, r.text)):
             out.append(r)
             break
     return out
+
+
+def _same_days(a: str, b: str) -> bool:
+    """Do both values write dates, one's days inside the other's ("25 June 2025" within "June 23
+    to 27, 2025")? A day of a span is part of it, not a disagreement (rag.answer.extractive.other_days
+    compares spans of days)."""
+    x, y = day_span(days(a)), day_span(days(b))
+    return x is not None and y is not None and (x.first <= y.first and y.last <= x.last or y.first <= x.first and x.last <= y.last)
 
 
 def _text(hit: Hit, start: int, end: int) -> str:
