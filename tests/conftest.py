@@ -76,6 +76,13 @@ def real_rag(tmp_path_factory) -> Rag:
     return rag
 
 
+@pytest.fixture(scope="session")
+def spans_rag(real_rag) -> Rag:
+    """real_rag's index read with every short answer the reader finds shown (short_answer_bar=0),
+    where a test checks how short answers are made rather than whether one is shown."""
+    return Rag(real_rag.settings.with_(short_answer_bar=0.0))
+
+
 @pytest.fixture
 def tiny_beir(tmp_path: Path) -> Path:
     """A four-document folder in the BEIR layout (corpus.jsonl, queries.jsonl, qrels/test.tsv)."""

@@ -19,6 +19,8 @@ EXTRADITION = "which countries have extradition treaties with Malaysia?"
         ("How many extradition treaties does Malaysia have?", "what about Singapore?",
          "How many extradition treaties does Singapore have?"),
         ("Who chaired the meeting in Kota Kinabalu?", "and when was it held?", "When was the meeting in Kota Kinabalu held?"),
+        (EXTRADITION, "and which of those countries is in South Asia?",
+         "Which of the countries that have extradition treaties with Malaysia is in South Asia?"),
         (EXTRADITION, "and how many are there?", "How many are there (the countries that have extradition treaties with Malaysia)?"),
     ],
 )

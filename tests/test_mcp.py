@@ -56,7 +56,7 @@ def error_text(result) -> str:
 
 @pytest.mark.slow
 def test_stdio_tools_answer_search_and_refuse_bad_input(real_rag):
-    command = ["-m", "rag.cli", "mcp", "--index", real_rag.settings.index_path]
+    command = ["-m", "rag.cli", "mcp", "--index", real_rag.settings.index_path, "--short-answer-bar", "0"]
     server = StdioServerParameters(command=sys.executable, args=command, cwd=str(ROOT))
     tools, (answer, found, documents, k_zero, too_long, wrong_type, again, filtered, unknown) = call(server, [
         ("ask", {"question": EXTRADITION}),
@@ -175,7 +175,7 @@ def http_server(real_rag, tmp_path_factory):
     add_user(users, "alice", "correct-horse-battery")
     port = free_port()
     command = [sys.executable, "-m", "rag.cli", "serve", "--mcp", "--read-only", "--auth", str(users),
-               "--index", real_rag.settings.index_path, "--port", str(port)]
+               "--index", real_rag.settings.index_path, "--port", str(port), "--short-answer-bar", "0"]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}/mcp"
     try:

@@ -284,7 +284,8 @@ def test_concurrent_questions_each_get_their_own_answer(served):
         assert len(answer["passages"]) == 5
 
     rewritten = results[follow_up]
-    assert rewritten["question"] == follow_up and rewritten["query"].startswith(previous)
+    assert rewritten["question"] == follow_up
+    assert rewritten["query"] == "Which of the countries that have extradition treaties with Malaysia is in South Asia?"
 
 
 @pytest.mark.slow

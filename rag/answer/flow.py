@@ -118,7 +118,10 @@ def standalone_query(question: str, history: Sequence[tuple[str, str]]) -> str:
             word = pronoun.group(0).lower()
             possessive = word in ("its", "their")
             replacement = f"{referent}'s" if possessive else referent
-            return _capitalized(body[: pronoun.start()] + replacement + body[pronoun.end():])
+            rest = body[pronoun.end():]
+            if which and referent == listed:  # "those countries": the noun is in the referent already
+                rest = re.sub(rf"^\s+{re.escape(which.group('noun'))}\b", "", rest, flags=re.IGNORECASE)
+            return _capitalized(body[: pronoun.start()] + replacement + rest)
     return _capitalized(f"{body.rstrip('?')} ({listed or ', '.join(names) or previous})?")
 
 

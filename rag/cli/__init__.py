@@ -74,6 +74,10 @@ def common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reader", default=os.environ.get("RAG_READER"),
                         help="the extractive answerer's span reader: auto (default: mpnet when its fitted layers ship), "
                              "mpnet, minilm (faster), or a parameter file of `rag fit-reader`")
+    parser.add_argument("--short-answer-bar", dest="short_answer_bar", type=float,
+                        default=float(os.environ["RAG_SHORT_ANSWER_BAR"]) if os.environ.get("RAG_SHORT_ANSWER_BAR") else None,
+                        help="the confidence a bold short answer needs (default: the bar fitted in the reader's card; "
+                             "0 shows every span the reader finds)")
     parser.add_argument("--context-tokens", dest="context_tokens", type=int,
                         help="an LLM's prompt budget for passages, in tokens (default 1500; less is faster on a CPU)")
     parser.add_argument("--embed-with", dest="embed_with", choices=["local", "ray"], default=os.environ.get("RAG_EMBED_WITH"), help="embed locally (default) or with Ray Data; RAY_ADDRESS names a cluster")
@@ -100,7 +104,7 @@ def settings_from(args: argparse.Namespace, **extra):
 
     values = {"index_path": args.index, "embedding_model": args.model, "store": args.store, "store_url": args.store_url}
     for name in ("k", "retrieval", "reranker", "chunk_tokens", "chunk_overlap", "faiss_index", "embed_with",
-                 "embedding_backend", "embedding_precision", "reader", "context_tokens", "follow_links"):
+                 "embedding_backend", "embedding_precision", "reader", "short_answer_bar", "context_tokens", "follow_links"):
         if getattr(args, name, None) is not None:
             values[name] = getattr(args, name)
     values.update(extra)
