@@ -198,7 +198,7 @@ class SpanReader:
     EXPORT_VERSION = 1
 
     def __init__(self, files: ReaderFiles | None = None, *, runtime: str | None = None, cache_dir: str | os.PathLike | None = None,
-                 bold: float | None = None):
+                 bold: float | None = None, precision: str | None = None):
         self.files = files or ReaderFiles.bundled()
         self.runtime = runtime or ("torch" if self.files.trained is not None else "openvino")
         self.cache_dir = Path(cache_dir) if cache_dir else None
@@ -208,6 +208,7 @@ class SpanReader:
         self.card = self.files.fitted()[1]
         self.trainable_from = int(self.card.get("trainable_from", 3))
         self._bold = bold
+        self.precision = precision  # OpenVINO's: "bf16" or "f32"; None: bf16 where the CPU computes it
 
     @property
     def calibration(self) -> dict:
@@ -305,7 +306,7 @@ class SpanReader:
         except ImportError as err:
             raise MissingDependencyError("openvino", "pip install openvino") from err
         core = ov.Core()
-        precision = "bf16" if "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES") else "f32"
+        precision = self.precision or ("bf16" if "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES") else "f32")
         compiled = core.compile_model(str(self.exported()), "CPU", {"INFERENCE_PRECISION_HINT": precision})
 
         def run(ids, types, mask):
