@@ -182,10 +182,12 @@ class ExtractiveAnswerer:
         (`other_days`), the sources disagree: those sentences are quoted as well and the draft
         says so. When the chosen sentences' passages name nothing the question names and the
         reader's confidence is below its fitted threshold, the draft declines (`unnamed`)."""
+        if not chosen:
+            return Draft("", nearest=self.nearest(question, passages))
         conflict: list[Candidate] = []
         values: list[tuple[str, int, tuple[tuple[int, int], ...]]] = []
         short, confidence = None, None
-        if self.reader is not None and chosen and len(split_question(question)) == 1:
+        if self.reader is not None and len(split_question(question)) == 1:
             found = self.reader.read(question, [c.text for c in chosen])
             readings = sorted(
                 (Reading(c.passage, c.start + s.start, c.start + s.end, self.reader.confidence(s.margin),
@@ -260,6 +262,17 @@ class ExtractiveAnswerer:
         lines = list_after(chunk.text, chunk.start, (cand.start, cand.end, cand.text), {c.start for c in chosen}, MAX_LIST_LINES)
         return [Candidate(cand.passage, start, end, text, cand.score, cand.dense, cand.lexical, list_item=True)
                 for start, end, text in lines]
+
+    def nearest(self, question: str, passages: Sequence[Hit], read: int = 3) -> tuple[int, int, int] | None:
+        """On a decline, the reader's best span among the `read` sentences ranked closest to the
+        question, as (passage, start, end): what the decline's reason names (rag.answer.flow.decline_reason)."""
+        ranked = self.rank(question, passages)[:read] if self.reader is not None else []
+        if not ranked:
+            return None
+        assert self.reader is not None
+        found = self.reader.read(question, [c.text for c in ranked])
+        c, s = max(zip(ranked, found), key=lambda pair: pair[1].margin)
+        return (c.passage, c.start + s.start, c.start + s.end) if s.text else None
 
     def rank(self, question: str, passages: Sequence[Hit], rules: bool = True) -> list[Candidate]:
         """Every sentence of the passages that could answer, best first. Without `rules`, every

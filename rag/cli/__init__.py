@@ -138,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; the index on disk is unchanged unless the run finished", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `rag ask ... | head`: the reader of stdout left; nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's flush at exit must not fail again
+        return 141
 
 
 if __name__ == "__main__":  # pragma: no cover
