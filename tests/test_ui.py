@@ -126,6 +126,12 @@ def test_abstention_reads_as_not_in_the_documents_never_as_an_answer():
     assert "rq-answer" not in html and "rq-cites" not in html and "found in" not in html and "✓" not in html
     assert "Nearest passages" in html and html.count('class="rq-passage"') == 2
     assert "Searched for: “who signed the zorblat treaty: and its population?”" in html
+    assert "Why:" not in html  # no reason given, none made up
+    from dataclasses import replace
+
+    why = render.answer_html(replace(answer, reason="the nearest passage gives “2031” for <Freedonia>, not for Ruritania"), {})
+    assert ('<div class="rq-abstain-why">Why: the nearest passage gives “2031” for &lt;Freedonia&gt;, not for Ruritania.</div>'
+            in why)
 
 
 def test_document_viewer_highlights_the_span_and_escapes_the_rest():

@@ -165,6 +165,7 @@ a.rq-quote:hover mark { background: #fcd34d; }
 
 .rq-abstain { border-left: 4px solid #d97706; background: rgba(217, 119, 6, 0.08); padding: 8px 12px; border-radius: 6px; }
 .rq-abstain-title { font-weight: 700; color: #b45309; font-size: 1rem; margin-bottom: 2px; }
+.rq-abstain-why { margin: 2px 0 6px; font-size: 0.9rem; color: #374151; }
 .rq-abstain-text { margin-bottom: 8px; }
 
 /* side panels */
