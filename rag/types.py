@@ -186,9 +186,11 @@ class ShortAnswer:
     source: str
     start: int
     end: int
+    confidence: float | None = None  # that this span is the answer (the short-answer bar is set on it)
 
     def to_dict(self) -> dict:
-        return {"text": self.text, "source": self.source, "start": self.start, "end": self.end}
+        return {"text": self.text, "source": self.source, "start": self.start, "end": self.end,
+                "confidence": None if self.confidence is None else round(self.confidence, 4)}
 
 
 @dataclass(frozen=True)
@@ -218,6 +220,8 @@ class Draft:
     short: tuple[int, int, int] | None = None  # (passage number, start, end) in the source text
     confidence: float | None = None
     conflict: bool = False
+    # how sure the answerer is that `short` is the answer (rag.answer.reading.Reading.sureness)
+    short_confidence: float | None = None
     # a declined draft's closest reading: (passage number, start, end) of the span the reader liked best
     nearest: tuple[int, int, int] | None = None
     # when the documents disagree: each side's value as (text, passage number, source spans)

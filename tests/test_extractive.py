@@ -185,6 +185,9 @@ class _SureOf:
     def confidence(self, margin: float) -> float:
         return margin
 
+    def bar_for(self, answerer: str) -> float:
+        return self.bold
+
 
 def test_passages_that_name_nothing_the_question_names_are_about_something_else():
     from rag.answer.extractive import unnamed
@@ -233,6 +236,9 @@ class _Reads:
 
     def confidence(self, margin: float) -> float:
         return margin
+
+    def bar_for(self, answerer: str) -> float:
+        return self.bold
 
 
 def test_a_when_question_takes_its_short_answer_from_a_date_even_a_less_sure_one():

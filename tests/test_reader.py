@@ -134,3 +134,14 @@ def test_the_short_answer_bar_is_the_lowest_confidence_whose_answers_are_nine_in
     assert never["threshold"] > 1 and never["note"]  # no level is precise enough: no short answer is shown
     unanswerable = [{**r, "answerable": False} for r in rows]
     assert short_answer_bar(unanswerable, 0.9)["short_answers"] == 0  # only answerable questions' short answers count
+
+
+
+def test_a_spans_probability_is_its_share_of_the_windows_start_and_end_mass():
+    """Span.probability: softmax(start) x softmax(end) over the window's tokens, at the chosen span."""
+    tokens = ["Ögedei", "was", "appointed", "in", "1229"]
+    start = np.array([1.0, 9.0, 0, 5.0, 0, 0, 0, 6.0, 0])
+    end = np.array([1.0, 9.0, 0, 4.0, 0, 0, 0, 7.0, 9.0])
+    span = SpanReader._decode(0, encoding(tokens), " ".join(tokens), start, end)
+    expected = np.exp(6.0) / np.exp(start).sum() * np.exp(7.0) / np.exp(end).sum()
+    assert span.text == "1229" and abs(span.probability - expected) < 1e-9 and 0 < span.probability < 1

@@ -191,7 +191,7 @@ class ExtractiveAnswerer:
             found = self.reader.read(question, [c.text for c in chosen])
             readings = sorted(
                 (Reading(c.passage, c.start + s.start, c.start + s.end, self.reader.confidence(s.margin),
-                         ((c.start, c.end, c.text),), s.text) for c, s in zip(chosen, found)),
+                         ((c.start, c.end, c.text),), s.text, probability=s.probability) for c, s in zip(chosen, found)),
                 key=lambda r: -r.confidence,
             )
             best, confidence = readings[0], readings[0].confidence
@@ -219,10 +219,12 @@ class ExtractiveAnswerer:
                     conflict = [c for c in dated if (c.passage, c.start) not in taken]
                     if dated and days_ is not None:
                         values = [_value(best), (written(days_), dated[0].passage, spans)]
-        if self.reader is not None and confidence is not None and confidence < self.reader.bold:
+        sureness = best.sureness if short else None
+        if self.reader is not None and sureness is not None and sureness < self.reader.bar_for(self.name):
             short = None  # not sure enough for a bold answer: the quotes alone (the reader card's short_answer bar)
         text = cited_lines([(c.text, c.passage, c.list_item) for c in chosen + conflict])
-        return Draft(text, short, confidence, bool(conflict), values=tuple(values) if conflict else ())
+        return Draft(text, short, confidence, bool(conflict), values=tuple(values) if conflict else (),
+                     short_confidence=sureness if short else None)
 
     def select(self, question: str, passages: Sequence[Hit]) -> list[Candidate]:
         parts = split_question(question)

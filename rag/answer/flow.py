@@ -229,7 +229,7 @@ def assemble(question: str, query: str, claims: Sequence[Claim], hits: Sequence[
         inside = any(c.source == source and c.start <= start and end <= c.end for c in citations)
         named = 1 <= n <= len(hits) and not missing_names(query, hits[n - 1].chunk.indexed_text)
         if source and document is not None and inside and named and start < end:
-            short = ShortAnswer(document[start:end], source, start, end)
+            short = ShortAnswer(document[start:end], source, start, end, draft.short_confidence)
     values = _conflict_values(draft, hits, citations) if draft and draft.conflict and shown else ()
     reason = decline_reason(query, hits, draft) if not shown else ""
     if draft and draft.conflict:

@@ -94,6 +94,7 @@ class Span:
     text: str
     score: float  # start + end logit
     margin: float  # score minus the window's no-answer score
+    probability: float = 0.0  # softmax(start) x softmax(end) over the window's tokens: this span, of all the window offers
 
 
 def best_span(spans: Sequence[Span]) -> Span:
@@ -191,6 +192,11 @@ class ReaderFiles:
         return digest.hexdigest()[:16]
 
 
+def _logsumexp(x: np.ndarray) -> float:
+    top = float(np.max(x))
+    return top + float(np.log(np.sum(np.exp(x - top))))
+
+
 class SpanReader:
     """Reads windows for a question and returns each window's best span (see the module docstring).
     `runtime`: "openvino" (answering: exported once into ~/.cache/rag) or "torch" (fitting)."""
@@ -225,12 +231,19 @@ class SpanReader:
 
     @property
     def bold(self) -> float:
-        """The confidence a short answer needs to be shown: the lowest at which at least 90% of the
-        short answers shown were right on articles the reader was not fitted on (`rag fit-short-answer`);
-        0 when the card has none; the one given when the reader was made, if any."""
+        """The sureness a short answer of the default answerer needs to be shown (`bar_for`)."""
+        return self.bar_for("extractive")
+
+    def bar_for(self, answerer: str) -> float:
+        """The sureness (rag.answer.reading.Reading.sureness) a short answer needs to be shown: the
+        lowest at which at least 90% of that answerer's short answers were right on articles the
+        reader was not fitted on (`rag fit-short-answer --llm NAME`); the default answerer's where
+        the card has none of its own; 0 when it has neither; the one given when the reader was
+        made, if any."""
         if self._bold is not None:
             return float(self._bold)
-        return float((self.card.get("short_answer") or {}).get("threshold", 0.0))
+        own = (self.card.get("short_answer_by_answerer") or {}).get(answerer)
+        return float((own or self.card.get("short_answer") or {}).get("threshold", 0.0))
 
     @property
     def sure(self) -> float:
@@ -273,7 +286,9 @@ class SpanReader:
         i, j = np.unravel_index(int(np.argmax(scores)), scores.shape)
         a, b = encoding.offsets[first + i][0], encoding.offsets[first + j][1]
         best = float(scores[i, j])
-        return Span(index, a, b, text[a:b], best, best - null)
+        width = len(encoding.offsets)  # the batch pads the logits beyond the window's own tokens
+        probability = float(np.exp(best - _logsumexp(start[:width]) - _logsumexp(end[:width])))
+        return Span(index, a, b, text[a:b], best, best - null, probability)
 
     def _runner(self) -> Runner:
         if self.runtime == "torch":

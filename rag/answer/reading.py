@@ -46,6 +46,13 @@ class Reading:
     sentences: tuple[tuple[int, int, str], ...]  # the source sentences that hold the span
     text: str
     whole_list: bool = False  # widened from one item to the whole list that holds it (rag.english.enumeration)
+    probability: float = 0.0  # the reader's probability of this very span in its window (Span.probability)
+
+    @property
+    def sureness(self) -> float:
+        """How sure the reader is that this span is the answer: that the passages answer
+        (`confidence`) times that it is this span (`probability`). The short-answer bar is fitted on it."""
+        return self.confidence * self.probability
 
 
 def whole_list(reading: Reading) -> Reading:
@@ -106,10 +113,11 @@ class ReadingAnswerer:
         if PLURAL_QUESTION.search(question):  # a list question: the whole list, never one item
             first = whole_list(first)
         short = ((first.passage, first.start, first.end)
-                 if (len(first.text.split()) <= SHORT_WORDS or first.whole_list) and first.confidence >= self.reader.bold else None)
+                 if (len(first.text.split()) <= SHORT_WORDS or first.whole_list) and first.sureness >= self.reader.bar_for(self.name) else None)
         conflict = len(parts) == 1 and len(picked) > 1
         values = tuple((r.text, r.passage, ((r.start, r.end),)) for r in picked) if conflict else ()
-        return Draft(text, short, first.confidence, conflict=conflict, values=values)
+        return Draft(text, short, first.confidence, conflict=conflict, values=values,
+                     short_confidence=first.sureness if short else None)
 
     def read(self, question: str, passages: Sequence[Hit], among: set[int] | None = None) -> list[Reading]:
         """The reader's best span in each of the most promising windows, most confident first; with
@@ -140,7 +148,7 @@ class ReadingAnswerer:
         for (n, a, _, group), span in zip(windows, found):
             start, end = a + span.start, a + span.end
             holding = tuple(s for s in group if s[0] < end and start < s[1]) or tuple(group[:1])
-            out.append(Reading(n, start, end, self.reader.confidence(span.margin), holding, span.text))
+            out.append(Reading(n, start, end, self.reader.confidence(span.margin), holding, span.text, probability=span.probability))
         return sorted(out, key=lambda r: -r.confidence)
 
     def _rank(self, question: str, texts: list[str]) -> np.ndarray:

@@ -24,13 +24,13 @@ def at_bar(rows: list[dict], bar: float, answerable: str = "answerable", right: 
     read with every span shown): the share of answerable questions with a short answer at or
     above the bar, and the share of those right (F1 >= `right`)."""
     asked = [r for r in rows if r.get(answerable)]
-    shown = [r for r in asked if r.get("short") and (r.get("confidence") or 0.0) >= bar]
+    shown = [r for r in asked if r.get("short") and (r.get("short_confidence", r.get("confidence")) or 0.0) >= bar]
     return {"bar": bar, "bar_shown": round(len(shown) / len(asked), 4) if asked else None,
             "bar_precision": round(sum(r["f1"] >= right for r in shown) / len(shown), 4) if shown else None}
 
 
 BAR_ROWS = (
-    ("bar", "short-answer bar fitted in the reader's card (confidence)"),
+    ("bar", "short-answer bar fitted in the reader's card (sureness)"),
     ("bar_shown", "answerable questions whose short answer the bar shows"),
     ("bar_precision", "of those, right (F1 >= 0.5)"),
 )

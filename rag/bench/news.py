@@ -72,6 +72,7 @@ def score(rag, spec: str, articles: list[Article], kinds: dict[str, str], confli
         rows.append({
             "id": q.id, "answerable": bool(q.answers), "near_miss": kinds.get(q.id), "abstained": answer.abstained,
             "confidence": answer.confidence, "short": " · ".join(offered) or None,
+            "short_confidence": short.confidence if short else None,
             "gold_in_answer": bool(q.answers) and not answer.abstained and contains_gold(answer.text, q.answers),
             "words": 0 if answer.abstained else len(re.sub(r"\[\d+\]", "", answer.text).split()),
             "em": max((exact_match(t, q.answers) for t in offered), default=0.0) if q.answers else 0.0,
@@ -171,7 +172,7 @@ def run(args) -> int:
     index_path = os.path.join(scratch, "index") if scratch else args.index
     try:
         rag = Rag(Settings(index_path=index_path, reader=args.reader, short_answer_bar=0.0))  # every span, scored
-        bar = SpanReader(reader_files(args.reader)).bold  # what the product shows of them
+        card = SpanReader(reader_files(args.reader))  # its bars: what the product shows of the spans
         log(f"indexing {len(articles)} {args.split} articles and {args.seeds or 'no seeds'} into {index_path}")
         if args.seeds:
             rag.index([args.seeds])
@@ -181,7 +182,7 @@ def run(args) -> int:
         for spec in specs:
             log(f"asking {sum(len(a.questions) for a in articles)} questions with {spec}")
             answerers[spec] = score(rag, spec, articles, kinds, conflicts, log)
-            answerers[spec].update(at_bar(answerers[spec]["rows"], bar))
+            answerers[spec].update(at_bar(answerers[spec]["rows"], card.bar_for(spec)))
     finally:
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)

@@ -83,6 +83,7 @@ def score(rag, spec: str, questions: list[Question], out_of_corpus: set[str], lo
         rows.append({
             "id": q.id, "in_corpus": q.article not in out_of_corpus, "abstained": answer.abstained,
             "confidence": answer.confidence, "short": short.text if short else None,
+            "short_confidence": short.confidence if short else None,
             "gold_in_answer": not answer.abstained and contains_gold(answer.text, q.answers),
             "gold_in_naive": contains_gold(naive, q.answers),
             "gold_in_passages": any(contains_gold(h.chunk.text, q.answers) for h in answer.passages),
@@ -189,7 +190,7 @@ def run(args) -> int:
     index_path = os.path.join(scratch, "index") if scratch else args.index
     try:
         rag = Rag(Settings(index_path=index_path, reader=args.reader, short_answer_bar=0.0))  # every span, scored
-        bar = SpanReader(reader_files(args.reader)).bold  # what the product shows of them
+        card = SpanReader(reader_files(args.reader))  # its bars: what the product shows of the spans
         log(f"indexing {len(indexed)} {args.split} articles ({len(held_out)} left out) into {index_path}")
         rag.add_documents([Document.from_text(source_of(a.title), a.text) for a in indexed])
         specs = args.llm or ["extractive"]
@@ -197,7 +198,7 @@ def run(args) -> int:
         for spec in specs:
             log(f"asking {len(questions)} questions with {spec}")
             answerers[spec] = score(rag, spec, questions, {a.title for a in held_out}, log)
-            answerers[spec].update(at_bar(answerers[spec]["rows"], bar, "in_corpus"))
+            answerers[spec].update(at_bar(answerers[spec]["rows"], card.bar_for(spec), "in_corpus"))
     finally:
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)

@@ -471,6 +471,7 @@ def short_answer_bar(rows: list[dict], precision: float = 0.9, least: int = 20) 
     (F1 against gold at least 0.5), over benchmark rows of answerable questions (`confidence`,
     `short`, `f1`), with at least `least` answers shown; above every confidence (no short answer is
     ever shown) when no level reaches it. The curve is kept to show what each level would give."""
+    rows = [{**r, "confidence": r.get("short_confidence", r.get("confidence"))} for r in rows]  # the span's own, where recorded
     shown = [r for r in rows if r.get("short") and r.get("confidence") is not None and r.get("f1") is not None
              and r.get("in_corpus", r.get("answerable", True))]
     curve: list[dict] = []

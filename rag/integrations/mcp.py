@@ -69,6 +69,7 @@ class Quote(Span):
 
 class ShortAnswer(Span):
     text: str = Field(description="the few words that answer, inside one of the quotes")
+    confidence: float | None = Field(None, description="the reader's probability that this span is the answer")
 
 
 class ConflictValue(BaseModel):
