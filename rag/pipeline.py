@@ -156,7 +156,7 @@ class Rag:
     def _span_reader(self) -> SpanReader:
         """The fitted span reader, loaded once for every extractive answerer."""
         if self._reader is None:
-            self._reader = SpanReader(reader_files(self.settings.reader), bold=self.settings.short_answer_bar)
+            self._reader = SpanReader(reader_files(self.settings.reader), bar=self.settings.short_answer_bar)
         return self._reader
 
     def _relevance(self) -> RelevanceCheck:

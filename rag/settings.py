@@ -59,9 +59,9 @@ class Settings:
     # the span reader of the extractive answerers: auto (mpnet when its fitted layers ship, else
     # minilm) | mpnet | minilm (the fast one) | a parameter file of `rag fit-reader` (rag.answer.reader)
     reader: str = "auto"
-    # the confidence a short answer needs to be shown; None: the bar fitted into the reader's card
-    # (the lowest at which 90% of short answers were right; none is shown when no level got there).
-    # 0 shows every span the reader finds: what the benchmarks score, and for tests.
+    # the sureness (rag.answer.reading.Reading.sureness) a short answer needs to be shown; None: the
+    # bars fitted into the reader's card (the lowest at which 90% of short answers were right; none
+    # is shown when no level got there). 0 shows every span the reader finds: what the benchmarks score.
     short_answer_bar: float | None = None
     context_tokens: int = 1500
     store: str = "faiss"
@@ -111,9 +111,10 @@ class Settings:
             raise ConfigError("the pgvector store needs a database URL: --store-url postgresql://USER@HOST:5432/DB")
 
         check_spec(self.answerer)
-        if self.short_answer_bar is not None and (isinstance(self.short_answer_bar, bool)
-                                                  or not isinstance(self.short_answer_bar, (int, float))):
-            raise ConfigError(f"setting short_answer_bar must be a number from 0 to 1, or None, not {self.short_answer_bar!r}")
+        bar = self.short_answer_bar
+        if bar is not None and (isinstance(bar, bool) or not isinstance(bar, (int, float)) or not bar >= 0):
+            raise ConfigError(f"setting short_answer_bar must be a number of at least 0 (0 shows every short answer; "
+                              f"above 1, none), or None for the reader's fitted bar, not {bar!r}")
         if self.reader not in READERS and not self.reader.endswith(".npz"):
             raise ConfigError(f"unknown reader '{self.reader}'; known: {', '.join(READERS)}, or a .npz file of `rag fit-reader`")
 

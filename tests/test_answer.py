@@ -58,7 +58,7 @@ def test_stream_events_arrive_in_order(real_rag):
 
 def test_a_bold_answer_is_shown_only_at_the_fitted_bar(real_rag, spans_rag):
     # the card's bar: the sureness at which 90% of short answers were right on calibrate articles
-    bar = real_rag._span_reader().bold
+    bar = real_rag._span_reader().bar_for("extractive")
     assert 0.0 < bar < 1.0
     questions = ["How many delegates attended the 25th SOMTC meeting?", "How many extradition treaties does Malaysia currently have?",
                  "Who officiated the 25th SOMTC meeting?", "Where was the 25th SOMTC meeting held?"]

@@ -14,16 +14,13 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from conftest import CHROMIUM, EXTRADITION, ROOT, free_port
+from conftest import EXTRADITION, ROOT, free_port, needs_browser
 
 from rag import Rag
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-if not CHROMIUM.exists():
-    pytest.skip("needs Debian's chromium at /usr/bin/chromium: apt-get install -y chromium", allow_module_level=True)
-pytest.importorskip("gradio")
-sync_api = pytest.importorskip("playwright.sync_api")
+sync_api = needs_browser()
 
 from rag.cli import main
 from rag.evaluation.feedback import FeedbackStore

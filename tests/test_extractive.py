@@ -172,7 +172,7 @@ def test_a_dated_heading_inside_the_chunk_needs_no_document():
 class _SureOf:
     """A span reader double: the first word of each text, at a fixed calibrated confidence."""
 
-    threshold, sure, bold = 0.35, 0.7, 0.0
+    threshold, sure, bar = 0.35, 0.7, 0.0
 
     def __init__(self, confidence: float):
         self.margin = confidence
@@ -180,13 +180,13 @@ class _SureOf:
     def read(self, question, texts):
         from rag.answer.reader import Span
 
-        return [Span(i, 0, len(t.split()[0]), t.split()[0], 1.0, self.margin) for i, t in enumerate(texts)]
+        return [Span(i, 0, len(t.split()[0]), t.split()[0], 1.0, self.margin, probability=1.0) for i, t in enumerate(texts)]
 
     def confidence(self, margin: float) -> float:
         return margin
 
     def bar_for(self, answerer: str) -> float:
-        return self.bold
+        return self.bar
 
 
 def test_passages_that_name_nothing_the_question_names_are_about_something_else():
@@ -219,7 +219,7 @@ def test_the_default_declines_when_the_passages_name_nothing_asked_about_and_the
 class _Reads:
     """A span reader double: a given span and confidence for each text, else its first word at 0.1."""
 
-    threshold, sure, bold = 0.35, 0.7, 0.0
+    threshold, sure, bar = 0.35, 0.7, 0.0
 
     def __init__(self, spans: dict[str, tuple[str, float]]):
         self.spans = spans
@@ -231,14 +231,14 @@ class _Reads:
         for i, text in enumerate(texts):
             span, confidence = self.spans.get(text, (text.split()[0], 0.1))
             at = text.index(span)
-            out.append(Span(i, at, at + len(span), span, 1.0, confidence))
+            out.append(Span(i, at, at + len(span), span, 1.0, confidence, probability=1.0))  # sureness = confidence
         return out
 
     def confidence(self, margin: float) -> float:
         return margin
 
     def bar_for(self, answerer: str) -> float:
-        return self.bold
+        return self.bar
 
 
 def test_a_when_question_takes_its_short_answer_from_a_date_even_a_less_sure_one():
@@ -301,7 +301,7 @@ def test_a_short_answer_below_the_fitted_bar_is_not_shown():
     reader = _Reads({sentence: ("RM4.2 million", 0.6)})
     shown = ExtractiveAnswerer(HashEmbedder(), reader=reader)
     assert shown.read(question, passages, shown.select(question, passages)).short is not None
-    reader.bold = 0.8  # the card's bar: 90% of short answers shown at this confidence were right
+    reader.bar = 0.8  # the card's bar: 90% of short answers shown at this sureness were right
     hidden = ExtractiveAnswerer(HashEmbedder(), reader=reader)
     draft = hidden.read(question, passages, hidden.select(question, passages))
     assert draft.short is None and draft.text  # the quotes stay, the bold answer goes

@@ -199,3 +199,19 @@ def test_every_field_the_cli_prints_is_clean_of_escape_sequences(tmp_path):
     assert "minutes red.md (Minutes of March)" in answer and "“The meeting was held in room 37 on the third floor.”" in answer
     assert "The budget was approved in full." in runs[4].stdout
     assert runs[5].returncode == 1 and runs[5].stderr.startswith("error: ") and runs[5].stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("args, env, expected", [
+    (["--reader", "foo"], {}, "error: unknown reader 'foo'; known: auto, mpnet, minilm"),
+    (["--reader", "missing.npz"], {}, "error: reader 'missing.npz' is neither auto, mpnet, minilm nor a parameter file"),
+    (["--short-answer-bar", "-1"], {}, "error: setting short_answer_bar must be a number of at least 0"),
+    ([], {"RAG_SHORT_ANSWER_BAR": "abc"}, "argument --short-answer-bar: invalid float value: 'abc'"),
+])
+def test_a_bad_reader_or_bar_is_one_clear_error_and_the_index_answers_after(real_rag, args, env, expected):
+    index = ["--index", real_rag.settings.index_path]
+    bad = cli("ask", "How many delegates attended the 25th SOMTC meeting?", *index, *args, env=env)
+    assert bad.returncode != 0 and expected in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
+    if expected.startswith("error: "):  # ours: one line (argparse adds its usage above its own)
+        assert bad.stderr.count("\n") == 1, bad.stderr
+    good = cli("ask", "How many delegates attended the 25th SOMTC meeting?", *index)
+    assert good.returncode == 0 and "200 delegates" in good.stdout

@@ -8,16 +8,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import CHROMIUM, EXTRADITION, EXTRADITION_DOC, ROOT, free_port
+from conftest import EXTRADITION, EXTRADITION_DOC, ROOT, free_port, needs_browser
 
 from rag import Rag
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-if not CHROMIUM.exists():
-    pytest.skip("needs Debian's chromium at /usr/bin/chromium: apt-get install -y chromium", allow_module_level=True)
-pytest.importorskip("gradio")
-sync_api = pytest.importorskip("playwright.sync_api")
+sync_api = needs_browser()
 
 from ui.app import build_app, launch  # noqa: E402
 

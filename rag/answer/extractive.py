@@ -36,7 +36,7 @@ from .english import (
     shares_predicate,
 )
 from .reader import SpanReader
-from .reading import SHORT_WORDS, Reading, ReadingAnswerer, conflicts, whole_list
+from .reading import SHORT_WORDS, Reading, ReadingAnswerer, conflicts, side, whole_list
 
 DENSE_WEIGHT = 0.55  # sentence score = DENSE_WEIGHT * cosine + (1 - DENSE_WEIGHT) * idf-weighted overlap
 MAX_LIST_LINES = 10
@@ -144,11 +144,6 @@ def other_days(question: str, passages: Sequence[Hit], best: Reading,
     return [], None, ()
 
 
-def _value(reading: Reading) -> tuple[str, int, Spans]:
-    """A reading's span as one side of a disagreement (rag.types.Draft.values)."""
-    return reading.text, reading.passage, ((reading.start, reading.end),)
-
-
 @dataclass
 class ExtractiveAnswerer:
     judges_relevance = True  # chooses sentences by the question: no relevance check after it (rag.answer.flow)
@@ -185,7 +180,7 @@ class ExtractiveAnswerer:
         if not chosen:
             return Draft("", nearest=self.nearest(question, passages))
         conflict: list[Candidate] = []
-        values: list[tuple[str, int, tuple[tuple[int, int], ...]]] = []
+        values: list[tuple[str, int, Spans]] = []
         short, confidence = None, None
         if self.reader is not None and len(split_question(question)) == 1:
             found = self.reader.read(question, [c.text for c in chosen])
@@ -213,12 +208,12 @@ class ExtractiveAnswerer:
                     start, end, text = other.sentences[0]
                     if (other.passage, start) not in taken:
                         conflict.append(Candidate(other.passage, start, end, text, 0.0, 0.0, 0.0))
-                    values = [_value(best), _value(other)]
+                    values = [side(best), side(other)]
                 if digits and not conflict:
                     dated, days_, spans = other_days(question, passages, best, self.document_text)
                     conflict = [c for c in dated if (c.passage, c.start) not in taken]
                     if dated and days_ is not None:
-                        values = [_value(best), (written(days_), dated[0].passage, spans)]
+                        values = [side(best), (written(days_), dated[0].passage, spans)]
         sureness = best.sureness if short else None
         if self.reader is not None and sureness is not None and sureness < self.reader.bar_for(self.name):
             short = None  # not sure enough for a bold answer: the quotes alone (the reader card's short_answer bar)

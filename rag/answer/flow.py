@@ -73,8 +73,6 @@ CONNECTIVE = re.compile(r"^\s*(and|but|also|so|then)\b[\s,]*", re.IGNORECASE)
 WHAT_ABOUT = re.compile(r"^\s*(?:and\s+)?(?:what|how)\s+about\s+(?P<other>.+?)\s*\??\s*$", re.IGNORECASE)
 PRONOUN = re.compile(r"\b(?P<plural>those|these|they|them|their)\b|\b(?P<one>it|its|that one|this one|the same)\b", re.IGNORECASE)
 WHICH_NOUN = re.compile(r"^(?:which|what)\s+(?P<noun>[a-z]+s)\s+(?P<rest>.+)$", re.IGNORECASE)  # "which countries have ..."
-# a name: capitalized words and numbers ("the 25th SOMTC", "Kota Kinabalu"), after "the" when it has one
-NAME = re.compile(r"(?:\bthe\s+)?(?:\d+(?:st|nd|rd|th)?\s+)?[A-Z][\w'&-]*(?:\s+(?:of\s+)?(?:[A-Z][\w'&-]*|\d+))*")
 # what a question asks about: "the meeting in Kota Kinabalu", "the 25th SOMTC"
 TOPIC = re.compile(r"\bthe\s+(?:[a-z][\w-]*\s+){0,2}?(?:(?:in|of|at|on|for|with)\s+)?(?:\d+(?:st|nd|rd|th)?\s+)?"
                    r"[A-Z][\w'&-]*(?:\s+(?:of\s+)?(?:[A-Z][\w'&-]*|\d+))*")
@@ -88,32 +86,23 @@ def standalone_query(question: str, history: Sequence[tuple[str, str]]) -> str:
     - "and who chaired it?" after "When was the 25th SOMTC held?": the pronoun replaced by what
       the previous question asked about ("who chaired the 25th SOMTC?"); "those" after "which
       countries have ...?" by "the countries that have ...";
-    - otherwise the previous question's names added in brackets, so retrieval finds them.
+    - otherwise what the previous question asked about added in brackets, so retrieval finds it.
     The rewrite is what is searched for and read: the answer is the follow-up's, not the earlier turn's."""
     question = question.strip()
     if not history or not FOLLOW_UP.search(question):
         return question
     previous = history[-1][0].strip().rstrip("?").strip()
-    names = [m.group(0).strip() for m in NAME.finditer(previous) if m.start() > 0 or not _wh_start(m.group(0))]
+    names = question_names(previous)
     other = WHAT_ABOUT.match(question)
     if other and names:
-        last = names[-1].removeprefix("the ").strip()
-        return re.sub(rf"\b{re.escape(last)}\b", other.group("other"), previous) + "?"
+        return re.sub(rf"\b{re.escape(names[-1])}\b", other.group("other"), previous) + "?"
     body = CONNECTIVE.sub("", question, count=1).strip()
-    body = body[:1].lower() + body[1:] if body[:1].isupper() and not NAME.match(body).group(0).count(" ") else body  # type: ignore[union-attr]
     pronoun = PRONOUN.search(body)
     which = WHICH_NOUN.match(previous)
     listed = f"the {which.group('noun')} that {which.group('rest')}" if which else ""
+    topic = TOPIC.search(previous)
     if pronoun:
-        topic = TOPIC.search(previous)
-        if pronoun.group("plural") and listed:
-            referent = listed
-        elif topic:
-            referent = topic.group(0)
-        elif names:
-            referent = names[0]
-        else:
-            referent = ""
+        referent = listed if pronoun.group("plural") and listed else topic.group(0) if topic else names[0] if names else ""
         if referent:
             word = pronoun.group(0).lower()
             possessive = word in ("its", "their")
@@ -122,11 +111,8 @@ def standalone_query(question: str, history: Sequence[tuple[str, str]]) -> str:
             if which and referent == listed:  # "those countries": the noun is in the referent already
                 rest = re.sub(rf"^\s+{re.escape(which.group('noun'))}\b", "", rest, flags=re.IGNORECASE)
             return _capitalized(body[: pronoun.start()] + replacement + rest)
-    return _capitalized(f"{body.rstrip('?')} ({listed or ', '.join(names) or previous})?")
-
-
-def _wh_start(text: str) -> bool:
-    return text.split()[0].lower() in ("who", "what", "when", "where", "which", "how", "why", "whose", "is", "are", "does", "do", "did", "was", "were")
+    referent = listed or (topic.group(0) if topic else ", ".join(names) or previous)
+    return _capitalized(f"{body.rstrip('?')} ({referent})?")
 
 
 def _capitalized(text: str) -> str:

@@ -39,7 +39,7 @@ Runner = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.nda
 
 PARAMS = Path(__file__).parent / "params" / "reader.npz"
 MPNET_PARAMS = Path(__file__).parent / "params" / "reader-mpnet.npz"
-LORA_A, LORA_B = "::lora_a", "::lora_b"  # a low-rank update's factors (rag.answer.reader_torch)
+LORA_A, LORA_B = "::lora_a", "::lora_b"  # suffixes of a low-rank update's factors (B @ A is added to the matrix)
 SCALE = "::scale"  # suffix of an int8 matrix's row scales in a parameter file
 MAX_TOKENS = 192  # question and window, in word pieces
 MAX_ANSWER_TOKENS = 30
@@ -192,11 +192,6 @@ class ReaderFiles:
         return digest.hexdigest()[:16]
 
 
-def _logsumexp(x: np.ndarray) -> float:
-    top = float(np.max(x))
-    return top + float(np.log(np.sum(np.exp(x - top))))
-
-
 class SpanReader:
     """Reads windows for a question and returns each window's best span (see the module docstring).
     `runtime`: "openvino" (answering: exported once into ~/.cache/rag) or "torch" (fitting)."""
@@ -204,7 +199,7 @@ class SpanReader:
     EXPORT_VERSION = 1
 
     def __init__(self, files: ReaderFiles | None = None, *, runtime: str | None = None, cache_dir: str | os.PathLike | None = None,
-                 bold: float | None = None, precision: str | None = None):
+                 bar: float | None = None, precision: str | None = None):
         self.files = files or ReaderFiles.bundled()
         self.runtime = runtime or ("torch" if self.files.trained is not None else "openvino")
         self.cache_dir = Path(cache_dir) if cache_dir else None
@@ -213,7 +208,7 @@ class SpanReader:
         self._lock = threading.Lock()
         self.card = self.files.fitted()[1]
         self.trainable_from = int(self.card.get("trainable_from", 3))
-        self._bold = bold
+        self._bar = bar  # overrides the card's short-answer bars (Settings.short_answer_bar)
         self.precision = precision  # OpenVINO's: "bf16" or "f32"; None: bf16 where the CPU computes it
 
     @property
@@ -229,19 +224,14 @@ class SpanReader:
         """Below this confidence the passages are taken not to answer (chosen when fitting)."""
         return float(self.calibration["threshold"])
 
-    @property
-    def bold(self) -> float:
-        """The sureness a short answer of the default answerer needs to be shown (`bar_for`)."""
-        return self.bar_for("extractive")
-
     def bar_for(self, answerer: str) -> float:
         """The sureness (rag.answer.reading.Reading.sureness) a short answer needs to be shown: the
         lowest at which at least 90% of that answerer's short answers were right on articles the
         reader was not fitted on (`rag fit-short-answer --llm NAME`); the default answerer's where
         the card has none of its own; 0 when it has neither; the one given when the reader was
         made, if any."""
-        if self._bold is not None:
-            return float(self._bold)
+        if self._bar is not None:
+            return float(self._bar)
         own = (self.card.get("short_answer_by_answerer") or {}).get(answerer)
         return float((own or self.card.get("short_answer") or {}).get("threshold", 0.0))
 
@@ -287,7 +277,7 @@ class SpanReader:
         a, b = encoding.offsets[first + i][0], encoding.offsets[first + j][1]
         best = float(scores[i, j])
         width = len(encoding.offsets)  # the batch pads the logits beyond the window's own tokens
-        probability = float(np.exp(best - _logsumexp(start[:width]) - _logsumexp(end[:width])))
+        probability = float(np.exp(best - np.logaddexp.reduce(start[:width]) - np.logaddexp.reduce(end[:width])))
         return Span(index, a, b, text[a:b], best, best - null, probability)
 
     def _runner(self) -> Runner:

@@ -17,6 +17,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .reader import LORA_A, LORA_B
+
 LN_EPS = 1e-12
 
 
@@ -34,7 +36,7 @@ class Reader(nn.Module):
             value = torch.tensor(np.asarray(weights[name], dtype=np.float32))
             fitted = name.startswith("qa.") or _layer_of(name) >= trainable_from
             adapted = bool(lora) and fitted and value.ndim == 2 and not name.startswith("qa.")
-            self.weights[name.replace(".", "__")] = nn.Parameter(value, requires_grad=fitted and not adapted)
+            self.weights[_key(name)] = nn.Parameter(value, requires_grad=fitted and not adapted)
             if adapted:
                 self.adapted.append(name)
                 out_features, in_features = value.shape
@@ -42,7 +44,7 @@ class Reader(nn.Module):
                 self.weights[_key(name) + "__lora_b"] = nn.Parameter(torch.zeros(out_features, lora))
 
     def w(self, name: str) -> torch.Tensor:
-        return self.weights[name.replace(".", "__")]
+        return self.weights[_key(name)]
 
     def trained(self) -> dict[str, np.ndarray]:
         """The parameters fitting changes: the top layers (or their low-rank updates, as
@@ -101,9 +103,6 @@ class Reader(nn.Module):
 
     def _norm(self, x: torch.Tensor, name: str) -> torch.Tensor:
         return F.layer_norm(x, x.shape[-1:], self.w(name + ".weight"), self.w(name + ".bias"), LN_EPS)
-
-
-LORA_A, LORA_B = "::lora_a", "::lora_b"  # suffixes of a low-rank update's factors in a parameter file
 
 
 def _key(name: str) -> str:

@@ -55,6 +55,11 @@ class Reading:
         return self.confidence * self.probability
 
 
+def side(reading: Reading) -> tuple[str, int, tuple[tuple[int, int], ...]]:
+    """A reading's span as one side of a disagreement (rag.types.Draft.values)."""
+    return reading.text, reading.passage, ((reading.start, reading.end),)
+
+
 def whole_list(reading: Reading) -> Reading:
     """The reading widened to the whole list of names or numbers its span is one item of, when it
     is; as it is otherwise. The list stands in the reading's first sentence."""
@@ -115,7 +120,7 @@ class ReadingAnswerer:
         short = ((first.passage, first.start, first.end)
                  if (len(first.text.split()) <= SHORT_WORDS or first.whole_list) and first.sureness >= self.reader.bar_for(self.name) else None)
         conflict = len(parts) == 1 and len(picked) > 1
-        values = tuple((r.text, r.passage, ((r.start, r.end),)) for r in picked) if conflict else ()
+        values = tuple(side(r) for r in picked) if conflict else ()
         return Draft(text, short, first.confidence, conflict=conflict, values=values,
                      short_confidence=first.sureness if short else None)
 

@@ -74,9 +74,9 @@ def common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reader", default=os.environ.get("RAG_READER"),
                         help="the extractive answerer's span reader: auto (default: mpnet when its fitted layers ship), "
                              "mpnet, minilm (faster), or a parameter file of `rag fit-reader`")
-    parser.add_argument("--short-answer-bar", dest="short_answer_bar", type=float,
-                        default=float(os.environ["RAG_SHORT_ANSWER_BAR"]) if os.environ.get("RAG_SHORT_ANSWER_BAR") else None,
-                        help="the confidence a bold short answer needs (default: the bar fitted in the reader's card; "
+    # a string default goes through `type` too: a bad RAG_SHORT_ANSWER_BAR is argparse's one-line error
+    parser.add_argument("--short-answer-bar", dest="short_answer_bar", type=float, default=os.environ.get("RAG_SHORT_ANSWER_BAR"),
+                        help="the sureness a bold short answer needs (default: the bar fitted in the reader's card; "
                              "0 shows every span the reader finds)")
     parser.add_argument("--context-tokens", dest="context_tokens", type=int,
                         help="an LLM's prompt budget for passages, in tokens (default 1500; less is faster on a CPU)")

@@ -34,7 +34,7 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=run)
 
-    p = sub.add_parser("fit-short-answer", help="choose the confidence a short answer needs to be shown, from "
+    p = sub.add_parser("fit-short-answer", help="choose the sureness a short answer needs to be shown, from "
                                                  "`rag bench news|squad` results on articles the reader was not fitted on")
     p.add_argument("results", nargs="+", help="results.json files of `rag bench news --split train` or `rag bench squad`")
     p.add_argument("--llm", default="extractive", help="whose rows to use (default extractive)")
