@@ -18,13 +18,14 @@ from .answer import flow
 from .answer.answerers import EXTRACTIVE, is_dotted, resolve_dotted
 from .answer.extractive import ExtractiveAnswerer
 from .answer.flow import Answerer, Condenser, judges_relevance
+from .answer.judge import JUDGE_PARAMS, AnswerJudge, JudgeCheck
 from .answer.llm import LLMAnswerer, as_answerer, chat_model
-from .answer.reader import SpanReader, reader_files
+from .answer.reader import ReaderFiles, SpanReader, reader_files
 from .answer.reading import ReadingAnswerer
 from .answer.relevance import RelevanceCheck, fitted_floor
 from .embed.distributed import RayEmbedder
 from .embed.embedders import EMBEDDERS, Embedder, make_embedder
-from .errors import SourceChangedError
+from .errors import ConfigError, SourceChangedError
 from .ingest.metadata import checked, document_with_title
 from .parts import load, unknown
 from .search.filters import parse_filter
@@ -166,6 +167,19 @@ class Rag:
                 self._answerers[("relevance",)] = RelevanceCheck(ExtractiveAnswerer(self.embedder), fitted_floor())
             return self._answerers[("relevance",)]
 
+    def _judge(self) -> JudgeCheck | None:
+        """The answer judge every answerer's quotes go through, loaded once; None when off."""
+        choice = self.settings.judge
+        if choice == "off":
+            return None
+        with self._lock:
+            if ("judge",) not in self._answerers:
+                params = JUDGE_PARAMS if choice == "on" else Path(choice)
+                if not params.is_file() or not params.with_suffix(".json").is_file():
+                    raise ConfigError(f"judge {choice!r} is not a parameter file with its .json card (`rag fit-judge` writes both)")
+                self._answerers[("judge",)] = JudgeCheck(AnswerJudge(ReaderFiles.mpnet(params)), self.settings.judge_threshold)
+            return self._answerers[("judge",)]
+
     def ask_stream(self, question: str, *, history: Sequence[tuple[str, str]] = (), llm: str | None = None, k: int | None = None,
                    filters: object = None) -> Iterator[Event]:
         """Stream the answer as typed events (rag.types: QueryEvent, PassagesEvent, TokenEvent...,
@@ -184,6 +198,7 @@ class Rag:
             source_text=self.source_text,
             condense=answerer.condense if isinstance(answerer, Condenser) else None,
             relevance=None if judges_relevance(answerer) else self._relevance(),
+            judge=self._judge(),
         )
 
     def ask(self, question: str, *, history: Sequence[tuple[str, str]] = (), llm: str | None = None, k: int | None = None,

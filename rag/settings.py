@@ -63,6 +63,13 @@ class Settings:
     # bars fitted into the reader's card (the lowest at which 90% of short answers were right; none
     # is shown when no level got there). 0 shows every span the reader finds: what the benchmarks score.
     short_answer_bar: float | None = None
+    # the answer judge every answerer's quotes go through (rag.answer.judge): off | on (the fitted
+    # one that ships) | a parameter file of `rag fit-judge`; off by default: it declines near misses
+    # on news and Wikipedia but also many right answers on documents like the seeds (docs/judge.md).
+    # And the probability an answer's best quote needs (None: the judge's fitted threshold; 0 keeps
+    # every answer, judged)
+    judge: str = "off"
+    judge_threshold: float | None = None
     context_tokens: int = 1500
     store: str = "faiss"
     store_url: str | None = None
@@ -115,6 +122,11 @@ class Settings:
         if bar is not None and (isinstance(bar, bool) or not isinstance(bar, (int, float)) or not bar >= 0):
             raise ConfigError(f"setting short_answer_bar must be a number of at least 0 (0 shows every short answer; "
                               f"above 1, none), or None for the reader's fitted bar, not {bar!r}")
+        threshold = self.judge_threshold
+        if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1):
+            raise ConfigError(f"setting judge_threshold must be a probability from 0 to 1, or None for the judge's fitted one, not {threshold!r}")
+        if self.judge not in ("on", "off") and not self.judge.endswith(".npz"):
+            raise ConfigError(f"unknown judge '{self.judge}'; known: off, on, or a .npz file of `rag fit-judge`")
         if self.reader not in READERS and not self.reader.endswith(".npz"):
             raise ConfigError(f"unknown reader '{self.reader}'; known: {', '.join(READERS)}, or a .npz file of `rag fit-reader`")
 

@@ -222,7 +222,8 @@ class Draft:
     conflict: bool = False
     # how sure the answerer is that `short` is the answer (rag.answer.reading.Reading.sureness)
     short_confidence: float | None = None
-    # a declined draft's closest reading: (passage number, start, end) of the span the reader liked best
+    # the closest reading: (passage number, start, end) of the span the reader liked best; a decline
+    # (the draft's own, or a later check's: rag.answer.judge) names it in its reason
     nearest: tuple[int, int, int] | None = None
     # when the documents disagree: each side's value as (text, passage number, source spans)
     values: tuple[tuple[str, int, tuple[tuple[int, int], ...]], ...] = ()
@@ -258,6 +259,9 @@ class Answer:
     # why an abstention declined, in words a person can check against the passages
     # ("the nearest passage gives “11” for Malaysia, not for Singapore")
     reason: str = ""
+    # the answer judge's probability that the best of the quotes answers this question
+    # (rag.answer.judge); None where no judge read them
+    judged: float | None = None
 
     @property
     def withheld(self) -> tuple[Claim, ...]:
@@ -274,6 +278,7 @@ class Answer:
             "conflict": self.conflict,
             "conflict_values": [v.to_dict() for v in self.conflict_values],
             "reason": self.reason or None,
+            "judged": None if self.judged is None else round(self.judged, 4),
             "unmentioned": list(self.unmentioned),
             "answerer": self.answerer,
             "citations": [citation_to_dict(c) for c in self.citations],

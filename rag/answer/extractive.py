@@ -182,6 +182,7 @@ class ExtractiveAnswerer:
         conflict: list[Candidate] = []
         values: list[tuple[str, int, Spans]] = []
         short, confidence = None, None
+        best_read = False  # the reader's best span is `best`, named in a later decline's reason (rag.answer.flow)
         if self.reader is not None and len(split_question(question)) == 1:
             found = self.reader.read(question, [c.text for c in chosen])
             readings = sorted(
@@ -190,6 +191,7 @@ class ExtractiveAnswerer:
                 key=lambda r: -r.confidence,
             )
             best, confidence = readings[0], readings[0].confidence
+            best_read = bool(best.text)
             if confidence < self.reader.threshold and unnamed(question, [passages[c.passage - 1] for c in chosen]):
                 return Draft("", confidence=confidence, nearest=(best.passage, best.start, best.end))  # about something else, and the reader finds no answer either
             if "date" in requirements(question):  # "when": the short answer is a date ("24 June 2025", not "first day")
@@ -219,7 +221,7 @@ class ExtractiveAnswerer:
             short = None  # not sure enough for a bold answer: the quotes alone (the reader card's short_answer bar)
         text = cited_lines([(c.text, c.passage, c.list_item) for c in chosen + conflict])
         return Draft(text, short, confidence, bool(conflict), values=tuple(values) if conflict else (),
-                     short_confidence=sureness if short else None)
+                     short_confidence=sureness if short else None, nearest=(best.passage, best.start, best.end) if best_read else None)
 
     def select(self, question: str, passages: Sequence[Hit]) -> list[Candidate]:
         parts = split_question(question)

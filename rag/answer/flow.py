@@ -144,9 +144,12 @@ def run(
     source_text: Callable[[str], str | None],
     condense: Callable[[str, Sequence[tuple[str, str]]], str] | None = None,
     relevance: Callable[[str, Sequence[Claim], Sequence[Hit]], Sequence[Claim]] | None = None,
+    judge: Callable[[str, Sequence[Claim], Sequence[Hit]], tuple[tuple[Claim, ...], float | None]] | None = None,
 ) -> Iterator[Event]:
     """The events of one answer. `relevance` (rag.answer.relevance.RelevanceCheck) judges the verified
-    claims against the question, for answerers that do not choose their sentences by it."""
+    claims against the question, for answerers that do not choose their sentences by it; `judge`
+    (rag.answer.judge.JudgeCheck) then withholds an answer, whoever wrote it, whose quotes do not
+    answer the question, and gives its probability that they do."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     question = question.strip()
@@ -184,10 +187,24 @@ def run(
         claims = verify(text, hits, source_text).claims if not declined else ()
     if relevance is not None:
         claims = tuple(relevance(query, claims, hits))
+    judged = None
+    if judge is not None:
+        claims, judged = judge(query, claims, hits)
     timings["verify"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     answer = assemble(question, query, claims, hits, answerer.name, timings, draft, source_text)
-    yield AnswerEvent(answer)
+    if judged is not None and answer.abstained and not answer.reason:  # the judge withheld it: say what it was
+        reason = decline_reason(query, hits, replace(draft, nearest=draft.nearest or draft.short)) if draft.nearest or draft.short else ""
+        quote = next((c.quote for claim in claims for c in claim.citations if c.verified), "")
+        if quote and not reason:
+            reason = f"the closest quote found, “{_clipped(quote)}”, does not answer this question"
+        answer = replace(answer, reason=reason)
+    yield AnswerEvent(replace(answer, judged=judged))
+
+
+def _clipped(text: str, words: int = 16) -> str:
+    parts = text.split()
+    return " ".join(parts[:words]) + ("…" if len(parts) > words else "")
 
 
 def assemble(question: str, query: str, claims: Sequence[Claim], hits: Sequence[Hit], answerer: str,

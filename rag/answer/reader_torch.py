@@ -20,6 +20,7 @@ from torch.nn import functional as F
 from .reader import LORA_A, LORA_B
 
 LN_EPS = 1e-12
+HEADS = ("qa.", "judge.")  # the fitted heads: the reader's span head, the judge's (MPNetJudge)
 
 
 class Reader(nn.Module):
@@ -34,8 +35,8 @@ class Reader(nn.Module):
         self.adapted: list[str] = []
         for name in self.names:
             value = torch.tensor(np.asarray(weights[name], dtype=np.float32))
-            fitted = name.startswith("qa.") or _layer_of(name) >= trainable_from
-            adapted = bool(lora) and fitted and value.ndim == 2 and not name.startswith("qa.")
+            fitted = name.startswith(HEADS) or _layer_of(name) >= trainable_from
+            adapted = bool(lora) and fitted and value.ndim == 2 and not name.startswith(HEADS)
             self.weights[_key(name)] = nn.Parameter(value, requires_grad=fitted and not adapted)
             if adapted:
                 self.adapted.append(name)
@@ -50,7 +51,7 @@ class Reader(nn.Module):
         """The parameters fitting changes: the top layers (or their low-rank updates, as
         `NAME::lora_a` and `NAME::lora_b`, whose product is added to NAME) and the span head."""
         out = {n: self.w(n).detach().float().cpu().numpy() for n in self.names
-               if (n.startswith("qa.") or _layer_of(n) >= self.trainable_from) and n not in self.adapted}
+               if (n.startswith(HEADS) or _layer_of(n) >= self.trainable_from) and n not in self.adapted}
         for n in self.adapted:
             out[n + LORA_A] = self.weights[_key(n) + "__lora_a"].detach().float().cpu().numpy()
             out[n + LORA_B] = self.weights[_key(n) + "__lora_b"].detach().float().cpu().numpy()
@@ -145,7 +146,7 @@ class MPNetReader(Reader):
 
     def position_bias(self, length: int) -> torch.Tensor:
         """(1, heads, length, length): the learned bias of each relative distance's bucket."""
-        steps = torch.cumsum(torch.ones(length, dtype=torch.long, device=self.w("qa.bias").device), 0) - 1
+        steps = torch.cumsum(torch.ones(length, dtype=torch.long, device=self.w("encoder.relative_attention_bias.weight").device), 0) - 1
         buckets = _relative_bucket(steps[None, :] - steps[:, None])
         return F.embedding(buckets, self.w("encoder.relative_attention_bias.weight")).permute(2, 0, 1)[None]
 
@@ -178,3 +179,14 @@ def _relative_bucket(distance: torch.Tensor, buckets: int = 32, max_distance: in
     large = exact + (torch.log(n.float().clamp(min=1) / exact) / math.log(max_distance / exact) * (half - exact)).to(torch.long)
     large = torch.clamp(large, max=half - 1)
     return out + torch.where(n < exact, n, large)
+
+
+class MPNetJudge(MPNetReader):
+    """all-mpnet-base-v2 with a judge head instead of the span head: one logit, from the first
+    token's final state, that the text after the question answers it (rag.answer.judge)."""
+
+    def top(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        bias = self.position_bias(x.shape[1])
+        for i in range(self.trainable_from, self.layers):
+            x = self.layer(x, mask, i, bias)
+        return F.linear(x[:, 0], self.w("judge.weight"), self.w("judge.bias"))[:, 0]

@@ -29,6 +29,38 @@ def at_bar(rows: list[dict], bar: float, answerable: str = "answerable", right: 
             "bar_precision": round(sum(r["f1"] >= right for r in shown) / len(shown), 4) if shown else None}
 
 
+def judged_at(rows: list[dict], threshold: float | None) -> list[dict]:
+    """The rows as the answer judge (rag.answer.judge) at `threshold` leaves them (the benchmarks
+    read with every answer kept and its probability recorded as `judged`): an answer below it is
+    a decline, with no short answer, no gold and no conflict. As they are when `threshold` is None."""
+    if threshold is None:
+        return rows
+    out = []
+    for r in rows:
+        if r.get("judged") is not None and r["judged"] < threshold and not r["abstained"]:
+            r = {**r, "abstained": True, "short": None, "short_confidence": None, "gold_in_answer": False, "words": 0,
+                 "em": None if r.get("em") is None else 0.0, "f1": None if r.get("f1") is None else 0.0,
+                 "conflict_claimed": False, "both_values": False}
+        out.append(r)
+    return out
+
+
+def judge_threshold(choice: str) -> float | None:
+    """The fitted threshold of the judge a benchmark's --judge names (None: off)."""
+    from ..answer.judge import JUDGE_PARAMS, AnswerJudge
+    from ..answer.reader import ReaderFiles
+
+    if choice == "off":
+        return None
+    return AnswerJudge(ReaderFiles.mpnet(JUDGE_PARAMS if choice == "on" else Path(choice))).threshold
+
+
+def add_judge_argument(p) -> None:
+    p.add_argument("--judge", default="off", help="the answer judge: off (default, as answering), on (the fitted one) or a "
+                                                 "parameter file of `rag fit-judge`; answers are read with every one kept and "
+                                                 "scored at its threshold, beside the figures without it")
+
+
 BAR_ROWS = (
     ("bar", "short-answer bar fitted in the reader's card (sureness)"),
     ("bar_shown", "answerable questions whose short answer the bar shows"),

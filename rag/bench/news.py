@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..evaluation.metrics import percentile
-from . import BAR_ROWS, answerer_table, at_bar, write_results
+from . import BAR_ROWS, add_judge_argument, answerer_table, at_bar, judge_threshold, judged_at, write_results
 from .squad import Article, contains_gold, exact_match, f1, load_squad, split
 
 RIGHT_F1 = 0.5  # a shown short answer with at least this F1 against gold counts as right
@@ -53,7 +53,10 @@ def load_news(path: str | os.PathLike) -> tuple[list[Article], dict[str, str], l
     return articles, kinds, conflicts
 
 
-def score(rag, spec: str, articles: list[Article], kinds: dict[str, str], conflicts: list[Conflict], log) -> dict:
+def score(rag, spec: str, articles: list[Article], kinds: dict[str, str], conflicts: list[Conflict], log,
+          threshold: float | None = None) -> dict:
+    """Every metric for one answerer, at the judge's `threshold` (rag.bench.judged_at); the
+    declines without the judge beside them."""
     paired = {qid: c for c in conflicts for qid in c.question_ids}
     rows = []
     questions = [q for a in articles for q in a.questions]
@@ -80,11 +83,14 @@ def score(rag, spec: str, articles: list[Article], kinds: dict[str, str], confli
             "conflict_claimed": bool(answer.conflict),
             "conflict_pair": conflict is not None,
             "both_values": conflict is not None and all(contains_gold(shown, (v,)) for v in conflict.values),
-            "valid": all(valid), "seconds": seconds,
+            "valid": all(valid), "seconds": seconds, "judged": answer.judged,
         })
         if i % 50 == 0:
             log(f"  {spec}: {i}/{len(questions)}")
-    return {**summarize(rows), "rows": rows}
+    unjudged = summarize(rows)
+    return {**summarize(judged_at(rows, threshold)), "judge_threshold": threshold,
+            "unjudged_wrong_declines": unjudged["wrong_declines"], "unjudged_near_miss_declines": unjudged["near_miss_declines"],
+            "rows": rows}
 
 
 def summarize(rows: list[dict]) -> dict:
@@ -136,6 +142,9 @@ ROWS = (
     ("false_conflicts", "conflicts claimed on other questions"),
     ("quote_validity", "quote and short-answer offsets valid"),
     ("latency_p50_ms", "latency p50 (ms)"),
+    ("judge_threshold", "answer judge's threshold (none: off)"),
+    ("unjudged_wrong_declines", "answerable questions declined without the judge"),
+    ("unjudged_near_miss_declines", "near misses declined without the judge"),
 )
 
 
@@ -154,6 +163,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--llm", action="append", help="answerer spec to score (repeatable; default: extractive)")
     p.add_argument("--reader", default="auto", help="the extractive answerers' span reader: auto, mpnet, minilm or a "
                                                    "parameter file of `rag fit-reader` (default auto)")
+    add_judge_argument(p)
     p.add_argument("--out", default="out/bench/news", help="where results.json and results.md go")
     p.add_argument("--index", help="keep the index here and reuse it (default: a temporary folder)")
     p.set_defaults(run=run)
@@ -171,7 +181,9 @@ def run(args) -> int:
     scratch = None if args.index else tempfile.mkdtemp(prefix="rag-news-")
     index_path = os.path.join(scratch, "index") if scratch else args.index
     try:
-        rag = Rag(Settings(index_path=index_path, reader=args.reader, short_answer_bar=0.0))  # every span, scored
+        threshold = judge_threshold(args.judge)
+        # every span and every answer kept, scored: the bars and the judge's threshold apply below
+        rag = Rag(Settings(index_path=index_path, reader=args.reader, short_answer_bar=0.0, judge=args.judge, judge_threshold=0.0))
         card = SpanReader(reader_files(args.reader))  # its bars: what the product shows of the spans
         log(f"indexing {len(articles)} {args.split} articles and {args.seeds or 'no seeds'} into {index_path}")
         if args.seeds:
@@ -181,14 +193,14 @@ def run(args) -> int:
         answerers = {}
         for spec in specs:
             log(f"asking {sum(len(a.questions) for a in articles)} questions with {spec}")
-            answerers[spec] = score(rag, spec, articles, kinds, conflicts, log)
-            answerers[spec].update(at_bar(answerers[spec]["rows"], card.bar_for(spec)))
+            answerers[spec] = score(rag, spec, articles, kinds, conflicts, log, threshold)
+            answerers[spec].update(at_bar(judged_at(answerers[spec]["rows"], threshold), card.bar_for(spec)))
     finally:
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
     first = answerers[specs[0]]
     result = {
-        "split": args.split, "reader": args.reader, "articles": len(articles), "seeds": args.seeds or "no other documents",
+        "split": args.split, "reader": args.reader, "judge": args.judge, "articles": len(articles), "seeds": args.seeds or "no other documents",
         "answerable": first["answerable"], "near_misses": first["near_misses"], "answerers": answerers,
         "command": "rag " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else None,
     }

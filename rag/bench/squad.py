@@ -43,7 +43,7 @@ from ..evaluation.squad import (  # noqa: F401 (the SQuAD data and scores: rag.e
     validation_titles,
 )
 from ..text import normalize_answer as normalize
-from . import BAR_ROWS, answerer_table, at_bar, write_results
+from . import BAR_ROWS, add_judge_argument, answerer_table, at_bar, judge_threshold, judged_at, write_results
 
 
 def contains_gold(text: str, answers: tuple[str, ...]) -> bool:
@@ -67,8 +67,9 @@ def naive_answer(question: str, passages, words: int) -> str:
     return " ".join(picked)
 
 
-def score(rag, spec: str, questions: list[Question], out_of_corpus: set[str], log) -> dict:
-    """Every metric for one answerer, and the naive baseline on the same passages."""
+def score(rag, spec: str, questions: list[Question], out_of_corpus: set[str], log, threshold: float | None = None) -> dict:
+    """Every metric for one answerer, and the naive baseline on the same passages, at the judge's
+    `threshold` (rag.bench.judged_at); the declines without the judge beside them."""
     rows = []
     for i, q in enumerate(questions, start=1):
         t = time.perf_counter()
@@ -91,11 +92,15 @@ def score(rag, spec: str, questions: list[Question], out_of_corpus: set[str], lo
             "naive_words": len(naive.split()),
             "em": exact_match(short.text, q.answers) if short else None,
             "f1": f1(short.text, q.answers) if short else None,
-            "valid": all(valid), "seconds": seconds,
+            "valid": all(valid), "seconds": seconds, "judged": answer.judged,
         })
         if i % 50 == 0:
             log(f"  {spec}: {i}/{len(questions)}")
-    return {**summarize(rows), "rows": rows}  # every question's row: thresholds are chosen from them
+    unjudged = summarize(rows)
+    return {**summarize(judged_at(rows, threshold)), "judge_threshold": threshold,
+            "unjudged_wrong_declines": unjudged["wrong_declines"],
+            "unjudged_out_of_corpus_declines": unjudged["out_of_corpus_declines"],
+            "rows": rows}  # every question's row: thresholds are chosen from them
 
 
 def summarize(rows: list[dict]) -> dict:
@@ -138,6 +143,9 @@ ROWS = (
     ("naive_words_p50", "naive baseline words, median"),
     ("wrong_declines", "answerable questions declined"),
     ("out_of_corpus_declines", "out-of-corpus questions declined"),
+    ("judge_threshold", "answer judge's threshold (none: off)"),
+    ("unjudged_wrong_declines", "answerable questions declined without the judge"),
+    ("unjudged_out_of_corpus_declines", "out-of-corpus questions declined without the judge"),
     ("quote_validity", "quote and short-answer offsets valid"),
     ("latency_p50_ms", "latency p50 (ms)"),
     ("latency_p90_ms", "latency p90 (ms)"),
@@ -162,6 +170,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--held-out-questions", dest="held_out_questions", type=int, default=40,
                    help="questions sampled per left-out article (default 40)")
     p.add_argument("--llm", action="append", help="answerer spec to score (repeatable; default: extractive)")
+    add_judge_argument(p)
     p.add_argument("--reader", default="auto", help="the extractive answerers' span reader: auto, mpnet, minilm or a "
                                                    "parameter file of `rag fit-reader` (default auto)")
     p.add_argument("--seed", type=int, default=13)
@@ -189,7 +198,9 @@ def run(args) -> int:
     scratch = None if args.index else tempfile.mkdtemp(prefix="rag-squad-")
     index_path = os.path.join(scratch, "index") if scratch else args.index
     try:
-        rag = Rag(Settings(index_path=index_path, reader=args.reader, short_answer_bar=0.0))  # every span, scored
+        threshold = judge_threshold(args.judge)
+        # every span and every answer kept, scored: the bars and the judge's threshold apply below
+        rag = Rag(Settings(index_path=index_path, reader=args.reader, short_answer_bar=0.0, judge=args.judge, judge_threshold=0.0))
         card = SpanReader(reader_files(args.reader))  # its bars: what the product shows of the spans
         log(f"indexing {len(indexed)} {args.split} articles ({len(held_out)} left out) into {index_path}")
         rag.add_documents([Document.from_text(source_of(a.title), a.text) for a in indexed])
@@ -197,8 +208,8 @@ def run(args) -> int:
         answerers = {}
         for spec in specs:
             log(f"asking {len(questions)} questions with {spec}")
-            answerers[spec] = score(rag, spec, questions, {a.title for a in held_out}, log)
-            answerers[spec].update(at_bar(answerers[spec]["rows"], card.bar_for(spec), "in_corpus"))
+            answerers[spec] = score(rag, spec, questions, {a.title for a in held_out}, log, threshold)
+            answerers[spec].update(at_bar(judged_at(answerers[spec]["rows"], threshold), card.bar_for(spec), "in_corpus"))
     finally:
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)

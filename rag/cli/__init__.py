@@ -25,6 +25,8 @@ COMMANDS = {
     "bench": "rag.cli.benching",
     "fit-reader": "rag.cli.fitting",
     "fit-relevance": "rag.cli.fitting",
+    "fit-judge": "rag.cli.fitting",
+    "fit-judge-threshold": "rag.cli.fitting",
     "fit-short-answer": "rag.cli.fitting",
 }
 
@@ -78,6 +80,11 @@ def common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--short-answer-bar", dest="short_answer_bar", type=float, default=os.environ.get("RAG_SHORT_ANSWER_BAR"),
                         help="the sureness a bold short answer needs (default: the bar fitted in the reader's card; "
                              "0 shows every span the reader finds)")
+    parser.add_argument("--judge", default=os.environ.get("RAG_JUDGE"),
+                        help="the answer judge every answer's quotes go through: off (default), on (the fitted one: declines "
+                             "near misses, and some right answers: docs/judge.md), or a parameter file of `rag fit-judge`")
+    parser.add_argument("--judge-threshold", dest="judge_threshold", type=float, default=os.environ.get("RAG_JUDGE_THRESHOLD"),
+                        help="the judge's probability an answer needs (default: the judge's fitted threshold; 0 keeps every answer)")
     parser.add_argument("--context-tokens", dest="context_tokens", type=int,
                         help="an LLM's prompt budget for passages, in tokens (default 1500; less is faster on a CPU)")
     parser.add_argument("--embed-with", dest="embed_with", choices=["local", "ray"], default=os.environ.get("RAG_EMBED_WITH"), help="embed locally (default) or with Ray Data; RAY_ADDRESS names a cluster")
@@ -104,7 +111,7 @@ def settings_from(args: argparse.Namespace, **extra):
 
     values = {"index_path": args.index, "embedding_model": args.model, "store": args.store, "store_url": args.store_url}
     for name in ("k", "retrieval", "reranker", "chunk_tokens", "chunk_overlap", "faiss_index", "embed_with",
-                 "embedding_backend", "embedding_precision", "reader", "short_answer_bar", "context_tokens", "follow_links"):
+                 "embedding_backend", "embedding_precision", "reader", "short_answer_bar", "judge", "judge_threshold", "context_tokens", "follow_links"):
         if getattr(args, name, None) is not None:
             values[name] = getattr(args, name)
     values.update(extra)

@@ -42,6 +42,30 @@ def add_parser(sub) -> None:
     p.add_argument("--out", default=str(PARAMS.with_suffix(".json")), help="the reader card to update (default %(default)s)")
     p.set_defaults(run=run_short_answer)
 
+    from ..answer.judge import JUDGE_PARAMS
+
+    p = sub.add_parser("fit-judge", help="fit the answer judge (does a quote answer this question?) on SQuAD and news-qa (needs torch)")
+    p.add_argument("file", help="a SQuAD v1.1 JSON file, e.g. ../shared/qa-train/squad-v1.1-dev-visible.json")
+    p.add_argument("--news", help="also fit on the fit articles of a file with near misses, e.g. ../shared/qa-train/news-qa.json")
+    p.add_argument("--out", default=str(JUDGE_PARAMS), help="parameter file to write (default: the package's, %(default)s)")
+    # the defaults are the shipped judge's settings (rag/answer/params/judge-mpnet.json)
+    p.add_argument("--per-article", dest="per_article", type=int, default=150, help="at most N questions of each SQuAD article (default 150)")
+    p.add_argument("--epochs", type=int, default=2, help="passes over the pairs (default 2)")
+    p.add_argument("--trainable-from", dest="trainable_from", type=int, default=4, help="layers from this one up get low-rank updates (default 4)")
+    p.add_argument("--lora", type=int, default=8, help="their rank (default 8)")
+    p.add_argument("--learning-rate", dest="lr", type=float, default=5e-4, help="AdamW's peak learning rate (default 5e-4)")
+    p.add_argument("--limit-pairs", dest="limit_pairs", type=int, help="fit on N pairs only (quick runs and tests)")
+    p.add_argument("--device", help="where to fit: cuda when torch sees a GPU, else cpu (about 25 minutes on 2 cores)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=run_judge)
+
+    p = sub.add_parser("fit-judge-threshold", help="choose the answer judge's threshold from `rag bench news|squad "
+                                                    "--split calibrate` results (articles it was not fitted on)")
+    p.add_argument("results", nargs="+", help="results.json files of `rag bench news|squad --split calibrate`")
+    p.add_argument("--llm", default="extractive", help="whose rows to use (default extractive)")
+    p.add_argument("--out", default=str(JUDGE_PARAMS.with_suffix(".json")), help="the judge card to update (default %(default)s)")
+    p.set_defaults(run=run_judge_threshold)
+
     from ..answer.relevance import PARAMS as RELEVANCE
 
     p = sub.add_parser("fit-relevance", help="fit the floor an LLM's quotes must reach to count as answering (SQuAD v1.1 data)")
@@ -86,6 +110,41 @@ def _device(asked: str | None) -> str:
     if kind not in ("cpu", "cuda"):
         raise ConfigError(f"unsupported --device '{asked}'; use cpu or cuda")
     return asked
+
+
+def run_judge(args) -> int:
+    from ..errors import MissingDependencyError
+
+    try:
+        from ..fit.judge import fit
+    except ImportError as err:
+        raise MissingDependencyError("torch (to fit the judge)", "pip install sentence-transformers") from err
+    card = fit(args.file, Path(args.out), news=args.news, epochs=args.epochs, trainable_from=args.trainable_from, lora=args.lora,
+               lr=args.lr, per_article=args.per_article, limit_pairs=args.limit_pairs, seed=args.seed,
+               device=_device(args.device), log=lambda m: print(m, file=sys.stderr, flush=True))
+    print(json.dumps({k: card[k] for k in ("fit_pairs", "epochs", "seconds")} | {"threshold": card["calibration"]["threshold"]}, indent=2))
+    return 0
+
+
+def run_judge_threshold(args) -> int:
+    from ..errors import ConfigError
+    from ..fit.judge import answer_threshold
+
+    rows = []
+    for path in args.results:
+        try:
+            rows += json.loads(Path(path).read_text())["answerers"][args.llm]["rows"]
+        except (OSError, ValueError, KeyError) as err:
+            raise ConfigError(f"{path} holds no rows of '{args.llm}' ({err.__class__.__name__}): give a results.json "
+                              "of `rag bench news|squad --split calibrate`") from err
+    chosen = answer_threshold(rows)
+    chosen["data"] = [str(p) for p in args.results]
+    card = json.loads(Path(args.out).read_text())
+    card["calibration"] = {**card["calibration"], "pairs_threshold": card["calibration"].get("pairs_threshold", card["calibration"]["threshold"]),
+                           "threshold": chosen["threshold"], "answers": chosen}
+    Path(args.out).write_text(json.dumps(card, indent=2) + "\n")
+    print(json.dumps(chosen, indent=2))
+    return 0
 
 
 def run_relevance(args) -> int:
