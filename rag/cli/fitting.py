@@ -51,11 +51,12 @@ def add_parser(sub) -> None:
     # the defaults are the shipped judge's settings (rag/answer/params/judge-mpnet.json)
     p.add_argument("--per-article", dest="per_article", type=int, default=150, help="at most N questions of each SQuAD article (default 150)")
     p.add_argument("--epochs", type=int, default=2, help="passes over the pairs (default 2)")
-    p.add_argument("--trainable-from", dest="trainable_from", type=int, default=4, help="layers from this one up get low-rank updates (default 4)")
-    p.add_argument("--lora", type=int, default=8, help="their rank (default 8)")
+    p.add_argument("--trainable-from", dest="trainable_from", type=int, default=2, help="layers from this one up get low-rank updates (default 2)")
+    p.add_argument("--lora", type=int, default=16, help="their rank (default 16)")
+    p.add_argument("--news-repeat", dest="news_repeat", type=int, default=3, help="news pairs read this many times an epoch (default 3)")
     p.add_argument("--learning-rate", dest="lr", type=float, default=5e-4, help="AdamW's peak learning rate (default 5e-4)")
     p.add_argument("--limit-pairs", dest="limit_pairs", type=int, help="fit on N pairs only (quick runs and tests)")
-    p.add_argument("--device", help="where to fit: cuda when torch sees a GPU, else cpu (about 25 minutes on 2 cores)")
+    p.add_argument("--device", help="where to fit: cuda when torch sees a GPU, else cpu (about 45 minutes on 2 cores)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=run_judge)
 
@@ -120,7 +121,7 @@ def run_judge(args) -> int:
     except ImportError as err:
         raise MissingDependencyError("torch (to fit the judge)", "pip install sentence-transformers") from err
     card = fit(args.file, Path(args.out), news=args.news, epochs=args.epochs, trainable_from=args.trainable_from, lora=args.lora,
-               lr=args.lr, per_article=args.per_article, limit_pairs=args.limit_pairs, seed=args.seed,
+               lr=args.lr, per_article=args.per_article, limit_pairs=args.limit_pairs, news_repeat=args.news_repeat, seed=args.seed,
                device=_device(args.device), log=lambda m: print(m, file=sys.stderr, flush=True))
     print(json.dumps({k: card[k] for k in ("fit_pairs", "epochs", "seconds")} | {"threshold": card["calibration"]["threshold"]}, indent=2))
     return 0

@@ -109,9 +109,9 @@ def _absent_year(years: set[str], rng: random.Random) -> int:
             return year
 
 
-def fit(file: str, out: Path | None = None, *, news: str | None = None, epochs: int = 2, trainable_from: int = 4,
-        lora: int = 8, lr: float = 5e-4, batch_tokens: int = 4096, per_article: int | None = None,
-        limit_pairs: int | None = None, news_repeat: int = 2, seed: int = 0, device: str = "cpu", log=print) -> dict:
+def fit(file: str, out: Path | None = None, *, news: str | None = None, epochs: int = 2, trainable_from: int = 2,
+        lora: int = 16, lr: float = 5e-4, batch_tokens: int = 4096, per_article: int | None = None,
+        limit_pairs: int | None = None, news_repeat: int = 3, seed: int = 0, device: str = "cpu", log=print) -> dict:
     """Fit, calibrate and save the judge (see the module docstring); returns its card."""
     import torch
     from torch.nn.functional import binary_cross_entropy_with_logits
@@ -215,6 +215,7 @@ def fit(file: str, out: Path | None = None, *, news: str | None = None, epochs: 
         "epochs": epochs,
         "learning_rate": lr,
         "per_article": per_article,
+        "news_repeat": news_repeat,
         "seed": seed,
         "device": torch.device(device).type,
         "seconds": round(seconds),
