@@ -121,17 +121,18 @@ needs_judge = pytest.mark.skipif(not JUDGE_PARAMS.is_file(), reason="the fitted 
 
 @needs_judge
 @pytest.mark.slow
-def test_the_fitted_judge_tells_the_asked_country_from_another():
+def test_the_fitted_judge_tells_the_asked_country_from_another(tmp_path):
     """The seed writes Malaysia's count of treaties: the judge takes it to answer Malaysia's
-    question, and not the same question about Singapore; OpenVINO reads as torch does."""
-    judge = AnswerJudge()
+    question, and not the same question about Singapore; its OpenVINO export (made here, into a
+    folder given as a string) reads as torch does."""
+    judge = AnswerJudge(cache_dir=str(tmp_path), precision="f32")
     sentence = ("He added that Malaysia currently has 11 extradition treaties, with countries including Indonesia, "
                 "the United States, Thailand, Pakistan, and Iran, enabling the extradition of fugitive criminals to face justice.")
     asked = judge.probabilities("How many extradition treaties does Malaysia have?", [sentence])[0]
     other = judge.probabilities("How many extradition treaties has Singapore signed?", [sentence])[0]
     assert asked >= judge.threshold > other
     torch_judge = AnswerJudge(runtime="torch")
-    assert torch_judge.probabilities("How many extradition treaties does Malaysia have?", [sentence])[0] == pytest.approx(asked, abs=0.05)
+    assert torch_judge.probabilities("How many extradition treaties does Malaysia have?", [sentence])[0] == pytest.approx(asked, abs=1e-4)
 
 
 @needs_judge
@@ -171,3 +172,13 @@ def test_a_tiny_fit_saves_a_loadable_judge(tmp_path):
     assert p.shape == (2,) and ((0 <= p) & (p <= 1)).all()
     assert 0.0 <= judge.threshold <= 1.0
 
+
+
+def test_a_judge_file_that_is_not_there_is_a_one_line_error(fast_settings, corpus):
+    from rag.pipeline import Rag
+
+    rag = Rag(fast_settings)
+    rag.index([corpus])
+    with pytest.raises(ConfigError, match="not a parameter file with its .json card"):
+        Rag(fast_settings.with_(judge=str(corpus / "missing.npz"))).ask("How many extradition treaties does Malaysia have?")
+    assert not rag.ask("How many extradition treaties does Malaysia have?").abstained  # the index answers as before

@@ -15,8 +15,8 @@ Like the reader, it is exported once to OpenVINO and answering never imports tor
 
 from __future__ import annotations
 
+import os
 import threading
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,10 +25,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..embed.embedders import default_cache_dir, export_once
-from ..errors import MissingDependencyError
 from ..text import sentences
 from ..types import Claim, Hit
-from .reader import ReaderFiles
+from .reader import ReaderFiles, compile_openvino, export_openvino
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -46,12 +45,12 @@ class AnswerJudge:
     """The fitted judge: `probabilities(question, texts)`, and the `threshold` chosen with it."""
 
     def __init__(self, files: ReaderFiles | None = None, *, runtime: str = "openvino", precision: str | None = None,
-                 cache_dir: Path | None = None):
+                 cache_dir: str | os.PathLike | None = None):
         self.files = files or ReaderFiles.mpnet(JUDGE_PARAMS)
         self.card = self.files.fitted()[1]
         self.runtime = runtime
         self.precision = precision
-        self.cache_dir = cache_dir
+        self.cache_dir = Path(cache_dir) if cache_dir else None
         self._run: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
         self._tokenizer: Tokenizer | None = None
         self._lock = threading.Lock()
@@ -97,16 +96,10 @@ class AnswerJudge:
         return run
 
     def _openvino_runner(self):
-        try:
-            import openvino as ov
-        except ImportError as err:
-            raise MissingDependencyError("openvino", "pip install openvino") from err
-        core = ov.Core()
-        precision = self.precision or ("bf16" if "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES") else "f32")
-        compiled = core.compile_model(str(self.exported()), "CPU", {"INFERENCE_PRECISION_HINT": precision})
+        compiled = compile_openvino(self.exported(), self.precision)
 
         def run(ids, mask):
-            request = compiled.create_infer_request()
+            request = compiled.create_infer_request()  # per call: thread-safe
             request.infer([ids, mask])
             return request.get_output_tensor(0).data.copy()
 
@@ -117,27 +110,7 @@ class AnswerJudge:
         return export_once(target, lambda folder: self._export(folder / "model.xml"))
 
     def _export(self, xml: Path) -> None:
-        try:
-            import openvino as ov
-            import torch
-        except ImportError as err:
-            raise MissingDependencyError("openvino and torch (to export the judge once)",
-                                         "pip install openvino sentence-transformers") from err
-        model = self._model()
-
-        class Wrapped(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.model = model
-
-            def forward(self, input_ids, attention_mask):
-                return self.model(input_ids, torch.zeros_like(input_ids), attention_mask)
-
-        example = {"input_ids": torch.ones((2, 8), dtype=torch.long), "attention_mask": torch.ones((2, 8), dtype=torch.long)}
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            converted = ov.convert_model(Wrapped(), example_input=example)
-        ov.save_model(converted, str(xml), compress_to_fp16=False)
+        export_openvino(self._model, xml, "the judge", token_types=False)
 
 
 def quoted_texts(claims: Sequence[Claim], hits: Sequence[Hit]) -> list[str]:

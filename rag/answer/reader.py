@@ -306,13 +306,7 @@ class SpanReader:
         return run
 
     def _openvino_runner(self):
-        try:
-            import openvino as ov
-        except ImportError as err:
-            raise MissingDependencyError("openvino", "pip install openvino") from err
-        core = ov.Core()
-        precision = self.precision or ("bf16" if "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES") else "f32")
-        compiled = core.compile_model(str(self.exported()), "CPU", {"INFERENCE_PRECISION_HINT": precision})
+        compiled = compile_openvino(self.exported(), self.precision)
 
         def run(ids, types, mask):
             request = compiled.create_infer_request()  # per call: thread-safe
@@ -327,25 +321,49 @@ class SpanReader:
         return export_once(target, lambda folder: self._export(folder / "model.xml"))
 
     def _export(self, xml: Path) -> None:
-        try:
-            import openvino as ov
-            import torch
-        except ImportError as err:
-            raise MissingDependencyError("openvino and torch (to export the reader once)",
-                                         "pip install openvino sentence-transformers") from err
-        model = self._model()
+        export_openvino(self._model, xml, "the reader", token_types=True)
 
-        class Wrapped(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.model = model
 
-            def forward(self, input_ids, token_type_ids, attention_mask):
-                return self.model(input_ids, token_type_ids, attention_mask)
+def compile_openvino(xml: Path, precision: str | None = None):
+    """The exported network compiled for the CPU, in `precision` ("bf16", "f32"; None: bf16 where
+    the CPU computes it, else f32)."""
+    try:
+        import openvino as ov
+    except ImportError as err:
+        raise MissingDependencyError("openvino", "pip install openvino") from err
+    core = ov.Core()
+    precision = precision or ("bf16" if "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES") else "f32")
+    return core.compile_model(str(xml), "CPU", {"INFERENCE_PRECISION_HINT": precision})
 
-        example = {"input_ids": torch.ones((2, 8), dtype=torch.long), "token_type_ids": torch.zeros((2, 8), dtype=torch.long),
-                   "attention_mask": torch.ones((2, 8), dtype=torch.long)}
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            converted = ov.convert_model(Wrapped(), example_input=example)
-        ov.save_model(converted, str(xml), compress_to_fp16=False)
+
+def export_openvino(make_model: Callable, xml: Path, what: str, *, token_types: bool) -> None:
+    """Export the torch network `make_model()` builds to OpenVINO IR at `xml` (float32 weights,
+    dynamic batch and length). Its forward takes (input_ids, token_type_ids, attention_mask); with
+    `token_types` False the export takes (input_ids, attention_mask) and passes zeros as types."""
+    try:
+        import openvino as ov
+        import torch
+    except ImportError as err:
+        raise MissingDependencyError(f"openvino and torch (to export {what} once)",
+                                     "pip install openvino sentence-transformers") from err
+    model = make_model()
+
+    class WithTypes(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, token_type_ids, attention_mask):
+            return self.model(input_ids, token_type_ids, attention_mask)
+
+    class WithoutTypes(WithTypes):
+        def forward(self, input_ids, attention_mask):  # type: ignore[override]
+            return self.model(input_ids, torch.zeros_like(input_ids), attention_mask)
+
+    ones = torch.ones((2, 8), dtype=torch.long)
+    example = ({"input_ids": ones, "token_type_ids": torch.zeros_like(ones), "attention_mask": ones} if token_types
+               else {"input_ids": ones, "attention_mask": ones})
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        converted = ov.convert_model(WithTypes() if token_types else WithoutTypes(), example_input=example)
+    ov.save_model(converted, str(xml), compress_to_fp16=False)

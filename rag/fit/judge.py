@@ -34,7 +34,7 @@ from ..answer.reader import ReaderFiles
 from ..embed.quantize import cpu_flags
 from ..evaluation.squad import Article, load_squad
 from ..text import sentences, terms
-from .reader import _names, _pinned, _sampled, batches, fit_split, pad
+from .reader import _names, _pinned, _sampled, batches, cache_bottom, fit_split, pad, stacked, warmup_decay
 
 NAME_INSIDE = re.compile(r"(?<=[a-z,] )[A-Z][\w'-]{2,}")  # a capitalized word inside a sentence: a name
 YEARS = re.compile(r"\b(1[5-9]\d\d|20\d\d)\b")
@@ -150,37 +150,23 @@ def fit(file: str, out: Path | None = None, *, news: str | None = None, epochs: 
     model.to(device)
     autocast = torch.device(device).type
     mixed = autocast == "cuda" or bool(cpu_flags() & {"amx_bf16", "avx512_bf16"})  # as rag.fit.reader
-    half = torch.bfloat16 if mixed else torch.float16
 
     encoded = [tokenizer.encode(p.question, p.text).ids for p in train]
     lengths = [len(e) for e in encoded]
     t0 = time.perf_counter()
-    cached: list = [None] * len(train)
-    with torch.inference_mode(), torch.autocast(autocast, dtype=torch.bfloat16, enabled=mixed):
-        for rows in batches(list(range(len(train))), lengths, batch_tokens, None):
-            ids, mask = pad([encoded[i] for i in rows])
-            hidden = model.bottom(ids.to(device), torch.zeros_like(ids).to(device), mask.to(device)).to(half)
-            for j, i in enumerate(rows):
-                cached[i] = hidden[j, : lengths[i]].clone()
+    cached = cache_bottom(model, encoded, None, batch_tokens, device, mixed)
     log(f"embeddings and layers 0-{trainable_from - 1} cached ({time.perf_counter() - t0:.0f}s)")
 
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     plan = [b for _ in range(epochs) for b in batches(list(range(len(train))), lengths, batch_tokens, rng)]
-    warmup = max(1, len(plan) // 20)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: min(1.0, (step + 1) / warmup) * max(0.0, 1 - step / len(plan)))
+    schedule = warmup_decay(optimizer, len(plan))
     positive = sum(p.label for p in train) / max(len(train), 1)
     weight = torch.tensor((1 - positive) / max(positive, 1e-6))  # answers and non-answers count alike
     model.train()
     t0 = time.perf_counter()
     for step, rows in enumerate(plan, start=1):
-        width = max(lengths[i] for i in rows)
-        hidden = torch.zeros((len(rows), width, config["hidden_size"]), dtype=half, device=device)
-        mask = torch.zeros((len(rows), width), dtype=torch.long, device=device)
-        for j, i in enumerate(rows):
-            hidden[j, : lengths[i]] = cached[i]
-            mask[j, : lengths[i]] = 1
+        hidden, mask = stacked(cached, rows, device)
         with torch.autocast(autocast, dtype=torch.bfloat16, enabled=mixed):
             logits = model.top(hidden.float(), mask)
         labels = torch.tensor([float(train[i].label) for i in rows], device=device)

@@ -243,20 +243,10 @@ def fit(file: str, out: Path | None = None, *, news: str | None = None, base: st
     # bfloat16 on a GPU and on CPUs that compute it (AMX, AVX512-BF16); CPUs without it (AVX2 ones)
     # emulate it, 100 times slower than float32, so there the network runs in float32
     mixed = autocast == "cuda" or bool(cpu_flags() & {"amx_bf16", "avx512_bf16"})
-    half = torch.bfloat16 if mixed else torch.float16
 
     t0 = time.perf_counter()
     lengths = [len(e.ids) for e in train]
-    cached: list = [None] * len(train)
-    with torch.inference_mode(), torch.autocast(autocast, dtype=torch.bfloat16, enabled=mixed):
-        for n, rows in enumerate(batches(list(range(len(train))), lengths, batch_tokens, None), start=1):
-            ids, mask = pad([train[i].ids for i in rows])
-            types, _ = pad([train[i].types for i in rows])
-            hidden = model.bottom(ids.to(device), types.to(device), mask.to(device)).to(half)
-            for j, i in enumerate(rows):
-                cached[i] = hidden[j, : lengths[i]].clone()
-            if n % 50 == 0:
-                log(f"cached {sum(c is not None for c in cached)}/{len(train)} windows ({time.perf_counter() - t0:.0f}s)")
+    cached = cache_bottom(model, [e.ids for e in train], [e.types for e in train], batch_tokens, device, mixed, log)
     frozen = f"embeddings and layers 0-{trainable_from - 1}" if trainable_from else "embeddings"
     log(f"{frozen} cached ({time.perf_counter() - t0:.0f}s)")
     probe = _probe(validation, rng) if curve else []
@@ -265,21 +255,14 @@ def fit(file: str, out: Path | None = None, *, news: str | None = None, base: st
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     plan = [b for _ in range(epochs) for b in batches(list(range(len(train))), lengths, batch_tokens, rng)]
-    warmup = max(1, len(plan) // 20)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: min(1.0, (step + 1) / warmup) * max(0.0, 1 - step / len(plan)))
+    schedule = warmup_decay(optimizer, len(plan))
     model.train()
     t0 = time.perf_counter()
     first_epoch = len(plan) // epochs
     marks = {round(first_epoch * (k + 1) / curve) for k in range(curve)} if curve else set()
     seen = 0
     for step, rows in enumerate(plan, start=1):
-        width = max(lengths[i] for i in rows)
-        hidden = torch.zeros((len(rows), width, config["hidden_size"]), dtype=half, device=device)
-        mask = torch.zeros((len(rows), width), dtype=torch.long, device=device)
-        for j, i in enumerate(rows):
-            hidden[j, : lengths[i]] = cached[i]
-            mask[j, : lengths[i]] = 1
+        hidden, mask = stacked(cached, rows, device)
         with torch.autocast(autocast, dtype=torch.bfloat16, enabled=mixed):
             start_logits, end_logits = model.top(hidden.float(), mask)
         fill = torch.finfo(torch.float32).min
@@ -334,6 +317,51 @@ def fit(file: str, out: Path | None = None, *, news: str | None = None, base: st
     files.save(out, trained, card, int8=base == "mpnet")
     log(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
     return card
+
+
+def cache_bottom(model, ids: list[list[int]], types: list[list[int]] | None, batch_tokens: int, device: str, mixed: bool,
+                 log=None) -> list:
+    """The frozen part's output (rag.answer.reader_torch.Reader.bottom) for each encoded input,
+    computed once, in bfloat16 where `mixed` (else float16), cut to the input's own length.
+    `types`: token types per input (None: zeros)."""
+    import torch
+
+    half = torch.bfloat16 if mixed else torch.float16
+    lengths = [len(i) for i in ids]
+    cached: list = [None] * len(ids)
+    t0 = time.perf_counter()
+    with torch.inference_mode(), torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=mixed):
+        for n, rows in enumerate(batches(list(range(len(ids))), lengths, batch_tokens, None), start=1):
+            batch, mask = pad([ids[i] for i in rows])
+            kinds = pad([types[i] for i in rows])[0] if types is not None else torch.zeros_like(batch)
+            hidden = model.bottom(batch.to(device), kinds.to(device), mask.to(device)).to(half)
+            for j, i in enumerate(rows):
+                cached[i] = hidden[j, : lengths[i]].clone()
+            if log and n % 50 == 0:
+                log(f"cached {sum(c is not None for c in cached)}/{len(ids)} inputs ({time.perf_counter() - t0:.0f}s)")
+    return cached
+
+
+def stacked(cached: list, rows: list[int], device: str):
+    """(hidden, mask): the cached states of `rows` padded into one batch."""
+    import torch
+
+    width = max(len(cached[i]) for i in rows)
+    first = cached[rows[0]]
+    hidden = torch.zeros((len(rows), width, first.shape[-1]), dtype=first.dtype, device=device)
+    mask = torch.zeros((len(rows), width), dtype=torch.long, device=device)
+    for j, i in enumerate(rows):
+        hidden[j, : len(cached[i])] = cached[i]
+        mask[j, : len(cached[i])] = 1
+    return hidden, mask
+
+
+def warmup_decay(optimizer, steps: int):
+    """The learning rate rising over the first 5% of `steps`, then falling linearly to 0."""
+    import torch
+
+    warmup = max(1, steps // 20)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup) * max(0.0, 1 - step / steps))
 
 
 def _sampled(article: Article, n: int, rng: random.Random) -> Article:
